@@ -1,0 +1,370 @@
+#include "app.hpp"
+
+#include <ditio_sync/auth/token_provider.hpp>
+#include <ditio_sync/config/config.hpp>
+#include <ditio_sync/ditio/extraction_client.hpp>
+#include <ditio_sync/ditio/streams.hpp>
+#include <ditio_sync/http/client.hpp>
+#include <ditio_sync/log/log.hpp>
+#include <ditio_sync/ops/status.hpp>
+#include <ditio_sync/store/database.hpp>
+#include <ditio_sync/store/migrations.hpp>
+#include <ditio_sync/sync/db_worker.hpp>
+#include <ditio_sync/sync/engine.hpp>
+#include <ditio_sync/sync/scheduler.hpp>
+#include <ditio_sync/util/clock.hpp>
+#include <ditio_sync/util/stop.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/json/serialize.hpp>
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <random>
+
+namespace ditio_sync::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr const char* default_config_path = "/etc/ditio-sync/ditio-sync.toml";
+
+struct options {
+    std::string config_file;
+    std::string log_level;
+    std::string log_format;
+    std::vector<std::string> sync_streams;
+    bool sync_full = false;
+    bool status_json = false;
+    std::string reset_stream;
+};
+
+struct usage_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+std::vector<const ditio::stream_def*> resolve_streams(const std::vector<std::string>& names)
+{
+    std::vector<const ditio::stream_def*> out;
+    for (const auto& n : names) {
+        const auto* s = ditio::find_stream(n);
+        if (!s)
+            throw usage_error(fmt::format("unknown stream '{}' (known: {})", n, fmt::join(ditio::stream_names(), ", ")));
+        out.push_back(s);
+    }
+    return out;
+}
+
+// Loads and validates the configuration and sets up logging; throws config_error.
+config::config load_config(const options& opt, config::need_credentials creds)
+{
+    auto env = config::process_environment();
+    bool explicit_file = !opt.config_file.empty();
+    auto cfg = config::load(explicit_file ? opt.config_file : default_config_path, explicit_file, env);
+    if (!opt.log_level.empty())
+        cfg.log.level = opt.log_level;
+    if (opt.log_format == "json")
+        cfg.log.format = config::log_format::json;
+    else if (opt.log_format == "text")
+        cfg.log.format = config::log_format::text;
+    auto names = ditio::stream_names();
+    config::validate(cfg, names, creds);
+    auto format = cfg.log.format.value_or(::isatty(STDERR_FILENO) ? config::log_format::text : config::log_format::json);
+    log::setup(cfg.log.level, format);
+    return cfg;
+}
+
+SQLite::Database open_and_migrate(const config::config& cfg)
+{
+    auto db = store::open_database(cfg.storage.path, cfg.storage.busy_timeout, store::open_mode::read_write);
+    auto before = store::schema_version(db);
+    auto applied = store::migrate(db);
+    if (applied > 0)
+        log::info(
+            log::get("store"),
+            "store.migrated",
+            {{"from_version", before}, {"to_version", store::latest_schema_version()}, {"path", cfg.storage.path.string()}}
+        );
+    return db;
+}
+
+http::client_options http_options(const config::config& cfg)
+{
+    http::client_options o;
+    o.timeout = cfg.http.timeout;
+    o.max_body_bytes = cfg.http.max_body_bytes;
+    o.ca_file = cfg.http.ca_file;
+    o.proxy = cfg.http.proxy;
+    auto env = config::process_environment();
+    if (o.proxy.empty()) {
+        if (auto p = env("HTTPS_PROXY"))
+            o.proxy = *p;
+        else if (auto q = env("https_proxy"))
+            o.proxy = *q;
+    }
+    if (auto n = env("NO_PROXY"))
+        o.no_proxy = *n;
+    else if (auto m = env("no_proxy"))
+        o.no_proxy = *m;
+    return o;
+}
+
+// Everything a command that talks to Ditio needs, wired together on one io_context.
+struct runtime {
+    runtime(const config::config& c, SQLite::Database db)
+        : cfg(c), http(io.get_executor(), http_options(c), log::get("http")),
+          tokens(http,
+                 auth::token_settings{c.ditio.identity_base, c.ditio.client_id,
+                                      config::resolve_client_secret(c, config::process_environment()), c.ditio.scope},
+                 clock, log::get("auth")),
+          api(http, tokens, c.ditio.reporting_base,
+              ditio::retry_settings{c.http.max_retries, c.http.retry_initial, c.http.retry_max}, stop, clock,
+              log::get("http"), std::random_device{}()),
+          db_thread(std::move(db)),
+          engine(api, db_thread, clock,
+                 sync::engine_settings{c.sync.overlap, c.sync.chunk_limit, c.sync.full_from, c.sync.full_ahead,
+                                       c.ditio.company_id},
+                 stop, log::get("sync")),
+          signals(io, SIGINT, SIGTERM)
+    {
+        stop.on_stop([this] { http.shutdown(); });
+        signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+            if (ec)
+                return;
+            log::info(log::get("app"), "app.stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+            stop.request_stop();
+        });
+    }
+
+    // Runs `body` to completion on the event loop; rethrows what it threw.
+    template <class T>
+    T run_to_end(asio::awaitable<T> body)
+    {
+        std::exception_ptr error;
+        std::optional<T> result;
+        asio::co_spawn(io, std::move(body), [&](std::exception_ptr e, T r) {
+            error = e;
+            if (!e)
+                result = std::move(r);
+            signals.cancel();
+        });
+        io.run();
+        if (error)
+            std::rethrow_exception(error);
+        return std::move(*result);
+    }
+
+    const config::config& cfg;
+    asio::io_context io;
+    util::real_clock clock;
+    util::stop_source stop;
+    http::client http;
+    auth::token_provider tokens;
+    ditio::extraction_client api;
+    sync::db_worker db_thread;
+    sync::engine engine;
+    asio::signal_set signals;
+};
+
+int exit_code_for(sync::run_status s)
+{
+    switch (s) {
+    case sync::run_status::ok:
+    case sync::run_status::cancelled:
+        return exit_code::ok;
+    case sync::run_status::auth_refused:
+        return exit_code::auth_refused;
+    case sync::run_status::db_error:
+        return exit_code::database;
+    case sync::run_status::failed:
+        return exit_code::sync_failed;
+    }
+    return exit_code::sync_failed;
+}
+
+int cmd_sync(const options& opt)
+{
+    auto cfg = load_config(opt, config::need_credentials::yes);
+    auto streams = resolve_streams(opt.sync_streams.empty() ? cfg.sync.streams : opt.sync_streams);
+    runtime rt(cfg, open_and_migrate(cfg));
+    auto kind = opt.sync_full ? sync::run_kind::full : sync::run_kind::automatic;
+    auto statuses = rt.run_to_end([&]() -> asio::awaitable<std::vector<sync::run_status>> {
+        std::vector<sync::run_status> out;
+        for (const auto* s : streams) {
+            if (rt.stop.stop_requested())
+                break;
+            auto report = co_await rt.engine.run(*s, kind);
+            out.push_back(report.status);
+            // Credentials refused for one stream are refused for all: stop early, no hammering.
+            if (report.status == sync::run_status::auth_refused)
+                break;
+        }
+        co_return out;
+    }());
+    // The most specific failure wins: database, then authentication, then any other.
+    int code = exit_code::ok;
+    for (auto s : statuses) {
+        int c = exit_code_for(s);
+        if (c == exit_code::database || (c == exit_code::auth_refused && code != exit_code::database) ||
+            (c == exit_code::sync_failed && code == exit_code::ok))
+            code = c;
+    }
+    return code;
+}
+
+int cmd_run(const options& opt)
+{
+    auto cfg = load_config(opt, config::need_credentials::yes);
+    auto streams = resolve_streams(cfg.sync.streams);
+    runtime rt(cfg, open_and_migrate(cfg));
+    sync::scheduler sched(
+        rt.engine, streams, sync::schedule_settings{cfg.sync.interval}, rt.stop, log::get("sync"), std::random_device{}()
+    );
+    log::info(
+        log::get("app"),
+        "app.started",
+        {{"version", DITIO_SYNC_VERSION},
+         {"streams", fmt::format("{}", fmt::join(cfg.sync.streams, ","))},
+         {"interval_s", std::chrono::duration_cast<std::chrono::seconds>(cfg.sync.interval).count()},
+         {"database", cfg.storage.path.string()}}
+    );
+    rt.run_to_end([&]() -> asio::awaitable<int> {
+        co_await sched.run();
+        co_return 0;
+    }());
+    log::info(log::get("app"), "app.stopped");
+    return exit_code::ok;
+}
+
+int cmd_check(const options& opt)
+{
+    auto cfg = load_config(opt, config::need_credentials::yes);
+    std::cout << "configuration: ok\n";
+    runtime rt(cfg, open_and_migrate(cfg));
+    std::cout << fmt::format(
+        "database: ok ({}, schema version {})\n", cfg.storage.path.string(), store::latest_schema_version()
+    );
+    std::string detail;
+    auto ok = rt.run_to_end([&]() -> asio::awaitable<boost::system::error_code> {
+        auto t = co_await rt.tokens.token(&detail);
+        co_return t ? boost::system::error_code{} : t.error();
+    }());
+    if (ok) {
+        std::cout << fmt::format("token: {}\n", detail);
+        return ok == auth::errc::refused ? exit_code::auth_refused : exit_code::sync_failed;
+    }
+    std::cout << fmt::format("token: ok ({})\n", cfg.ditio.identity_base);
+    return exit_code::ok;
+}
+
+int cmd_migrate(const options& opt)
+{
+    auto cfg = load_config(opt, config::need_credentials::no);
+    auto db = open_and_migrate(cfg);
+    std::cout << fmt::format("{}: schema version {}\n", cfg.storage.path.string(), store::schema_version(db));
+    return exit_code::ok;
+}
+
+int cmd_reset(const options& opt)
+{
+    auto cfg = load_config(opt, config::need_credentials::no);
+    auto streams = resolve_streams({opt.reset_stream});
+    auto db = open_and_migrate(cfg);
+    store::sync_store st(db);
+    util::real_clock clock;
+    st.reset(opt.reset_stream,
+             util::format_iso8601_ms(std::chrono::time_point_cast<std::chrono::microseconds>(clock.system_now())));
+    log::info(log::get("app"), "sync.stream_reset", {{"stream", opt.reset_stream}});
+    std::cout << fmt::format("{}: watermark and checkpoint cleared; the next run is a full sync\n", opt.reset_stream);
+    return exit_code::ok;
+}
+
+int cmd_status(const options& opt)
+{
+    auto cfg = load_config(opt, config::need_credentials::no);
+    auto db = store::open_database(cfg.storage.path, cfg.storage.busy_timeout, store::open_mode::read_only);
+    auto version = store::schema_version(db);
+    if (version > store::latest_schema_version())
+        throw store::db_error(
+            store::db_failure::schema_too_new,
+            fmt::format("the database has schema version {}, newer than this ditio-sync knows ({})", version,
+                        store::latest_schema_version())
+        );
+    if (version == 0)
+        throw store::db_error(store::db_failure::cannot_open, "the database has no schema yet; run `ditio-sync migrate`");
+    auto streams = resolve_streams(cfg.sync.streams);
+    auto status = ops::collect_status(db, streams, cfg.sync.overlap);
+    if (opt.status_json)
+        std::cout << boost::json::serialize(status) << "\n";
+    else
+        std::cout << ops::format_status_text(status);
+    return exit_code::ok;
+}
+
+} // namespace
+
+int run(int argc, char** argv)
+{
+    options opt;
+    CLI::App cli{"ditio-sync: a SQLite mirror of Ditio data", "ditio-sync"};
+    cli.set_version_flag("--version", std::string("ditio-sync ") + DITIO_SYNC_VERSION);
+    cli.add_option("--config", opt.config_file, "configuration file (default /etc/ditio-sync/ditio-sync.toml)");
+    cli.add_option("--log-level", opt.log_level, "trace, debug, info, warning, error")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warning", "warn", "error", "critical", "off"}));
+    cli.add_option("--log-format", opt.log_format, "json or text")->check(CLI::IsMember({"json", "text"}));
+    cli.require_subcommand(1);
+
+    auto* run_cmd = cli.add_subcommand("run", "the daemon: schedule every enabled stream until SIGTERM/SIGINT");
+    auto* sync_cmd = cli.add_subcommand("sync", "one pass now over the named (default: all enabled) streams");
+    sync_cmd->add_option("streams", opt.sync_streams, "streams to sync");
+    sync_cmd->add_flag("--full", opt.sync_full, "full re-sync; rows not returned are marked deleted");
+    auto* status_cmd = cli.add_subcommand("status", "per stream: mode, watermark, rows, last run, last error");
+    status_cmd->add_flag("--json", opt.status_json, "machine-readable output");
+    auto* check_cmd = cli.add_subcommand("check", "validate config, reach the token endpoint, open/migrate the database");
+    auto* migrate_cmd = cli.add_subcommand("migrate", "create or upgrade the database schema, then exit");
+    auto* reset_cmd = cli.add_subcommand("reset", "forget a stream's watermark and checkpoint (next run is full)");
+    reset_cmd->add_option("stream", opt.reset_stream, "stream to reset")->required();
+
+    try {
+        cli.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int rc = cli.exit(e);
+        return rc == 0 ? exit_code::ok : exit_code::usage;
+    }
+
+    auto fail = [](std::string_view event, const std::string& what, int code) {
+        // Logging may not be set up yet (a bad configuration): say it on stderr plainly as well.
+        log::error(log::get("app"), event, {{"error", what}, {"exit_code", code}});
+        return code;
+    };
+    try {
+        if (*run_cmd)
+            return cmd_run(opt);
+        if (*sync_cmd)
+            return cmd_sync(opt);
+        if (*status_cmd)
+            return cmd_status(opt);
+        if (*check_cmd)
+            return cmd_check(opt);
+        if (*migrate_cmd)
+            return cmd_migrate(opt);
+        if (*reset_cmd)
+            return cmd_reset(opt);
+    } catch (const config::config_error& e) {
+        return fail("app.config_error", e.what(), exit_code::usage);
+    } catch (const usage_error& e) {
+        return fail("app.usage_error", e.what(), exit_code::usage);
+    } catch (const store::db_error& e) {
+        return fail("app.database_error", e.what(), exit_code::database);
+    }
+    return exit_code::usage;
+}
+
+} // namespace ditio_sync::app

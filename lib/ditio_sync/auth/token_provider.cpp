@@ -1,0 +1,184 @@
+#include <ditio_sync/auth/token_provider.hpp>
+#include <ditio_sync/http/error.hpp>
+#include <ditio_sync/http/url.hpp>
+#include <ditio_sync/util/asio.hpp>
+
+#include <boost/asio/this_coro.hpp>
+#include <boost/json/parse.hpp>
+#include <fmt/format.h>
+
+namespace ditio_sync::auth {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+// error_category's destructor is protected and non-virtual by design; instances are never deleted.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
+class category final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "ditio_sync.auth"; }
+    std::string message(int ev) const override
+    {
+        switch (static_cast<errc>(ev)) {
+        case errc::refused:
+            return "authentication refused";
+        case errc::unavailable:
+            return "token endpoint unavailable";
+        case errc::cancelled:
+            return "cancelled";
+        }
+        return "unknown auth error";
+    }
+};
+#pragma GCC diagnostic pop
+
+std::string oauth_error_of(const std::string& body)
+{
+    boost::system::error_code ec;
+    auto v = json::parse(body, ec);
+    if (ec || !v.is_object())
+        return {};
+    const auto& o = v.get_object();
+    if (auto it = o.find("error"); it != o.end() && it->value().is_string())
+        return std::string(it->value().get_string());
+    return {};
+}
+
+std::string advice_for(const std::string& oauth_error)
+{
+    if (oauth_error == "invalid_client")
+        return "the identity server rejected the client: check ditio.client_id and the client secret, and that the "
+               "client belongs to this environment (test and production credentials differ) and is not disabled";
+    if (oauth_error == "invalid_scope")
+        return "the client may not request ditio.scope: check that the API client has the scopes configured "
+               "(reportingapiv1 for data extraction)";
+    if (oauth_error == "unauthorized_client")
+        return "the client may not use the client_credentials grant: check the API client in Ditio";
+    return "the identity server refused the token request (" + oauth_error + ")";
+}
+
+} // namespace
+
+const boost::system::error_category& auth_category() noexcept
+{
+    static const category c;
+    return c;
+}
+
+token_provider::token_provider(http::client& http, token_settings settings, const util::clock& clock,
+                               log::logger_ptr logger)
+    : http_(http), settings_(std::move(settings)), clock_(clock), log_(std::move(logger))
+{}
+
+bool token_provider::fresh() const
+{
+    if (token_.empty())
+        return false;
+    auto margin = std::min<std::chrono::steady_clock::duration>(settings_.max_margin, lifetime_ / 4);
+    return clock_.steady_now() + margin < expires_at_;
+}
+
+void token_provider::invalidate(const std::string& rejected)
+{
+    if (token_ == rejected)
+        token_.clear();
+}
+
+asio::awaitable<boost::system::result<std::string>> token_provider::token(std::string* detail)
+{
+    for (;;) {
+        if (fresh())
+            co_return token_;
+        if (!refreshing_)
+            co_return co_await refresh(detail);
+        // Single flight: wait for the refresh in progress, then use its outcome.
+        auto generation = refreshes_;
+        co_await refresh_done_->async_wait(util::use_nothrow);
+        if (!refreshing_ && refreshes_ == generation && last_error_) {
+            if (detail)
+                *detail = last_detail_;
+            co_return last_error_;
+        }
+    }
+}
+
+asio::awaitable<boost::system::result<std::string>> token_provider::refresh(std::string* detail)
+{
+    refreshing_ = true;
+    if (!refresh_done_)
+        refresh_done_.emplace(co_await asio::this_coro::executor, std::chrono::steady_clock::time_point::max());
+    auto finish = [&](boost::system::error_code ec, std::string why) {
+        refreshing_ = false;
+        last_error_ = ec;
+        last_detail_ = std::move(why);
+        if (detail && ec)
+            *detail = last_detail_;
+        refresh_done_->cancel();
+    };
+
+    http::request req;
+    req.method = boost::beast::http::verb::post;
+    req.url = http::join_url(settings_.identity_base, "connect/token");
+    req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    req.body = http::form_encode({
+        {"grant_type", "client_credentials"},
+        {"client_id", settings_.client_id},
+        {"client_secret", settings_.client_secret},
+        {"scope", settings_.scope},
+    });
+    auto started = clock_.steady_now();
+    auto res = co_await http_.send(std::move(req));
+    if (!res) {
+        auto kind = http::classify(res.error());
+        auto why = fmt::format("token endpoint: {}", http::describe(res.error()));
+        auto code = kind == http::error_kind::cancelled ? errc::cancelled : errc::unavailable;
+        // A TLS failure on the identity host is configuration, not weather.
+        if (kind == http::error_kind::tls || kind == http::error_kind::config)
+            code = errc::refused;
+        finish(code, why);
+        co_return make_error_code(code);
+    }
+    auto status = res->result_int();
+    if (status == 200) {
+        boost::system::error_code ec;
+        auto v = json::parse(res->body(), ec);
+        const json::object* o = (!ec && v.is_object()) ? &v.get_object() : nullptr;
+        const json::value* tok = o ? o->if_contains("access_token") : nullptr;
+        const json::value* exp = o ? o->if_contains("expires_in") : nullptr;
+        if (!tok || !tok->is_string() || tok->get_string().empty()) {
+            finish(errc::unavailable, "token endpoint answered 200 without an access_token");
+            co_return make_error_code(errc::unavailable);
+        }
+        std::int64_t seconds = 1800; // Ditio's documented default when expires_in is missing
+        if (exp && exp->is_int64())
+            seconds = exp->get_int64();
+        else if (exp && exp->is_uint64())
+            seconds = static_cast<std::int64_t>(exp->get_uint64());
+        else if (exp && exp->is_double())
+            seconds = static_cast<std::int64_t>(exp->get_double());
+        token_ = std::string(tok->get_string());
+        lifetime_ = std::chrono::seconds{std::max<std::int64_t>(seconds, 1)};
+        expires_at_ = started + lifetime_;
+        ++refreshes_;
+        log::info(log_, "auth.token_refreshed", {{"expires_in_s", seconds}});
+        finish({}, {});
+        co_return token_;
+    }
+    auto oauth_error = oauth_error_of(res->body());
+    if ((status == 400 || status == 401 || status == 403) &&
+        (oauth_error == "invalid_client" || oauth_error == "invalid_scope" || oauth_error == "unauthorized_client" ||
+         oauth_error.empty() || oauth_error == "invalid_grant" || oauth_error == "unsupported_grant_type")) {
+        auto why = advice_for(oauth_error.empty() ? fmt::format("HTTP {}", status) : oauth_error);
+        log::error(log_, "auth.refused", {{"status", status}, {"error", oauth_error}, {"hint", why}});
+        finish(errc::refused, why);
+        co_return make_error_code(errc::refused);
+    }
+    auto why = fmt::format("token endpoint answered HTTP {}{}", status, oauth_error.empty() ? "" : " " + oauth_error);
+    finish(errc::unavailable, why);
+    co_return make_error_code(errc::unavailable);
+}
+
+} // namespace ditio_sync::auth

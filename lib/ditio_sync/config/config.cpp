@@ -1,0 +1,316 @@
+#include <ditio_sync/config/config.hpp>
+#include <ditio_sync/util/duration.hpp>
+#include <ditio_sync/util/time.hpp>
+
+#include <boost/url/parse.hpp>
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace ditio_sync::config {
+namespace {
+
+[[noreturn]] void fail(std::string_view origin, std::string_view key, std::string_view what)
+{
+    throw config_error(fmt::format("{}: {}: {}", origin, key, what));
+}
+
+std::string read_string(const toml::node& node, std::string_view origin, std::string_view key)
+{
+    if (auto s = node.value<std::string>(); s && node.is_string())
+        return *s;
+    fail(origin, key, "must be a string");
+}
+
+std::chrono::milliseconds read_duration(const toml::node& node, std::string_view origin, std::string_view key)
+{
+    auto text = read_string(node, origin, key);
+    auto d = util::parse_duration(text);
+    if (!d)
+        fail(origin, key, fmt::format("'{}' is not a duration (use e.g. \"90s\", \"15m\", \"2h\", \"7d\")", text));
+    return *d;
+}
+
+std::int64_t read_int(const toml::node& node, std::string_view origin, std::string_view key)
+{
+    if (const auto* i = node.as_integer())
+        return i->get();
+    fail(origin, key, "must be an integer");
+}
+
+using setter = std::function<void(config&, const toml::node&, std::string_view origin, std::string_view key)>;
+
+struct key_def {
+    std::string_view table;
+    std::string_view key;
+    setter set;
+};
+
+template <class Member>
+setter string_into(Member member)
+{
+    return [member](config& c, const toml::node& n, std::string_view origin, std::string_view key) {
+        std::invoke(member, c) = read_string(n, origin, key);
+    };
+}
+
+template <class Member>
+setter duration_into(Member member)
+{
+    return [member](config& c, const toml::node& n, std::string_view origin, std::string_view key) {
+        std::invoke(member, c) = read_duration(n, origin, key);
+    };
+}
+
+const std::vector<key_def>& key_table()
+{
+    static const std::vector<key_def> keys{
+        {"ditio", "identity_base", string_into([](config& c) -> auto& { return c.ditio.identity_base; })},
+        {"ditio", "api_base", string_into([](config& c) -> auto& { return c.ditio.api_base; })},
+        {"ditio", "reporting_base", string_into([](config& c) -> auto& { return c.ditio.reporting_base; })},
+        {"ditio", "client_id", string_into([](config& c) -> auto& { return c.ditio.client_id; })},
+        {"ditio", "client_secret", string_into([](config& c) -> auto& { return c.ditio.client_secret; })},
+        {"ditio", "client_secret_file", string_into([](config& c) -> auto& { return c.ditio.client_secret_file; })},
+        {"ditio", "scope", string_into([](config& c) -> auto& { return c.ditio.scope; })},
+        {"ditio", "company_id", string_into([](config& c) -> auto& { return c.ditio.company_id; })},
+        {"storage",
+         "path",
+         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+             c.storage.path = read_string(n, o, k);
+         }},
+        {"storage", "busy_timeout", duration_into([](config& c) -> auto& { return c.storage.busy_timeout; })},
+        {"sync", "interval", duration_into([](config& c) -> auto& { return c.sync.interval; })},
+        {"sync", "overlap", duration_into([](config& c) -> auto& { return c.sync.overlap; })},
+        {"sync",
+         "chunk_limit",
+         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+             auto v = read_int(n, o, k);
+             if (v < 1 || v > 10000)
+                 fail(o, k, fmt::format("{} is out of range 1..10000", v));
+             c.sync.chunk_limit = static_cast<int>(v);
+         }},
+        {"sync", "full_from", string_into([](config& c) -> auto& { return c.sync.full_from; })},
+        {"sync", "full_ahead", duration_into([](config& c) -> auto& { return c.sync.full_ahead; })},
+        {"sync",
+         "streams",
+         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+             const auto* arr = n.as_array();
+             if (!arr)
+                 fail(o, k, "must be an array of stream names");
+             c.sync.streams.clear();
+             for (const auto& item : *arr)
+                 c.sync.streams.push_back(read_string(item, o, k));
+         }},
+        {"http", "timeout", duration_into([](config& c) -> auto& { return c.http.timeout; })},
+        {"http", "ca_file", string_into([](config& c) -> auto& { return c.http.ca_file; })},
+        {"http", "proxy", string_into([](config& c) -> auto& { return c.http.proxy; })},
+        {"http",
+         "max_body_mb",
+         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+             auto v = read_int(n, o, k);
+             if (v < 1 || v > 4096)
+                 fail(o, k, fmt::format("{} is out of range 1..4096", v));
+             c.http.max_body_bytes = static_cast<std::size_t>(v) * 1024u * 1024u;
+         }},
+        {"http",
+         "max_retries",
+         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+             auto v = read_int(n, o, k);
+             if (v < 0 || v > 100)
+                 fail(o, k, fmt::format("{} is out of range 0..100", v));
+             c.http.max_retries = static_cast<int>(v);
+         }},
+        {"http", "retry_initial", duration_into([](config& c) -> auto& { return c.http.retry_initial; })},
+        {"http", "retry_max", duration_into([](config& c) -> auto& { return c.http.retry_max; })},
+        {"log", "level", string_into([](config& c) -> auto& { return c.log.level; })},
+        {"log",
+         "format",
+         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+             auto v = read_string(n, o, k);
+             if (v == "json")
+                 c.log.format = log_format::json;
+             else if (v == "text")
+                 c.log.format = log_format::text;
+             else
+                 fail(o, k, fmt::format("'{}' is not one of json, text", v));
+         }},
+    };
+    return keys;
+}
+
+bool is_loopback_host(std::string_view host)
+{
+    return host == "localhost" || host == "::1" || host == "[::1]" || host.starts_with("127.");
+}
+
+void check_base_url(std::string_view key, const std::string& value)
+{
+    auto url = boost::urls::parse_absolute_uri(value);
+    if (!url)
+        throw config_error(fmt::format("{}: '{}' is not an absolute URL", key, value));
+    auto scheme = url->scheme();
+    if (scheme == "http") {
+        if (!is_loopback_host(url->host()))
+            throw config_error(fmt::format("{}: plain http:// is only allowed for loopback hosts; use https://", key));
+    } else if (scheme != "https") {
+        throw config_error(fmt::format("{}: scheme must be https", key));
+    }
+    if (url->has_query() || url->has_fragment())
+        throw config_error(fmt::format("{}: must not have a query or fragment", key));
+}
+
+std::optional<std::string> read_secret_file(const std::filesystem::path& p, std::string_view source)
+{
+    std::ifstream in(p, std::ios::binary);
+    if (!in)
+        throw config_error(fmt::format("{}: cannot read {}", source, p.string()));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    auto s = ss.str();
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
+        s.pop_back();
+    if (s.empty())
+        throw config_error(fmt::format("{}: {} is empty", source, p.string()));
+    return s;
+}
+
+} // namespace
+
+env_lookup process_environment()
+{
+    return [](std::string_view name) -> std::optional<std::string> {
+        if (const char* v = std::getenv(std::string(name).c_str()); v && *v)
+            return std::string(v);
+        return std::nullopt;
+    };
+}
+
+config parse(std::string_view toml_text, std::string_view origin)
+{
+    toml::table root;
+    try {
+        root = toml::parse(toml_text, origin);
+    } catch (const toml::parse_error& e) {
+        const auto& where = e.source().begin;
+        throw config_error(fmt::format("{}:{}:{}: {}", origin, where.line, where.column, e.description()));
+    }
+    config c;
+    for (auto&& [table_name, table_node] : root) {
+        const auto* table = table_node.as_table();
+        auto tname = table_name.str();
+        bool known_table = std::any_of(key_table().begin(), key_table().end(), [&](const key_def& k) {
+            return k.table == tname;
+        });
+        if (!known_table)
+            fail(origin, tname, "unknown section");
+        if (!table)
+            fail(origin, tname, "must be a table");
+        for (auto&& [key, node] : *table) {
+            auto full = fmt::format("{}.{}", tname, key.str());
+            auto it = std::find_if(key_table().begin(), key_table().end(), [&](const key_def& k) {
+                return k.table == tname && k.key == key.str();
+            });
+            if (it == key_table().end())
+                fail(origin, full, "unknown key");
+            it->set(c, node, origin, full);
+        }
+    }
+    return c;
+}
+
+config load(const std::filesystem::path& file, bool required, const env_lookup& env)
+{
+    config c;
+    std::error_code ec;
+    if (std::filesystem::exists(file, ec)) {
+        std::ifstream in(file, std::ios::binary);
+        if (!in)
+            throw config_error(fmt::format("{}: cannot read the configuration file", file.string()));
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        c = parse(ss.str(), file.string());
+    } else if (required) {
+        throw config_error(fmt::format("{}: configuration file not found", file.string()));
+    }
+    if (auto v = env("DITIO_IDENTITY_BASE"))
+        c.ditio.identity_base = *v;
+    if (auto v = env("DITIO_API_BASE"))
+        c.ditio.api_base = *v;
+    if (auto v = env("DITIO_REPORTING_BASE"))
+        c.ditio.reporting_base = *v;
+    if (auto v = env("DITIO_CLIENT_ID"))
+        c.ditio.client_id = *v;
+    if (auto v = env("DITIO_SYNC_DB"))
+        c.storage.path = *v;
+    return c;
+}
+
+void validate(const config& c, std::span<const std::string_view> known_streams, need_credentials creds)
+{
+    check_base_url("ditio.identity_base", c.ditio.identity_base);
+    check_base_url("ditio.api_base", c.ditio.api_base);
+    check_base_url("ditio.reporting_base", c.ditio.reporting_base);
+    if (creds == need_credentials::yes && c.ditio.client_id.empty())
+        throw config_error("ditio.client_id: is required (or set DITIO_CLIENT_ID)");
+    if (c.ditio.scope.find_first_not_of(' ') == std::string::npos)
+        throw config_error("ditio.scope: must name at least one scope");
+    if (c.ditio.scope.find("reportingapiv1") == std::string::npos)
+        throw config_error("ditio.scope: must include reportingapiv1 for the Data Extraction API");
+    if (c.storage.path.empty())
+        throw config_error("storage.path: must not be empty (or set DITIO_SYNC_DB)");
+    if (c.sync.interval < std::chrono::seconds{1})
+        throw config_error("sync.interval: must be at least 1s");
+    if (c.sync.overlap > std::chrono::hours{24 * 30})
+        throw config_error("sync.overlap: must be at most 30d");
+    auto from = util::parse_iso8601(c.sync.full_from);
+    if (!from || c.sync.full_from.size() != 10)
+        throw config_error(fmt::format("sync.full_from: '{}' is not a date (YYYY-MM-DD)", c.sync.full_from));
+    if (c.sync.streams.empty())
+        throw config_error("sync.streams: must name at least one stream");
+    for (const auto& s : c.sync.streams) {
+        if (std::find(known_streams.begin(), known_streams.end(), s) == known_streams.end())
+            throw config_error(fmt::format("sync.streams: unknown stream '{}'", s));
+        if (std::count(c.sync.streams.begin(), c.sync.streams.end(), s) > 1)
+            throw config_error(fmt::format("sync.streams: '{}' is listed twice", s));
+    }
+    if (c.http.timeout < std::chrono::seconds{1})
+        throw config_error("http.timeout: must be at least 1s");
+    if (c.http.retry_initial > c.http.retry_max)
+        throw config_error("http.retry_initial: must not exceed http.retry_max");
+    if (!c.http.proxy.empty()) {
+        auto url = boost::urls::parse_absolute_uri(c.http.proxy);
+        if (!url || url->scheme() != "http" || url->host().empty())
+            throw config_error("http.proxy: must be http://host:port");
+    }
+    static constexpr std::string_view levels[] = {"trace", "debug", "info", "warning", "warn", "error", "critical", "off"};
+    if (std::find(std::begin(levels), std::end(levels), c.log.level) == std::end(levels))
+        throw config_error(
+            fmt::format("log.level: '{}' is not one of trace, debug, info, warning, error, critical, off", c.log.level)
+        );
+}
+
+std::string resolve_client_secret(const config& c, const env_lookup& env)
+{
+    if (auto v = env("DITIO_CLIENT_SECRET"))
+        return *v;
+    if (auto dir = env("CREDENTIALS_DIRECTORY")) {
+        std::filesystem::path p = std::filesystem::path(*dir) / "client_secret";
+        std::error_code ec;
+        if (std::filesystem::exists(p, ec))
+            return *read_secret_file(p, "$CREDENTIALS_DIRECTORY/client_secret");
+    }
+    if (!c.ditio.client_secret_file.empty())
+        return *read_secret_file(c.ditio.client_secret_file, "ditio.client_secret_file");
+    if (!c.ditio.client_secret.empty())
+        return c.ditio.client_secret;
+    throw config_error(
+        "ditio.client_secret_file: no client secret configured (set ditio.client_secret_file, "
+        "$DITIO_CLIENT_SECRET, or a systemd credential named client_secret)"
+    );
+}
+
+} // namespace ditio_sync::config

@@ -1,0 +1,94 @@
+// Typed configuration: defaults < TOML file < environment < command line, validated once, then immutable.
+// Errors throw config_error with a message that names the offending key and never contains a secret.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ditio_sync::config {
+
+class config_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+enum class log_format { json, text };
+
+struct ditio_section {
+    std::string identity_base = "https://identity.ditio.app";
+    std::string api_base = "https://core-api.ditio.app/core";
+    std::string reporting_base = "https://core-api.ditio.app/reporting";
+    std::string client_id;
+    std::string client_secret;      // discouraged in the file; see resolve_client_secret
+    std::string client_secret_file;
+    std::string scope = "reportingapiv1 ditioapiv3";
+    std::string company_id;
+};
+
+struct storage_section {
+    std::filesystem::path path = "/var/lib/ditio-sync/ditio.db";
+    std::chrono::milliseconds busy_timeout{5000};
+};
+
+struct sync_section {
+    std::chrono::milliseconds interval{std::chrono::minutes{15}};
+    std::chrono::milliseconds overlap{std::chrono::minutes{10}};
+    int chunk_limit = 5000;
+    std::string full_from = "2020-01-01";
+    std::chrono::milliseconds full_ahead{std::chrono::hours{24 * 366}};
+    std::vector<std::string> streams{"time-registrations"};
+};
+
+struct http_section {
+    std::chrono::milliseconds timeout{std::chrono::seconds{60}};
+    std::string ca_file;
+    std::string proxy;
+    std::size_t max_body_bytes = 512u * 1024u * 1024u;
+    int max_retries = 6;
+    std::chrono::milliseconds retry_initial{std::chrono::seconds{1}};
+    std::chrono::milliseconds retry_max{std::chrono::seconds{60}};
+};
+
+struct log_section {
+    std::string level = "info";
+    std::optional<log_format> format; // unset: json unless stderr is a terminal
+};
+
+struct config {
+    ditio_section ditio;
+    storage_section storage;
+    sync_section sync;
+    http_section http;
+    log_section log;
+};
+
+// Looks up an environment variable; injected so tests need not touch the process environment.
+using env_lookup = std::function<std::optional<std::string>(std::string_view)>;
+env_lookup process_environment();
+
+// Reads `file` when it exists (a missing default file is not an error when `required` is false),
+// then applies the environment overrides (DITIO_IDENTITY_BASE, DITIO_API_BASE, DITIO_REPORTING_BASE,
+// DITIO_CLIENT_ID, DITIO_CLIENT_SECRET, DITIO_SYNC_DB). Throws config_error.
+config load(const std::filesystem::path& file, bool required, const env_lookup& env);
+
+// Parses TOML text (for tests and load()). `origin` names the source in error messages.
+config parse(std::string_view toml_text, std::string_view origin);
+
+enum class need_credentials { yes, no };
+
+// Checks values and their combinations; `known_streams` are the stream names the binary supports.
+void validate(const config& c, std::span<const std::string_view> known_streams, need_credentials creds);
+
+// The client secret, from the first of: $DITIO_CLIENT_SECRET, $CREDENTIALS_DIRECTORY/client_secret,
+// ditio.client_secret_file, ditio.client_secret. Trailing newlines are removed. Throws config_error
+// (naming the source, never the value) when none is set or a file cannot be read.
+std::string resolve_client_secret(const config& c, const env_lookup& env);
+
+} // namespace ditio_sync::config

@@ -1,0 +1,180 @@
+#include <ditio_sync/ditio/extraction_client.hpp>
+#include <ditio_sync/http/error.hpp>
+#include <ditio_sync/http/url.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/throw_exception.hpp>
+#include <fmt/format.h>
+
+#include <charconv>
+#include <stdexcept>
+
+namespace ditio_sync::ditio {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using boost::beast::http::field;
+
+void throw_exception_from_error(const fetch_failure& f, const boost::source_location& loc)
+{
+    boost::throw_exception(std::runtime_error(f.message), loc);
+}
+
+std::string describe_error_body(int status, const std::string& body)
+{
+    boost::system::error_code ec;
+    auto v = json::parse(body, ec);
+    if (!ec && v.is_object()) {
+        const auto& o = v.get_object();
+        std::string out = fmt::format("HTTP {}", status);
+        if (auto* e = o.if_contains("error"); e && e->is_string())
+            out += fmt::format(" {}", std::string_view(e->get_string()));
+        if (auto* m = o.if_contains("message"); m && m->is_string())
+            out += fmt::format(": {}", std::string_view(m->get_string()));
+        if (auto* errs = o.if_contains("errors"); errs && errs->is_array()) {
+            for (const auto& item : errs->get_array())
+                if (auto* m = item.is_object() ? item.get_object().if_contains("message") : nullptr; m && m->is_string())
+                    out += fmt::format("; {}", std::string_view(m->get_string()));
+        }
+        return out;
+    }
+    std::string excerpt = body.substr(0, 200);
+    for (auto& c : excerpt)
+        if (static_cast<unsigned char>(c) < 0x20)
+            c = ' ';
+    return excerpt.empty() ? fmt::format("HTTP {}", status) : fmt::format("HTTP {}: {}", status, excerpt);
+}
+
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value, util::sys_micros now)
+{
+    if (value.empty())
+        return std::nullopt;
+    std::int64_t seconds = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (ec == std::errc{} && p == value.data() + value.size() && seconds >= 0)
+        return std::chrono::seconds{seconds};
+    if (auto when = util::parse_http_date(value)) {
+        auto d = std::chrono::duration_cast<std::chrono::milliseconds>(*when - now);
+        return std::max(d, std::chrono::milliseconds{0});
+    }
+    return std::nullopt;
+}
+
+extraction_client::extraction_client(http::client& http, auth::token_provider& tokens, std::string reporting_base,
+                                     retry_settings retry, util::stop_source& stop, const util::clock& clock,
+                                     log::logger_ptr logger, std::uint64_t seed)
+    : http_(http), tokens_(tokens), base_(std::move(reporting_base)), retry_(retry), stop_(stop), clock_(clock),
+      log_(std::move(logger)), backoff_(retry.initial, retry.max, seed)
+{}
+
+asio::awaitable<boost::system::result<fetched_page, fetch_failure>> extraction_client::fetch_page(
+    std::string_view stream, std::string_view path, const query& params, const std::optional<std::string>& continuation
+)
+{
+    auto q = params;
+    if (continuation)
+        q.emplace_back("ContinuationToken", *continuation);
+    auto url = http::with_query(http::join_url(base_, path), q);
+    bool refreshed_after_401 = false;
+    int failures = 0;
+    // Retry-After is honoured up to this bound; a longer wait fails the run and the scheduler takes over.
+    constexpr auto max_retry_after = std::chrono::minutes{15};
+
+    for (;;) {
+        if (stop_.stop_requested())
+            co_return fetch_failure{fetch_errc::cancelled, "stopped", 0};
+
+        std::string why;
+        std::optional<std::chrono::milliseconds> wait;
+        int status = 0;
+
+        std::string detail;
+        auto tok = co_await tokens_.token(&detail);
+        if (!tok) {
+            if (tok.error() == auth::errc::refused)
+                co_return fetch_failure{fetch_errc::auth_refused, detail, 0};
+            if (tok.error() == auth::errc::cancelled)
+                co_return fetch_failure{fetch_errc::cancelled, "stopped", 0};
+            why = detail;
+        } else {
+            http::request req;
+            req.url = url;
+            req.headers = {{"Authorization", "Bearer " + *tok}};
+            auto res = co_await http_.send(std::move(req));
+            if (!res) {
+                auto kind = http::classify(res.error());
+                if (kind == http::error_kind::cancelled)
+                    co_return fetch_failure{fetch_errc::cancelled, "stopped", 0};
+                if (kind == http::error_kind::tls)
+                    co_return fetch_failure{fetch_errc::tls, http::describe(res.error()), 0};
+                if (kind == http::error_kind::config)
+                    co_return fetch_failure{fetch_errc::bad_request, http::describe(res.error()), 0};
+                why = http::describe(res.error());
+            } else {
+                status = res->result_int();
+                std::optional<util::sys_micros> date;
+                if (auto it = res->find(field::date); it != res->end())
+                    date = util::parse_http_date(it->value());
+                if (status == 200) {
+                    fetched_page out;
+                    out.server_date = date;
+                    out.bytes = res->body().size();
+                    std::string parse_error;
+                    if (parse_page(res->body(), out.body, parse_error))
+                        co_return out;
+                    why = "malformed page: " + parse_error;
+                } else if (status == 401) {
+                    if (refreshed_after_401)
+                        co_return fetch_failure{
+                            fetch_errc::auth_refused,
+                            "Ditio answered 401 to a freshly issued token: the API client may be disabled or "
+                            "expired, lack the reportingapiv1 scope, or its user may be disabled (" +
+                                describe_error_body(status, res->body()) + ")",
+                            status};
+                    // An expired or revoked token: refresh once and retry once, never in a loop.
+                    refreshed_after_401 = true;
+                    tokens_.invalidate(*tok);
+                    log::warn(log_, "auth.token_rejected", {{"stream", stream}, {"status", status}});
+                    continue;
+                } else if (status == 403) {
+                    co_return fetch_failure{
+                        fetch_errc::auth_refused,
+                        "Ditio answered 403: the API client lacks permission for this data (check its scopes and "
+                        "that it is linked to an administrator) (" +
+                            describe_error_body(status, res->body()) + ")",
+                        status};
+                } else if (status == 400 && continuation) {
+                    co_return fetch_failure{fetch_errc::token_rejected, describe_error_body(status, res->body()), status};
+                } else if (status == 429) {
+                    why = "rate limited (HTTP 429)";
+                    if (auto it = res->find(field::retry_after); it != res->end()) {
+                        auto now = std::chrono::time_point_cast<std::chrono::microseconds>(clock_.system_now());
+                        wait = parse_retry_after(it->value(), date.value_or(now));
+                    }
+                } else if (status >= 500) {
+                    why = describe_error_body(status, res->body());
+                } else {
+                    co_return fetch_failure{fetch_errc::bad_request, describe_error_body(status, res->body()), status};
+                }
+            }
+        }
+
+        if (failures >= retry_.max_retries)
+            co_return fetch_failure{
+                fetch_errc::unavailable, fmt::format("gave up after {} attempts: {}", failures + 1, why), status
+            };
+        auto delay = wait ? std::min<std::chrono::milliseconds>(*wait, max_retry_after)
+                          : backoff_.delay(static_cast<unsigned>(failures));
+        ++failures;
+        ++retries_;
+        log::warn(
+            log_,
+            "http.retry",
+            {{"stream", stream}, {"attempt", failures}, {"status", status}, {"reason", why}, {"delay_ms", delay.count()}}
+        );
+        if (!co_await stop_.sleep_for(delay))
+            co_return fetch_failure{fetch_errc::cancelled, "stopped", 0};
+    }
+}
+
+} // namespace ditio_sync::ditio

@@ -1,0 +1,118 @@
+#include <ditio_sync/http/error.hpp>
+#include <ditio_sync/http/url.hpp>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+namespace ditio_sync::http {
+namespace {
+
+void encode_into(std::string& out, std::string_view s, bool form)
+{
+    static constexpr char hex[] = "0123456789ABCDEF";
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+            out += static_cast<char>(c);
+        } else if (form && c == ' ') {
+            out += '+';
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 0x0f];
+        }
+    }
+}
+
+} // namespace
+
+std::string endpoint_url::origin() const
+{
+    bool v6 = host.find(':') != std::string::npos;
+    return std::string(tls ? "https://" : "http://") + (v6 ? "[" + host + "]" : host) + ":" + port;
+}
+
+boost::system::result<endpoint_url> parse_url(std::string_view text)
+{
+    auto u = boost::urls::parse_absolute_uri(text);
+    if (!u)
+        return make_error_code(errc::bad_url);
+    endpoint_url out;
+    if (u->scheme() == "https")
+        out.tls = true;
+    else if (u->scheme() == "http")
+        out.tls = false;
+    else
+        return make_error_code(errc::bad_url);
+    if (u->host_type() == boost::urls::host_type::ipv6)
+        out.host = u->host_ipv6_address().to_string();
+    else
+        out.host = u->encoded_host();
+    if (out.host.empty())
+        return make_error_code(errc::bad_url);
+    out.port = u->has_port() ? std::string(u->port()) : (out.tls ? "443" : "80");
+    out.target = u->encoded_path();
+    if (out.target.empty())
+        out.target = "/";
+    if (u->has_query()) {
+        out.target += '?';
+        out.target += u->encoded_query();
+    }
+    return out;
+}
+
+std::string join_url(std::string_view base, std::string_view relative)
+{
+    std::string out(base);
+    while (!out.empty() && out.back() == '/')
+        out.pop_back();
+    while (!relative.empty() && relative.front() == '/')
+        relative.remove_prefix(1);
+    out += '/';
+    out += relative;
+    return out;
+}
+
+std::string with_query(std::string url, const std::vector<std::pair<std::string, std::string>>& params)
+{
+    char sep = url.find('?') == std::string::npos ? '?' : '&';
+    for (const auto& [k, v] : params) {
+        url += sep;
+        encode_into(url, k, false);
+        url += '=';
+        encode_into(url, v, false);
+        sep = '&';
+    }
+    return url;
+}
+
+std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields)
+{
+    std::string out;
+    for (const auto& [k, v] : fields) {
+        if (!out.empty())
+            out += '&';
+        encode_into(out, k, true);
+        out += '=';
+        encode_into(out, v, true);
+    }
+    return out;
+}
+
+bool is_loopback(std::string_view host)
+{
+    if (host == "localhost")
+        return true;
+    boost::system::error_code ec;
+    auto addr = boost::asio::ip::make_address(host, ec);
+    return !ec && addr.is_loopback();
+}
+
+bool is_ip_literal(std::string_view host)
+{
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(host, ec);
+    return !ec;
+}
+
+} // namespace ditio_sync::http

@@ -1,0 +1,41 @@
+// The pieces of an absolute http(s) URL that a connection and a request line need.
+#pragma once
+
+#include <boost/system/result.hpp>
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ditio_sync::http {
+
+struct endpoint_url {
+    bool tls = true;
+    std::string host;   // without brackets for IPv6
+    std::string port;   // always set ("443" when the URL has none)
+    std::string target; // path and query, at least "/"
+
+    // "https://host:port", the key under which connections are pooled.
+    std::string origin() const;
+};
+
+// Parses an absolute http:// or https:// URL.
+boost::system::result<endpoint_url> parse_url(std::string_view url);
+
+// base "https://h/reporting" + "v1/time-registrations" -> "https://h/reporting/v1/time-registrations".
+std::string join_url(std::string_view base, std::string_view relative);
+
+// Appends query parameters, percent-encoded: url + "?A=1&B=x%20y".
+std::string with_query(std::string url, const std::vector<std::pair<std::string, std::string>>& params);
+
+// application/x-www-form-urlencoded body.
+std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields);
+
+// True for localhost, 127.0.0.0/8 and ::1.
+bool is_loopback(std::string_view host);
+
+// True when host is an IPv4 or IPv6 literal (no SNI is sent for those).
+bool is_ip_literal(std::string_view host);
+
+} // namespace ditio_sync::http

@@ -1,0 +1,135 @@
+#include <ditio_sync/log/log.hpp>
+
+#include <boost/json/serialize.hpp>
+#include <spdlog/cfg/env.h>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <mutex>
+
+namespace ditio_sync::log {
+namespace {
+
+std::atomic<config::log_format> current_format{config::log_format::json};
+std::mutex setup_mutex;
+spdlog::sink_ptr shared_sink;
+spdlog::level::level_enum current_level = spdlog::level::info;
+
+std::string pattern_for(config::log_format f)
+{
+    // The message part already holds "event" and the fields; the pattern adds time, level and logger.
+    if (f == config::log_format::json)
+        return R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","logger":"%n",%v})";
+    return "%Y-%m-%dT%H:%M:%S.%eZ %-7l %-5n %v";
+}
+
+spdlog::sink_ptr make_sink(config::log_format f)
+{
+    auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    sink->set_formatter(std::make_unique<spdlog::pattern_formatter>(pattern_for(f), spdlog::pattern_time_type::utc));
+    return sink;
+}
+
+std::string lower(std::string_view s)
+{
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
+
+void append_text_value(std::string& out, const boost::json::value& v)
+{
+    if (v.is_string()) {
+        auto s = v.get_string();
+        bool plain = !s.empty() && std::none_of(s.begin(), s.end(), [](char c) {
+            return c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20;
+        });
+        if (plain)
+            out.append(s.data(), s.size());
+        else
+            out += boost::json::serialize(v);
+    } else {
+        out += boost::json::serialize(v);
+    }
+}
+
+} // namespace
+
+bool is_secret_field(std::string_view name)
+{
+    auto n = lower(name);
+    return n.find("authorization") != std::string::npos || n.find("secret") != std::string::npos ||
+           n.find("password") != std::string::npos || n == "access_token" || n == "bearer";
+}
+
+std::string format_fields(config::log_format format, std::string_view name, const boost::json::object& fields)
+{
+    std::string out;
+    if (format == config::log_format::json) {
+        out += "\"event\":";
+        out += boost::json::serialize(boost::json::string_view(name.data(), name.size()));
+        for (const auto& [k, v] : fields) {
+            out += ',';
+            out += boost::json::serialize(boost::json::string_view(k));
+            out += ':';
+            out += boost::json::serialize(v);
+        }
+    } else {
+        out.append(name.data(), name.size());
+        for (const auto& [k, v] : fields) {
+            out += ' ';
+            out.append(k.data(), k.size());
+            out += '=';
+            append_text_value(out, v);
+        }
+    }
+    return out;
+}
+
+void setup(const std::string& level, config::log_format format)
+{
+    std::lock_guard lock(setup_mutex);
+    auto lvl = spdlog::level::from_str(level == "warning" ? "warn" : level);
+    if (lvl == spdlog::level::off && level != "off")
+        throw config::config_error("log.level: unknown level '" + level + "'");
+    current_level = lvl;
+    current_format = format;
+    shared_sink = make_sink(format);
+    spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) {
+        l->sinks() = {shared_sink};
+        l->set_level(lvl);
+    });
+    // SPDLOG_LEVEL=info,http=debug refines levels per logger.
+    spdlog::cfg::load_env_levels();
+}
+
+logger_ptr get(std::string_view name)
+{
+    std::lock_guard lock(setup_mutex);
+    std::string n(name);
+    if (auto existing = spdlog::get(n))
+        return existing;
+    if (!shared_sink)
+        shared_sink = make_sink(current_format);
+    auto lg = std::make_shared<spdlog::logger>(n, shared_sink);
+    lg->set_level(current_level);
+    lg->flush_on(spdlog::level::trace);
+    spdlog::register_logger(lg);
+    return lg;
+}
+
+void event(const logger_ptr& lg, spdlog::level::level_enum level, std::string_view name, boost::json::object fields)
+{
+    if (!lg || !lg->should_log(level))
+        return;
+    for (auto& [k, v] : fields)
+        if (is_secret_field(k))
+            v = "[redacted]";
+    lg->log(level, "{}", format_fields(current_format, name, fields));
+}
+
+} // namespace ditio_sync::log

@@ -1,0 +1,51 @@
+// Structured logging: every line is one event with a stable name and typed fields, written as a JSON
+// object per line or as readable text, from the same call site. Fields named like secrets are redacted.
+#pragma once
+
+#include <ditio_sync/config/config.hpp>
+
+#include <boost/json/object.hpp>
+#include <spdlog/logger.h>
+
+#include <memory>
+#include <string_view>
+
+namespace ditio_sync::log {
+
+using logger_ptr = std::shared_ptr<spdlog::logger>;
+
+// Sets up the sink (stderr) and format for every logger made by get(); call once, in daemon/.
+// Throws config::config_error for an unknown level.
+void setup(const std::string& level, config::log_format format);
+
+// The named logger ("http", "auth", "sync", "store", "app"), created on first use.
+logger_ptr get(std::string_view name);
+
+// Writes one event. Values of fields whose names look secret (authorization, token, secret,
+// password) are replaced by "[redacted]".
+void event(const logger_ptr& lg, spdlog::level::level_enum level, std::string_view name, boost::json::object fields = {});
+
+inline void info(const logger_ptr& lg, std::string_view name, boost::json::object fields = {})
+{
+    event(lg, spdlog::level::info, name, std::move(fields));
+}
+inline void warn(const logger_ptr& lg, std::string_view name, boost::json::object fields = {})
+{
+    event(lg, spdlog::level::warn, name, std::move(fields));
+}
+inline void error(const logger_ptr& lg, std::string_view name, boost::json::object fields = {})
+{
+    event(lg, spdlog::level::err, name, std::move(fields));
+}
+inline void debug(const logger_ptr& lg, std::string_view name, boost::json::object fields = {})
+{
+    event(lg, spdlog::level::debug, name, std::move(fields));
+}
+
+// True when a field of this name must never be logged in clear.
+bool is_secret_field(std::string_view name);
+
+// Formats one event's message part (everything but timestamp, level and logger); exposed for tests.
+std::string format_fields(config::log_format format, std::string_view name, const boost::json::object& fields);
+
+} // namespace ditio_sync::log

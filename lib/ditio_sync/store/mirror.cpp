@@ -1,0 +1,92 @@
+#include <ditio_sync/store/mirror.hpp>
+
+#include <fmt/format.h>
+
+namespace ditio_sync::store {
+
+mirror_table::mirror_table(SQLite::Database& db, std::string table)
+    : db_(db), table_(std::move(table)),
+      // In an UPDATE every right-hand side sees the old row, so each CASE compares against the stored key.
+      upsert_(
+          db_,
+          fmt::format(
+              R"(INSERT INTO {0} (id, modified_at, is_deleted, deleted_at, data, first_seen_at, synced_at, change_key, seen_run)
+                 VALUES (:id, :modified, 0, NULL, :data, :now, :now, :key, :run)
+                 ON CONFLICT (id) DO UPDATE SET
+                   modified_at = CASE WHEN excluded.change_key >= change_key THEN excluded.modified_at ELSE modified_at END,
+                   is_deleted  = CASE WHEN excluded.change_key >= change_key THEN 0 ELSE is_deleted END,
+                   deleted_at  = CASE WHEN excluded.change_key >= change_key THEN NULL ELSE deleted_at END,
+                   data        = CASE WHEN excluded.change_key >= change_key THEN excluded.data ELSE data END,
+                   synced_at   = CASE WHEN excluded.change_key >= change_key THEN excluded.synced_at ELSE synced_at END,
+                   change_key  = CASE WHEN excluded.change_key >= change_key THEN excluded.change_key ELSE change_key END,
+                   seen_run    = excluded.seen_run)",
+              table_
+          )
+      ),
+      tombstone_(
+          db_,
+          fmt::format(
+              R"(INSERT INTO {0} (id, modified_at, is_deleted, deleted_at, data, first_seen_at, synced_at, change_key)
+                 VALUES (:id, :modified, 1, :deleted_at, :data, :now, :now, :key)
+                 ON CONFLICT (id) DO UPDATE SET
+                   is_deleted = 1, deleted_at = excluded.deleted_at, modified_at = excluded.modified_at,
+                   change_key = excluded.change_key, synced_at = excluded.synced_at
+                 WHERE excluded.change_key >= change_key AND NOT (is_deleted = 1 AND change_key = excluded.change_key))",
+              table_
+          )
+      )
+{}
+
+apply_counts mirror_table::apply(const std::vector<ditio::record>& records, std::int64_t run_id, const std::string& now)
+{
+    apply_counts counts;
+    for (const auto& r : records) {
+        if (!r.deleted) {
+            upsert_.bind(":id", r.id);
+            upsert_.bind(":modified", r.modified);
+            upsert_.bind(":data", r.json);
+            upsert_.bind(":now", now);
+            upsert_.bind(":key", r.change_key);
+            upsert_.bind(":run", run_id);
+            upsert_.exec();
+            upsert_.reset();
+            ++counts.upserted;
+        } else {
+            tombstone_.bind(":id", r.id);
+            tombstone_.bind(":modified", r.modified);
+            tombstone_.bind(":deleted_at", r.deleted_at.empty() ? r.modified : r.deleted_at);
+            tombstone_.bind(":data", r.json);
+            tombstone_.bind(":now", now);
+            tombstone_.bind(":key", r.change_key);
+            tombstone_.exec();
+            tombstone_.reset();
+            ++counts.deleted;
+        }
+    }
+    return counts;
+}
+
+std::int64_t mirror_table::sweep(std::int64_t run_id, const std::string& window_field, const std::string& from,
+                                 const std::string& to, const std::string& now)
+{
+    // An inferred deletion leaves change_key alone: if the row was only moved out of the traversal's
+    // reach by an edit during the run, the next incremental run's newer version brings it back.
+    std::string sql = fmt::format(
+        "UPDATE {} SET is_deleted = 1, deleted_at = :now, synced_at = :now "
+        "WHERE is_deleted = 0 AND (seen_run IS NULL OR seen_run <> :run)",
+        table_
+    );
+    if (!window_field.empty())
+        sql += " AND substr(json_extract(data, :path), 1, 10) BETWEEN substr(:from, 1, 10) AND substr(:to, 1, 10)";
+    SQLite::Statement stmt(db_, sql);
+    stmt.bind(":now", now);
+    stmt.bind(":run", run_id);
+    if (!window_field.empty()) {
+        stmt.bind(":path", "$." + window_field);
+        stmt.bind(":from", from);
+        stmt.bind(":to", to);
+    }
+    return stmt.exec();
+}
+
+} // namespace ditio_sync::store

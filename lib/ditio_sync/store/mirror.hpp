@@ -1,0 +1,45 @@
+// Writes to one mirror table: upserts of live records, tombstones, and the deletion sweep that ends a full
+// re-sync. A row is only replaced by a version whose change time is not older than the stored one.
+// Must run inside the caller's transaction, on the database thread.
+#pragma once
+
+#include <ditio_sync/ditio/page.hpp>
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ditio_sync::store {
+
+struct apply_counts {
+    std::int64_t upserted = 0;
+    std::int64_t deleted = 0;
+};
+
+class mirror_table {
+public:
+    // `table` comes from the compiled-in stream catalogue, never from input.
+    mirror_table(SQLite::Database& db, std::string table);
+
+    // Upserts live records and applies tombstones (flag the row, keep its last data; store the tombstone
+    // itself when the id is unknown). Idempotent.
+    apply_counts apply(const std::vector<ditio::record>& records, std::int64_t run_id, const std::string& now);
+
+    // Marks deleted every live row that run `run_id` did not return, limited to rows whose
+    // `window_field` date lies in [from, to] when window_field is not empty. Returns the rows marked.
+    std::int64_t sweep(std::int64_t run_id, const std::string& window_field, const std::string& from,
+                       const std::string& to, const std::string& now);
+
+    const std::string& table() const { return table_; }
+
+private:
+    SQLite::Database& db_;
+    std::string table_;
+    SQLite::Statement upsert_;
+    SQLite::Statement tombstone_;
+};
+
+} // namespace ditio_sync::store

@@ -1,0 +1,289 @@
+#include <ditio_sync/store/database.hpp>
+#include <ditio_sync/store/sync_state.hpp>
+
+#include <SQLiteCpp/Transaction.h>
+#include <fmt/format.h>
+
+namespace ditio_sync::store {
+namespace {
+
+std::optional<std::string> opt_text(const SQLite::Column& c)
+{
+    if (c.isNull())
+        return std::nullopt;
+    return c.getString();
+}
+
+template <class T>
+void bind_opt(SQLite::Statement& s, const char* name, const std::optional<T>& v)
+{
+    if (v)
+        s.bind(name, *v);
+    else
+        s.bind(name);
+}
+
+constexpr const char* select_state = R"(SELECT stream, watermark, last_full_sync_at, run_id, run_mode, run_params,
+    run_server_start, run_local_start, continuation_token, pages_done, last_success_at, last_error, last_error_at
+    FROM sync_state)";
+
+stream_state read_state(SQLite::Statement& q)
+{
+    stream_state s;
+    s.stream = q.getColumn(0).getString();
+    s.watermark = opt_text(q.getColumn(1));
+    s.last_full_sync_at = opt_text(q.getColumn(2));
+    if (!q.getColumn(3).isNull())
+        s.run_id = q.getColumn(3).getInt64();
+    s.run_mode = q.getColumn(4).getString();
+    s.run_params = q.getColumn(5).getString();
+    s.run_server_start = opt_text(q.getColumn(6));
+    s.run_local_start = opt_text(q.getColumn(7));
+    s.continuation_token = opt_text(q.getColumn(8));
+    s.pages_done = q.getColumn(9).getInt64();
+    s.last_success_at = opt_text(q.getColumn(10));
+    s.last_error = opt_text(q.getColumn(11));
+    s.last_error_at = opt_text(q.getColumn(12));
+    return s;
+}
+
+} // namespace
+
+sync_store::sync_store(SQLite::Database& db) : db_(db) {}
+
+mirror_table& sync_store::mirror(const std::string& table)
+{
+    auto& m = mirrors_[table];
+    if (!m)
+        m = std::make_unique<mirror_table>(db_, table);
+    return *m;
+}
+
+void sync_store::ensure_row(const std::string& stream, const std::string& now)
+{
+    SQLite::Statement s(db_, "INSERT INTO sync_state (stream, updated_at) VALUES (:s, :now) ON CONFLICT (stream) DO NOTHING");
+    s.bind(":s", stream);
+    s.bind(":now", now);
+    s.exec();
+}
+
+std::optional<stream_state> sync_store::load(const std::string& stream)
+{
+    return guarded("reading sync_state", [&]() -> std::optional<stream_state> {
+        SQLite::Statement q(db_, std::string(select_state) + " WHERE stream = :s");
+        q.bind(":s", stream);
+        if (!q.executeStep())
+            return std::nullopt;
+        return read_state(q);
+    });
+}
+
+std::vector<stream_state> sync_store::load_all()
+{
+    return guarded("reading sync_state", [&] {
+        std::vector<stream_state> out;
+        SQLite::Statement q(db_, std::string(select_state) + " ORDER BY stream");
+        while (q.executeStep())
+            out.push_back(read_state(q));
+        return out;
+    });
+}
+
+std::int64_t sync_store::begin_run(const std::string& stream, const std::string& mode, const std::string& params_json,
+                                   const std::string& now)
+{
+    return guarded("starting a run", [&] {
+        SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+        ensure_row(stream, now);
+        // A run left in progress by an explicit full request is superseded, not resumed.
+        SQLite::Statement old(db_, R"(UPDATE sync_runs SET status = 'interrupted', finished_at = coalesce(finished_at, :now)
+            WHERE id = (SELECT run_id FROM sync_state WHERE stream = :s) AND status <> 'ok')");
+        old.bind(":now", now);
+        old.bind(":s", stream);
+        old.exec();
+        SQLite::Statement ins(db_, R"(INSERT INTO sync_runs (stream, mode, started_at, status, params)
+            VALUES (:s, :mode, :now, 'running', :params))");
+        ins.bind(":s", stream);
+        ins.bind(":mode", mode);
+        ins.bind(":now", now);
+        ins.bind(":params", params_json);
+        ins.exec();
+        auto run_id = db_.getLastInsertRowid();
+        SQLite::Statement st(db_, R"(UPDATE sync_state SET run_id = :run, run_mode = :mode, run_params = :params,
+            run_server_start = NULL, run_local_start = :now, continuation_token = NULL, pages_done = 0, updated_at = :now
+            WHERE stream = :s)");
+        st.bind(":run", run_id);
+        st.bind(":mode", mode);
+        st.bind(":params", params_json);
+        st.bind(":now", now);
+        st.bind(":s", stream);
+        st.exec();
+        tx.commit();
+        return run_id;
+    });
+}
+
+void sync_store::resume_run(const std::string& stream, std::int64_t run_id, const std::string& now)
+{
+    guarded("resuming a run", [&] {
+        SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+        SQLite::Statement s(db_, "UPDATE sync_runs SET status = 'running', finished_at = NULL WHERE id = :run");
+        s.bind(":run", run_id);
+        s.exec();
+        SQLite::Statement st(db_, "UPDATE sync_state SET updated_at = :now WHERE stream = :s");
+        st.bind(":now", now);
+        st.bind(":s", stream);
+        st.exec();
+        tx.commit();
+    });
+}
+
+void sync_store::restart_run(const std::string& stream, std::int64_t run_id, const std::string& now)
+{
+    guarded("restarting a run", [&] {
+        SQLite::Statement st(db_, R"(UPDATE sync_state SET continuation_token = NULL, pages_done = 0, updated_at = :now
+            WHERE stream = :s AND run_id = :run)");
+        st.bind(":now", now);
+        st.bind(":s", stream);
+        st.bind(":run", run_id);
+        st.exec();
+    });
+}
+
+commit_result sync_store::commit_page(const page_commit& pc)
+{
+    return guarded(fmt::format("committing a page of {}", pc.stream), [&] {
+        commit_result out;
+        SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+        auto counts = mirror(pc.table).apply(*pc.records, pc.run_id, pc.now);
+        out.upserted = counts.upserted;
+        out.deleted = counts.deleted;
+
+        if (pc.next_token) {
+            SQLite::Statement st(db_, R"(UPDATE sync_state SET continuation_token = :tok, pages_done = pages_done + 1,
+                run_server_start = coalesce(run_server_start, :server_start), updated_at = :now
+                WHERE stream = :s AND run_id = :run RETURNING pages_done)");
+            st.bind(":tok", *pc.next_token);
+            bind_opt(st, ":server_start", pc.server_start);
+            st.bind(":now", pc.now);
+            st.bind(":s", pc.stream);
+            st.bind(":run", pc.run_id);
+            if (!st.executeStep())
+                throw db_error(db_failure::other, "sync_state lost the run in progress for " + pc.stream);
+            out.pages_done = st.getColumn(0).getInt64();
+        } else {
+            if (pc.sweep)
+                out.swept = mirror(pc.table).sweep(pc.run_id, pc.window_field, pc.window_from, pc.window_to, pc.now);
+            SQLite::Statement q(db_, "SELECT pages_done FROM sync_state WHERE stream = :s AND run_id = :run");
+            q.bind(":s", pc.stream);
+            q.bind(":run", pc.run_id);
+            if (!q.executeStep())
+                throw db_error(db_failure::other, "sync_state lost the run in progress for " + pc.stream);
+            out.pages_done = q.getColumn(0).getInt64() + 1;
+            SQLite::Statement st(db_, R"(UPDATE sync_state SET watermark = :wm,
+                last_full_sync_at = CASE WHEN :full THEN :now ELSE last_full_sync_at END,
+                run_id = NULL, run_mode = NULL, run_params = NULL, run_server_start = NULL, run_local_start = NULL,
+                continuation_token = NULL, pages_done = 0, last_success_at = :now, last_error = NULL,
+                last_error_at = NULL, updated_at = :now
+                WHERE stream = :s AND run_id = :run)");
+            st.bind(":wm", pc.watermark);
+            st.bind(":full", pc.full ? 1 : 0);
+            st.bind(":now", pc.now);
+            st.bind(":s", pc.stream);
+            st.bind(":run", pc.run_id);
+            st.exec();
+        }
+        SQLite::Statement run(db_, R"(UPDATE sync_runs SET pages = pages + 1, rows_upserted = rows_upserted + :up,
+            rows_deleted = rows_deleted + :del,
+            status = CASE WHEN :last THEN 'ok' ELSE status END,
+            finished_at = CASE WHEN :last THEN :now ELSE finished_at END
+            WHERE id = :run)");
+        run.bind(":up", out.upserted);
+        run.bind(":del", out.deleted + out.swept);
+        run.bind(":last", pc.next_token ? 0 : 1);
+        run.bind(":now", pc.now);
+        run.bind(":run", pc.run_id);
+        run.exec();
+        tx.commit();
+        return out;
+    });
+}
+
+void sync_store::fail_run(const std::string& stream, std::int64_t run_id, const std::string& error, const std::string& now)
+{
+    guarded("recording a failed run", [&] {
+        SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+        SQLite::Statement r(db_, "UPDATE sync_runs SET status = 'failed', finished_at = :now, error = :err WHERE id = :run");
+        r.bind(":now", now);
+        r.bind(":err", error);
+        r.bind(":run", run_id);
+        r.exec();
+        SQLite::Statement st(db_, "UPDATE sync_state SET last_error = :err, last_error_at = :now, updated_at = :now WHERE stream = :s");
+        st.bind(":err", error);
+        st.bind(":now", now);
+        st.bind(":s", stream);
+        st.exec();
+        tx.commit();
+    });
+}
+
+void sync_store::interrupt_run(const std::string& stream, std::int64_t run_id, const std::string& now)
+{
+    guarded("recording an interrupted run", [&] {
+        SQLite::Statement r(db_, "UPDATE sync_runs SET status = 'interrupted', finished_at = :now WHERE id = :run AND status = 'running'");
+        r.bind(":now", now);
+        r.bind(":run", run_id);
+        r.exec();
+        (void)stream;
+    });
+}
+
+void sync_store::record_error(const std::string& stream, const std::string& error, const std::string& now)
+{
+    guarded("recording an error", [&] {
+        SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+        ensure_row(stream, now);
+        SQLite::Statement st(db_, "UPDATE sync_state SET last_error = :err, last_error_at = :now, updated_at = :now WHERE stream = :s");
+        st.bind(":err", error);
+        st.bind(":now", now);
+        st.bind(":s", stream);
+        st.exec();
+        tx.commit();
+    });
+}
+
+void sync_store::reset(const std::string& stream, const std::string& now)
+{
+    guarded("resetting a stream", [&] {
+        SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+        ensure_row(stream, now);
+        SQLite::Statement r(db_, R"(UPDATE sync_runs SET status = 'interrupted', finished_at = :now
+            WHERE id = (SELECT run_id FROM sync_state WHERE stream = :s) AND finished_at IS NULL)");
+        r.bind(":now", now);
+        r.bind(":s", stream);
+        r.exec();
+        SQLite::Statement st(db_, R"(UPDATE sync_state SET watermark = NULL, run_id = NULL, run_mode = NULL,
+            run_params = NULL, run_server_start = NULL, run_local_start = NULL, continuation_token = NULL,
+            pages_done = 0, updated_at = :now WHERE stream = :s)");
+        st.bind(":now", now);
+        st.bind(":s", stream);
+        st.exec();
+        tx.commit();
+    });
+}
+
+std::int64_t sync_store::live_rows(const std::string& table)
+{
+    return guarded("counting rows", [&] {
+        return db_.execAndGet(fmt::format("SELECT count(*) FROM {} WHERE is_deleted = 0", table)).getInt64();
+    });
+}
+
+std::int64_t sync_store::deleted_rows(const std::string& table)
+{
+    return guarded("counting rows", [&] {
+        return db_.execAndGet(fmt::format("SELECT count(*) FROM {} WHERE is_deleted = 1", table)).getInt64();
+    });
+}
+
+} // namespace ditio_sync::store

@@ -1,0 +1,97 @@
+// The sync bookkeeping (sync_state, sync_runs) and the one-transaction-per-page commit that ties mirror
+// writes to checkpoint writes. Every method runs on the database thread and throws db_error.
+#pragma once
+
+#include <ditio_sync/ditio/page.hpp>
+#include <ditio_sync/store/mirror.hpp>
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace ditio_sync::store {
+
+struct stream_state {
+    std::string stream;
+    std::optional<std::string> watermark;
+    std::optional<std::string> last_full_sync_at;
+    std::optional<std::int64_t> run_id; // set while a run is in progress
+    std::string run_mode;
+    std::string run_params;             // JSON
+    std::optional<std::string> run_server_start;
+    std::optional<std::string> run_local_start;
+    std::optional<std::string> continuation_token;
+    std::int64_t pages_done = 0;
+    std::optional<std::string> last_success_at;
+    std::optional<std::string> last_error;
+    std::optional<std::string> last_error_at;
+};
+
+// What one page commit writes besides the records.
+struct page_commit {
+    std::string stream;
+    std::string table;
+    std::int64_t run_id = 0;
+    const std::vector<ditio::record>* records = nullptr;
+    std::optional<std::string> next_token;   // nullopt: this was the last page
+    std::optional<std::string> server_start; // Ditio's Date for the run, recorded once (first page)
+    std::string now;                         // local UTC time, for synced_at and bookkeeping
+    // Only read on the last page:
+    std::string watermark;                   // the run's start by Ditio's clock
+    bool full = false;
+    bool sweep = false;                      // mark rows not returned by this full traversal deleted
+    std::string window_field, window_from, window_to;
+};
+
+struct commit_result {
+    std::int64_t upserted = 0;
+    std::int64_t deleted = 0;
+    std::int64_t swept = 0;
+    std::int64_t pages_done = 0;
+};
+
+class sync_store {
+public:
+    explicit sync_store(SQLite::Database& db);
+
+    std::optional<stream_state> load(const std::string& stream);
+    std::vector<stream_state> load_all();
+
+    // Records a new run and its fixed parameters before its first request; returns the run id.
+    std::int64_t begin_run(const std::string& stream, const std::string& mode, const std::string& params_json,
+                           const std::string& now);
+    // Marks a run found in progress at start-up as running again (it continues from its checkpoint).
+    void resume_run(const std::string& stream, std::int64_t run_id, const std::string& now);
+    // Ditio rejected the saved continuation token: the run starts again from its first page.
+    void restart_run(const std::string& stream, std::int64_t run_id, const std::string& now);
+
+    // One page in one IMMEDIATE transaction: records, checkpoint, and on the last page the watermark,
+    // the optional sweep and the run's end.
+    commit_result commit_page(const page_commit& pc);
+
+    // The run failed: keep its checkpoint (the next attempt resumes), record the error.
+    void fail_run(const std::string& stream, std::int64_t run_id, const std::string& error, const std::string& now);
+    // The process is stopping: keep the checkpoint, mark the run interrupted.
+    void interrupt_run(const std::string& stream, std::int64_t run_id, const std::string& now);
+    // Records an error that happened before any run began (e.g. authentication).
+    void record_error(const std::string& stream, const std::string& error, const std::string& now);
+    // Forgets the watermark and checkpoint: the next run is a full sync.
+    void reset(const std::string& stream, const std::string& now);
+
+    std::int64_t live_rows(const std::string& table);
+    std::int64_t deleted_rows(const std::string& table);
+
+private:
+    mirror_table& mirror(const std::string& table);
+    void ensure_row(const std::string& stream, const std::string& now);
+
+    SQLite::Database& db_;
+    std::map<std::string, std::unique_ptr<mirror_table>> mirrors_;
+};
+
+} // namespace ditio_sync::store

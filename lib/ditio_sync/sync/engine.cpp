@@ -1,0 +1,359 @@
+#include <ditio_sync/store/database.hpp>
+#include <ditio_sync/sync/engine.hpp>
+#include <ditio_sync/util/asio.hpp>
+#include <ditio_sync/util/time.hpp>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+#include <memory>
+
+namespace ditio_sync::sync {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+std::string_view to_string(run_status s)
+{
+    switch (s) {
+    case run_status::ok:
+        return "ok";
+    case run_status::failed:
+        return "failed";
+    case run_status::auth_refused:
+        return "auth_refused";
+    case run_status::db_error:
+        return "db_error";
+    case run_status::cancelled:
+        return "cancelled";
+    }
+    return "unknown";
+}
+
+namespace {
+
+// The fixed parameters of a run, stored in sync_state.run_params before its first request.
+struct run_plan {
+    std::string mode; // full | incremental
+    ditio::query query;
+    std::string window_from, window_to;
+
+    std::string to_json() const
+    {
+        json::array q;
+        for (const auto& [k, v] : query)
+            q.push_back(json::array{json::string(k), json::string(v)});
+        return json::serialize(json::object{
+            {"mode", mode}, {"query", std::move(q)}, {"window_from", window_from}, {"window_to", window_to}
+        });
+    }
+
+    static std::optional<run_plan> from_json(const std::string& text)
+    {
+        boost::system::error_code ec;
+        auto v = json::parse(text, ec);
+        if (ec || !v.is_object())
+            return std::nullopt;
+        const auto& o = v.get_object();
+        run_plan p;
+        auto str = [&](std::string_view k) -> std::string {
+            auto* x = o.if_contains(k);
+            return x && x->is_string() ? std::string(x->get_string()) : std::string{};
+        };
+        p.mode = str("mode");
+        p.window_from = str("window_from");
+        p.window_to = str("window_to");
+        auto* q = o.if_contains("query");
+        if (!q || !q->is_array() || (p.mode != "full" && p.mode != "incremental"))
+            return std::nullopt;
+        for (const auto& item : q->get_array()) {
+            const auto* pair = item.if_array();
+            if (!pair || pair->size() != 2 || !(*pair)[0].is_string() || !(*pair)[1].is_string())
+                return std::nullopt;
+            p.query.emplace_back(std::string((*pair)[0].get_string()), std::string((*pair)[1].get_string()));
+        }
+        return p;
+    }
+};
+
+// A commit running on the database thread while the next page is fetched.
+struct pending_commit {
+    explicit pending_commit(asio::any_io_executor ex) : done(ex, std::chrono::steady_clock::time_point::max()) {}
+    asio::steady_timer done;
+    bool finished = false;
+    std::exception_ptr error;
+    store::commit_result result;
+    std::shared_ptr<ditio::fetched_page> page; // kept alive until the commit is over
+    std::chrono::steady_clock::time_point started;
+};
+
+util::sys_micros to_micros(std::chrono::system_clock::time_point t)
+{
+    return std::chrono::time_point_cast<std::chrono::microseconds>(t);
+}
+
+} // namespace
+
+engine::engine(ditio::extraction_client& api, db_worker& db, const util::clock& clock, engine_settings settings,
+               util::stop_source& stop, log::logger_ptr logger)
+    : api_(api), db_(db), clock_(clock), settings_(std::move(settings)), stop_(stop), log_(std::move(logger))
+{}
+
+asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kind kind)
+{
+    run_report report;
+    const std::string name(stream.name);
+    const std::string table(stream.table);
+    auto io = co_await asio::this_coro::executor;
+    auto now_text = [&] { return util::format_iso8601_ms(to_micros(clock_.system_now())); };
+    auto run_started = clock_.steady_now();
+
+    // Records the outcome of a run that could not finish; a failure to record it is only logged.
+    auto record_failure = [&](run_status status, std::string error) -> asio::awaitable<void> {
+        report.status = status;
+        report.error = std::move(error);
+        try {
+            auto now = now_text();
+            if (status == run_status::cancelled) {
+                co_await db_.run([&](store::sync_store& s) { s.interrupt_run(name, report.run_id, now); });
+            } else if (report.run_id != 0) {
+                co_await db_.run([&](store::sync_store& s) { s.fail_run(name, report.run_id, report.error, now); });
+            } else {
+                co_await db_.run([&](store::sync_store& s) { s.record_error(name, report.error, now); });
+            }
+        } catch (const std::exception& e) {
+            log::error(log_, "sync.state_write_failed", {{"stream", name}, {"error", e.what()}});
+        }
+    };
+
+    std::optional<store::stream_state> state;
+    run_plan plan;
+    std::optional<std::string> token;
+    std::optional<std::string> server_start;
+    std::int64_t page_no = 0;
+    std::optional<std::string> previous_watermark;
+    std::optional<std::string> setup_error;
+    try {
+        state = co_await db_.run([&](store::sync_store& s) { return s.load(name); });
+        if (state)
+            previous_watermark = state->watermark;
+        std::optional<run_plan> saved;
+        if (state && state->run_id)
+            saved = run_plan::from_json(state->run_params);
+        bool resume = saved && (kind == run_kind::automatic || saved->mode == "full");
+        if (resume) {
+            plan = *saved;
+            report.run_id = *state->run_id;
+            report.resumed = true;
+            token = state->continuation_token;
+            server_start = state->run_server_start;
+            page_no = state->pages_done;
+            auto now = now_text();
+            co_await db_.run([&](store::sync_store& s) { s.resume_run(name, report.run_id, now); });
+        } else {
+            auto now_sys = clock_.system_now();
+            bool full = kind == run_kind::full || !state || !state->watermark;
+            if (full) {
+                plan.mode = "full";
+                if (stream.windowed) {
+                    plan.window_from = settings_.full_from;
+                    plan.window_to = util::format_iso8601_s(to_micros(now_sys + settings_.full_ahead));
+                    plan.query.emplace_back("FromDateTime", plan.window_from);
+                    plan.query.emplace_back("ToDateTime", plan.window_to);
+                }
+            } else {
+                plan.mode = "incremental";
+                auto wm = util::parse_iso8601(*state->watermark);
+                if (!wm)
+                    throw store::db_error(store::db_failure::corrupt, "sync_state.watermark is unreadable: " + *state->watermark);
+                auto since = *wm - std::chrono::duration_cast<std::chrono::microseconds>(settings_.overlap);
+                plan.query.emplace_back("ModifiedSince", util::format_iso8601_ms(since));
+            }
+            if (!settings_.company_id.empty())
+                plan.query.emplace_back("CompanyId", settings_.company_id);
+            plan.query.emplace_back("ChunkLimit", std::to_string(settings_.chunk_limit));
+            auto params = plan.to_json();
+            auto now = now_text();
+            report.run_id = co_await db_.run([&](store::sync_store& s) {
+                return s.begin_run(name, plan.mode, params, now);
+            });
+        }
+    } catch (const store::db_error& e) {
+        setup_error = e.what();
+    }
+    if (setup_error) {
+        co_await record_failure(run_status::db_error, *setup_error);
+        log::error(log_, "sync.run_failed", {{"stream", name}, {"status", "db_error"}, {"error", report.error}});
+        co_return report;
+    }
+    report.mode = plan.mode;
+
+    json::object started{{"stream", name}, {"run_id", report.run_id}, {"mode", plan.mode}, {"resumed", report.resumed}};
+    for (const auto& [k, v] : plan.query)
+        if (k != "ChunkLimit")
+            started[k] = v;
+    if (report.resumed)
+        started["page"] = page_no;
+    log::info(log_, "sync.run_started", std::move(started));
+
+    std::shared_ptr<pending_commit> pending;
+    // Waits for the commit in flight and logs it; returns false (report filled in) when it failed.
+    auto settle = [&]() -> asio::awaitable<bool> {
+        if (!pending)
+            co_return true;
+        if (!pending->finished)
+            co_await pending->done.async_wait(util::use_nothrow);
+        auto p = std::move(pending);
+        if (p->error) {
+            try {
+                std::rethrow_exception(p->error);
+            } catch (const store::db_error& e) {
+                report.status = run_status::db_error;
+                report.error = e.what();
+            } catch (const std::exception& e) {
+                report.status = run_status::db_error;
+                report.error = e.what();
+            }
+            co_return false;
+        }
+        report.pages += 1;
+        report.upserted += p->result.upserted;
+        report.deleted += p->result.deleted;
+        report.swept += p->result.swept;
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - p->started).count();
+        log::info(
+            log_,
+            "sync.page_committed",
+            {{"stream", name},
+             {"run_id", report.run_id},
+             {"page", p->result.pages_done},
+             {"records", p->page->body.records.size()},
+             {"deleted", p->result.deleted},
+             {"bytes", p->page->bytes},
+             {"ms", ms}}
+        );
+        co_return true;
+    };
+
+    int restarts = 0;
+    for (;;) {
+        auto fetched = co_await api_.fetch_page(name, stream.path, plan.query, token);
+        // The previous page's commit must be settled before anything else is decided.
+        if (!co_await settle()) {
+            co_await record_failure(report.status, report.error);
+            break;
+        }
+        if (!fetched) {
+            const auto& f = fetched.error();
+            if (f.code == ditio::fetch_errc::token_rejected && restarts < 2) {
+                ++restarts;
+                log::warn(log_, "sync.run_restarted", {{"stream", name}, {"run_id", report.run_id}, {"reason", f.message}});
+                token.reset();
+                page_no = 0;
+                std::optional<std::string> restart_error;
+                try {
+                    auto now = now_text();
+                    co_await db_.run([&](store::sync_store& s) { s.restart_run(name, report.run_id, now); });
+                } catch (const store::db_error& e) {
+                    restart_error = e.what();
+                }
+                if (restart_error) {
+                    co_await record_failure(run_status::db_error, *restart_error);
+                    break;
+                }
+                continue;
+            }
+            auto status = f.code == ditio::fetch_errc::cancelled      ? run_status::cancelled
+                          : f.code == ditio::fetch_errc::auth_refused ? run_status::auth_refused
+                                                                      : run_status::failed;
+            co_await record_failure(status, f.message);
+            break;
+        }
+
+        auto page = std::make_shared<ditio::fetched_page>(std::move(*fetched));
+        if (page->body.continuation && page->body.continuation == token) {
+            co_await record_failure(run_status::failed, "Ditio returned the continuation token it was sent; stopping to avoid a loop");
+            break;
+        }
+        if (!server_start)
+            server_start = util::format_iso8601_ms(
+                page->server_date.value_or(to_micros(clock_.system_now() - (clock_.steady_now() - run_started)))
+            );
+
+        store::page_commit pc;
+        pc.stream = name;
+        pc.table = table;
+        pc.run_id = report.run_id;
+        pc.records = &page->body.records;
+        pc.next_token = page->body.continuation;
+        pc.server_start = server_start;
+        pc.now = now_text();
+        bool last = !page->body.continuation;
+        if (last) {
+            // Never move the watermark backwards, whatever Ditio's clock says.
+            pc.watermark = previous_watermark && *previous_watermark > *server_start ? *previous_watermark : *server_start;
+            pc.full = plan.mode == "full";
+            pc.sweep = pc.full;
+            pc.window_field = stream.windowed ? std::string(stream.window_field) : std::string{};
+            pc.window_from = plan.window_from;
+            pc.window_to = plan.window_to;
+        }
+        pending = std::make_shared<pending_commit>(io);
+        pending->page = page;
+        pending->started = clock_.steady_now();
+        asio::co_spawn(
+            db_.executor(),
+            [this, pc = std::move(pc)]() -> asio::awaitable<store::commit_result> {
+                co_return db_.store_unsafe().commit_page(pc);
+            },
+            asio::bind_executor(io, [p = pending](std::exception_ptr e, store::commit_result r) {
+                p->error = e;
+                p->result = r;
+                p->finished = true;
+                p->done.cancel();
+            })
+        );
+        token = page->body.continuation;
+        ++page_no;
+
+        if (last || stop_.stop_requested()) {
+            if (!co_await settle()) {
+                co_await record_failure(report.status, report.error);
+                break;
+            }
+            if (last) {
+                report.status = run_status::ok;
+            } else {
+                co_await record_failure(run_status::cancelled, "stopped");
+            }
+            break;
+        }
+    }
+
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - run_started).count();
+    json::object fields{
+        {"stream", name},
+        {"run_id", report.run_id},
+        {"mode", plan.mode},
+        {"status", to_string(report.status)},
+        {"pages", report.pages},
+        {"upserted", report.upserted},
+        {"deleted", report.deleted},
+        {"swept", report.swept},
+        {"ms", ms},
+    };
+    if (!report.error.empty())
+        fields["error"] = report.error;
+    if (report.status == run_status::ok || report.status == run_status::cancelled)
+        log::info(log_, "sync.run_finished", std::move(fields));
+    else
+        log::error(log_, "sync.run_finished", std::move(fields));
+    co_return report;
+}
+
+} // namespace ditio_sync::sync

@@ -1,0 +1,169 @@
+// A fake Ditio for tests, the demo and the benchmark: the identity token endpoint and the Data Extraction
+// endpoint v1/time-registrations, over TLS (or plain HTTP) on loopback, behaving as ../shared/ditio-api.md
+// documents, with ways to change data between runs and to inject faults.
+//
+// Thread safety: the server runs on its own thread; every public member may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ditio_sync::testing {
+
+// Paths of a throwaway PKI: a CA, and a server certificate it signed for 127.0.0.1, ::1 and localhost.
+struct test_pki {
+    std::filesystem::path ca_cert;
+    std::filesystem::path server_cert;
+    std::filesystem::path server_key;
+};
+
+// Creates (or reuses, when all three files exist) a test PKI in dir. Throws on failure.
+test_pki make_test_pki(const std::filesystem::path& dir);
+
+struct fake_options {
+    std::string client_id = "demo-client";
+    std::string client_secret = "demo-secret";
+    // The scopes this client may request; asking for any other scope gives invalid_scope.
+    std::vector<std::string> allowed_scopes{"reportingapiv1", "ditioapiv3"};
+    std::chrono::seconds token_lifetime{1800};
+    std::uint16_t port = 0;           // 0 picks a free port
+    bool tls = true;                  // false serves plain HTTP
+    std::filesystem::path cert_file;  // required when tls
+    std::filesystem::path key_file;
+    std::string company_id = "5f0c3a9e1d2b4c6a8e0f1a2b";
+    // How the last page says "no more": 0 absent key, 1 null, 2 "" (Ditio's docs allow all three).
+    int end_of_stream_style = 0;
+    // Also serve POST /_fake/mutate?insert=N&edit=N&delete=N&seed=S and GET /_fake/stats, unauthenticated
+    // (ditio-fake turns this on so the demo and the benchmark can change data between runs).
+    bool control_endpoint = false;
+};
+
+// One record as the server holds it: its current JSON (or tombstone) and state.
+struct record_view {
+    std::string json;             // the live record as served in full mode, or the tombstone once deleted
+    std::string modified;         // modifiedDateTime as served
+    bool deleted = false;
+    std::string deleted_at;       // deletedDateTime when deleted
+    std::string work_date;        // workDate, "YYYY-MM-DDT00:00:00Z"
+};
+
+// A fault applied to the next `count` requests whose path ends with `path_suffix`
+// ("/connect/token", "/v1/time-registrations"; empty matches every request).
+struct fault {
+    enum class kind {
+        status,              // answer `status` with `body` (and Retry-After when retry_after is set)
+        reset,               // close the connection without answering
+        truncate,            // send the headers and half the body of the real answer, then close
+        delay,               // answer normally after `delay`
+        html_200,            // answer 200 text/html with a proxy-style error page
+        reject_continuation, // answer 400 InvalidContinuationToken to a request that carries a token
+    };
+    kind what = kind::status;
+    std::string path_suffix;
+    int count = 1;
+    int status = 503;
+    std::string body;
+    std::optional<std::string> retry_after;
+    std::chrono::milliseconds delay{0};
+};
+
+// One request as the server saw it (query parameter names lower-cased; Authorization is never kept).
+struct request_record {
+    std::string method;
+    std::string path;
+    std::map<std::string, std::string> query;
+    int status = 0;
+    std::size_t records = 0; // records in the answered page
+    std::string continuation_token; // token returned to the client, empty at the end
+};
+
+struct fake_stats {
+    std::uint64_t connections_accepted = 0;
+    std::uint64_t token_requests = 0;
+    std::uint64_t tokens_issued = 0;
+    std::uint64_t api_requests = 0;
+    std::uint64_t unauthorized = 0;
+};
+
+class fake_ditio {
+public:
+    explicit fake_ditio(fake_options options);
+    ~fake_ditio();
+    fake_ditio(const fake_ditio&) = delete;
+    fake_ditio& operator=(const fake_ditio&) = delete;
+
+    // Binds 127.0.0.1 and starts serving on an internal thread; returns once it accepts connections.
+    void start();
+    // Stops serving and joins the thread; idempotent, also done by the destructor.
+    void stop();
+
+    std::uint16_t port() const;
+    // "https://127.0.0.1:PORT" (or http://): usable as identity, api and reporting base.
+    std::string base_url() const;
+
+    // --- data ---
+    // Adds `count` realistic records with work dates spread over [first_work_date, last_work_date]
+    // ("YYYY-MM-DD"), deterministic for `seed`. Modified times are spread over the past
+    // (before now), several records sharing each timestamp. Returns the new ids.
+    std::vector<std::string> seed(std::size_t count, std::uint64_t seed, std::string first_work_date = "2024-01-01",
+                                  std::string last_work_date = "2026-12-31");
+    // Inserts `count` new records modified now (all with the same modifiedDateTime).
+    std::vector<std::string> insert(std::size_t count);
+    // Edits the records (new version: changed qty/description/approval, modifiedDateTime = now, one
+    // timestamp for the whole batch). Unknown or deleted ids are ignored.
+    void edit(const std::vector<std::string>& ids);
+    // Moves records to another work date (an edit that changes their full-mode position).
+    void move_work_date(const std::vector<std::string>& ids, const std::string& work_date);
+    // Deletes the records: they become tombstones (id, isDeleted, deletedDateTime, modifiedDateTime =
+    // deletion time, every other field null), served only in incremental mode.
+    void remove(const std::vector<std::string>& ids);
+    // Removes records without leaving a tombstone (as if purged): only a full re-sync can notice.
+    void purge(const std::vector<std::string>& ids);
+    // Picks `count` distinct live ids, deterministic for `seed`.
+    std::vector<std::string> pick_live(std::size_t count, std::uint64_t seed) const;
+    // Every record the server knows, keyed by id.
+    std::map<std::string, record_view> snapshot() const;
+    std::size_t live_count() const;
+
+    // --- clock ---
+    // Shifts the server's clock (modification times, Date header) relative to the real one.
+    void set_clock_offset(std::chrono::milliseconds offset);
+
+    // --- auth ---
+    void set_token_lifetime(std::chrono::seconds lifetime);
+    // Makes every token issued so far invalid (the next API call with one gets 401).
+    void expire_all_tokens();
+    // A revoked client still gets tokens, but the API answers 401 to them (ditio-api.md 2).
+    void set_client_revoked(bool revoked);
+    // Status for a token lacking reportingapiv1: 401 (default) or 403.
+    void set_wrong_scope_status(int status);
+    // Every access token issued so far, to check that none leaks into logs or the database.
+    std::vector<std::string> issued_tokens() const;
+
+    // --- faults and observation ---
+    void inject(fault f);
+    void clear_faults();
+    // Holds the answer to the `nth` (1-based, counted from now) data request until release() is called.
+    void hold_request(std::uint64_t nth);
+    // Waits until a held request has arrived; false on timeout.
+    bool wait_until_held(std::chrono::milliseconds timeout);
+    void release();
+    // Closes every connection after it has served `n` requests (0: keep-alive without limit).
+    void set_max_requests_per_connection(std::uint64_t n);
+
+    fake_stats stats() const;
+    std::vector<request_record> requests() const;
+    void clear_requests();
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace ditio_sync::testing
