@@ -1,4 +1,5 @@
-# Warnings for our own code only; -Werror when DITIO_SYNC_WARNINGS_AS_ERRORS is ON (CI), off for packagers.
+# Warnings for our own code only (-Wnull-dereference is left out: at -O2 it fires inside inlined Asio
+# executor code, not ours); -Werror when DITIO_SYNC_WARNINGS_AS_ERRORS is ON (CI), off for packagers.
 option(DITIO_SYNC_WARNINGS_AS_ERRORS "Treat compiler warnings as errors" OFF)
 
 add_library(ditio_sync_warnings INTERFACE)
@@ -10,7 +11,6 @@ target_compile_options(
               -Wshadow
               -Wnon-virtual-dtor
               -Woverloaded-virtual
-              -Wnull-dereference
               -Wconversion
               -Wno-sign-conversion
               $<$<BOOL:${DITIO_SYNC_WARNINGS_AS_ERRORS}>:-Werror>

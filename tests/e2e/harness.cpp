@@ -1,0 +1,298 @@
+#include "harness.hpp"
+
+#include <boost/json/parse.hpp>
+#include <fmt/format.h>
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace ditio_sync::e2e {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+std::string slurp(const fs::path& p)
+{
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+fs::path unique_dir()
+{
+    std::random_device rd;
+    auto p = fs::temp_directory_path() / fmt::format("ditio-e2e-{}-{:x}", ::getpid(), rd());
+    fs::create_directories(p);
+    return p;
+}
+
+} // namespace
+
+child::child(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+             const fs::path& out_file, const fs::path& err_file)
+    : out_file_(out_file), err_file_(err_file)
+{
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e; ++e) {
+        std::string_view kv(*e);
+        auto name = kv.substr(0, kv.find('='));
+        // The child sees only the Ditio settings the test gives it.
+        if (name.starts_with("DITIO_") || name == "CREDENTIALS_DIRECTORY" || name.ends_with("_PROXY") ||
+            name.ends_with("_proxy") || env.contains(std::string(name)))
+            continue;
+        env_strings.emplace_back(kv);
+    }
+    for (const auto& [k, v] : env)
+        env_strings.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (auto& s : env_strings)
+        envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> argv_strings = args;
+    std::vector<char*> argv;
+    for (auto& s : argv_strings)
+        argv.push_back(s.data());
+    argv.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0)
+        throw std::runtime_error(fmt::format("cannot start {}: {}", args.at(0), std::strerror(rc)));
+}
+
+child::child(child&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)), out_file_(std::move(other.out_file_)), err_file_(std::move(other.err_file_))
+{}
+
+child::~child()
+{
+    if (pid_ > 0) {
+        ::kill(pid_, SIGKILL);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+    }
+}
+
+void child::kill(int sig)
+{
+    if (pid_ > 0)
+        ::kill(pid_, sig);
+}
+
+std::string child::err_so_far() const { return slurp(err_file_); }
+
+process_result child::wait(std::chrono::milliseconds timeout)
+{
+    if (pid_ <= 0)
+        throw std::logic_error("child already waited for");
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    for (;;) {
+        pid_t r = ::waitpid(pid_, &status, WNOHANG);
+        if (r == pid_)
+            break;
+        if (std::chrono::steady_clock::now() > deadline) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, &status, 0);
+            pid_ = -1;
+            throw std::runtime_error("ditio-sync did not exit in time; stderr:\n" + slurp(err_file_));
+        }
+        // Polling the exit status: there is no portable blocking wait with a timeout.
+        std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    }
+    pid_ = -1;
+    process_result res;
+    if (WIFEXITED(status))
+        res.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        res.signal = WTERMSIG(status);
+    res.out = slurp(out_file_);
+    res.err = slurp(err_file_);
+    return res;
+}
+
+std::map<std::string, mirror_row> read_mirror(const fs::path& db, const std::string& table)
+{
+    std::map<std::string, mirror_row> out;
+    SQLite::Database conn(db.string(), SQLite::OPEN_READONLY);
+    SQLite::Statement q(conn, fmt::format("SELECT id, data, modified_at, is_deleted, deleted_at FROM {}", table));
+    while (q.executeStep()) {
+        mirror_row r;
+        r.data = q.getColumn(1).getString();
+        r.modified_at = q.getColumn(2).getString();
+        r.is_deleted = q.getColumn(3).getInt() != 0;
+        if (!q.getColumn(4).isNull())
+            r.deleted_at = q.getColumn(4).getString();
+        out.emplace(q.getColumn(0).getString(), std::move(r));
+    }
+    return out;
+}
+
+std::vector<std::string> compare_with_server(const testing::fake_ditio& server, const fs::path& db)
+{
+    std::vector<std::string> diffs;
+    auto truth = server.snapshot();
+    auto mirror = read_mirror(db);
+    for (const auto& [id, rec] : truth) {
+        auto it = mirror.find(id);
+        if (!rec.deleted) {
+            if (it == mirror.end()) {
+                diffs.push_back("missing " + id);
+            } else if (it->second.is_deleted) {
+                diffs.push_back("flagged deleted but live on the server " + id);
+            } else if (json::parse(it->second.data) != json::parse(rec.json)) {
+                diffs.push_back(fmt::format("stale {} (mirror {} vs server {})", id, it->second.modified_at, rec.modified));
+            }
+        } else if (it != mirror.end() && !it->second.is_deleted) {
+            diffs.push_back("deleted on the server but live in the mirror " + id);
+        }
+    }
+    for (const auto& [id, row] : mirror) {
+        auto it = truth.find(id);
+        if (!row.is_deleted && (it == truth.end()))
+            diffs.push_back("live in the mirror but unknown to the server " + id);
+    }
+    return diffs;
+}
+
+std::vector<std::string> non_json_lines(const std::string& log)
+{
+    std::vector<std::string> bad;
+    std::istringstream in(log);
+    std::string line;
+    while (std::getline(in, line)) {
+        boost::system::error_code ec;
+        auto v = json::parse(line, ec);
+        if (ec || !v.is_object() || !v.as_object().contains("event") || !v.as_object().contains("ts"))
+            bad.push_back(line);
+    }
+    return bad;
+}
+
+std::vector<std::string> lines_with_event(const std::string& log, const std::string& event)
+{
+    std::vector<std::string> out;
+    std::istringstream in(log);
+    std::string line;
+    while (std::getline(in, line)) {
+        boost::system::error_code ec;
+        auto v = json::parse(line, ec);
+        if (ec || !v.is_object())
+            continue;
+        if (auto* e = v.as_object().if_contains("event"); e && e->is_string() && e->get_string() == event)
+            out.push_back(line);
+    }
+    return out;
+}
+
+std::optional<std::string> query_text(const fs::path& db, const std::string& sql)
+{
+    SQLite::Database conn(db.string(), SQLite::OPEN_READONLY);
+    SQLite::Statement q(conn, sql);
+    if (!q.executeStep() || q.getColumn(0).isNull())
+        return std::nullopt;
+    return q.getColumn(0).getString();
+}
+
+fixture::fixture(fixture_options options) : options_(std::move(options)), dir_(unique_dir())
+{
+    pki_ = testing::make_test_pki(dir_ / "pki");
+    db_ = dir_ / "data" / "ditio.db";
+    config_ = dir_ / "ditio-sync.toml";
+    auto server_options = options_.server;
+    server_options.tls = true;
+    server_options.cert_file = pki_.server_cert;
+    server_options.key_file = pki_.server_key;
+    server_ = std::make_unique<testing::fake_ditio>(server_options);
+    server_->start();
+    if (options_.records > 0)
+        server_->seed(options_.records, options_.seed);
+    write_config(options_.extra_toml);
+}
+
+fixture::~fixture()
+{
+    server_->stop();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+}
+
+void fixture::write_config(const std::string& extra_toml)
+{
+    auto base = server_->base_url();
+    std::ofstream out(config_, std::ios::trunc);
+    out << fmt::format(
+        R"([ditio]
+identity_base = "{0}"
+api_base = "{0}/core"
+reporting_base = "{0}/reporting"
+client_id = "{1}"
+
+[storage]
+path = "{2}"
+
+[sync]
+chunk_limit = {3}
+
+[http]
+ca_file = "{4}"
+timeout = "10s"
+retry_initial = "50ms"
+retry_max = "500ms"
+
+[log]
+format = "json"
+)",
+        base,
+        options_.server.client_id,
+        db_.string(),
+        options_.chunk_limit,
+        pki_.ca_cert.string()
+    );
+    out << extra_toml << "\n";
+}
+
+std::map<std::string, std::string> fixture::env() const
+{
+    return {{"DITIO_CLIENT_SECRET", options_.server.client_secret}};
+}
+
+child fixture::start(const std::vector<std::string>& args, const std::map<std::string, std::string>& env_overrides)
+{
+    auto environment = env();
+    for (const auto& [k, v] : env_overrides)
+        environment[k] = v;
+    std::vector<std::string> argv{DITIO_SYNC_BINARY, "--config", config_.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ++runs_;
+    return child(argv, environment, dir_ / fmt::format("run{}.out", runs_), dir_ / fmt::format("run{}.err", runs_));
+}
+
+process_result fixture::run(const std::vector<std::string>& args,
+                            const std::map<std::string, std::string>& env_overrides, std::chrono::milliseconds timeout)
+{
+    return start(args, env_overrides).wait(timeout);
+}
+
+} // namespace ditio_sync::e2e

@@ -1,0 +1,112 @@
+// End-to-end harness: a temp directory, a test PKI, the in-process fake Ditio server, a config file, the
+// real ditio-sync binary as a child process, and a reader that compares the SQLite mirror with the server.
+#pragma once
+
+#include <support/fake_ditio.hpp>
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ditio_sync::e2e {
+
+struct process_result {
+    int exit_code = -1;   // -1 when killed by a signal
+    int signal = 0;
+    std::string out;      // stdout
+    std::string err;      // stderr (the logs)
+};
+
+// A running child process with stdout/stderr captured to files.
+class child {
+public:
+    child(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+          const std::filesystem::path& out_file, const std::filesystem::path& err_file);
+    ~child();
+    child(child&& other) noexcept;
+    child(const child&) = delete;
+    child& operator=(const child&) = delete;
+    child& operator=(child&&) = delete;
+
+    pid_t pid() const { return pid_; }
+    void kill(int sig);
+    // Waits for the exit; kills with SIGKILL and throws on timeout.
+    process_result wait(std::chrono::milliseconds timeout = std::chrono::seconds{120});
+    // Current stderr content (the logs so far).
+    std::string err_so_far() const;
+
+private:
+    pid_t pid_ = -1;
+    std::filesystem::path out_file_, err_file_;
+};
+
+struct mirror_row {
+    std::string data;
+    std::string modified_at;
+    bool is_deleted = false;
+    std::optional<std::string> deleted_at;
+};
+
+// Every row of a mirror table, keyed by id.
+std::map<std::string, mirror_row> read_mirror(const std::filesystem::path& db, const std::string& table = "time_registrations");
+
+// Differences between the mirror and the server's live set: missing, extra-live, stale, wrongly live or
+// wrongly deleted rows. Empty when the mirror is exact. Purged records (no tombstone) are ignored.
+std::vector<std::string> compare_with_server(const testing::fake_ditio& server, const std::filesystem::path& db);
+
+// Every stderr line must be one JSON object; returns the lines that are not.
+std::vector<std::string> non_json_lines(const std::string& log);
+
+// The parsed JSON log lines whose "event" equals `event`.
+std::vector<std::string> lines_with_event(const std::string& log, const std::string& event);
+
+// A value read by a one-off SQL query (first column of the first row), or nullopt for NULL/no row.
+std::optional<std::string> query_text(const std::filesystem::path& db, const std::string& sql);
+
+struct fixture_options {
+    testing::fake_options server;
+    std::size_t records = 2000;
+    std::uint64_t seed = 42;
+    int chunk_limit = 100;
+    std::string extra_toml; // appended to the config file
+};
+
+// One test's world: directory, PKI, fake server (started and seeded), config file, database path.
+class fixture {
+public:
+    explicit fixture(fixture_options options = {});
+    ~fixture();
+
+    testing::fake_ditio& server() { return *server_; }
+    const std::filesystem::path& dir() const { return dir_; }
+    const std::filesystem::path& db() const { return db_; }
+    const std::filesystem::path& config() const { return config_; }
+    const testing::test_pki& pki() const { return pki_; }
+    const std::string& secret() const { return options_.server.client_secret; }
+
+    // Writes the config file again with `extra_toml` appended.
+    void write_config(const std::string& extra_toml);
+    // Environment for the child: the client secret and a clean DITIO_* set.
+    std::map<std::string, std::string> env() const;
+
+    // Runs `ditio-sync --config <config> <args...>` to completion.
+    // `env_overrides` replace or add environment variables for this run.
+    process_result run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env_overrides = {},
+                       std::chrono::milliseconds timeout = std::chrono::seconds{120});
+    // Starts it without waiting.
+    child start(const std::vector<std::string>& args, const std::map<std::string, std::string>& env_overrides = {});
+
+private:
+    fixture_options options_;
+    std::filesystem::path dir_, db_, config_;
+    testing::test_pki pki_;
+    std::unique_ptr<testing::fake_ditio> server_;
+    int runs_ = 0;
+};
+
+} // namespace ditio_sync::e2e

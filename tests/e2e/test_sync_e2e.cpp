@@ -1,0 +1,419 @@
+// End-to-end: the real ditio-sync binary against the fake Ditio server over TLS on loopback, checked by
+// reading the real SQLite file and the server's request log.
+#include "harness.hpp"
+
+#include <boost/json/parse.hpp>
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <SQLiteCpp/Database.h>
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+using namespace ditio_sync;
+using namespace ditio_sync::e2e;
+namespace json = boost::json;
+
+namespace {
+
+std::string join_first(const std::vector<std::string>& v, std::size_t n = 5)
+{
+    std::string out;
+    for (std::size_t i = 0; i < v.size() && i < n; ++i)
+        out += v[i] + "\n";
+    if (v.size() > n)
+        out += fmt::format("... and {} more\n", v.size() - n);
+    return out;
+}
+
+void check_mirror_exact(fixture& fx)
+{
+    auto diffs = compare_with_server(fx.server(), fx.db());
+    CHECK_MESSAGE(diffs.empty(), join_first(diffs));
+}
+
+std::string read_file(const std::filesystem::path& p)
+{
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// Logs must be JSON lines, and neither logs nor the database may hold the secret or an access token.
+void check_no_leaks(fixture& fx, const std::string& log)
+{
+    auto bad = non_json_lines(log);
+    CHECK_MESSAGE(bad.empty(), join_first(bad));
+    CHECK(log.find(fx.secret()) == std::string::npos);
+    std::string db_bytes = read_file(fx.db()) + read_file(fx.db().string() + "-wal");
+    CHECK(db_bytes.find(fx.secret()) == std::string::npos);
+    for (const auto& token : fx.server().issued_tokens()) {
+        CHECK(log.find(token) == std::string::npos);
+        CHECK(db_bytes.find(token) == std::string::npos);
+    }
+}
+
+std::vector<testing::request_record> data_requests(const testing::fake_ditio& server)
+{
+    std::vector<testing::request_record> out;
+    for (auto& r : server.requests())
+        if (r.path.ends_with("/v1/time-registrations"))
+            out.push_back(r);
+    return out;
+}
+
+std::string param(const testing::request_record& r, const std::string& key)
+{
+    auto it = r.query.find(key);
+    return it == r.query.end() ? std::string{} : it->second;
+}
+
+std::int64_t count(const std::filesystem::path& db, const std::string& sql)
+{
+    return std::stoll(query_text(db, sql).value_or("0"));
+}
+
+} // namespace
+
+TEST_SUITE_BEGIN("e2e");
+
+TEST_CASE("e2e: initial full sync mirrors every live record over TLS with one kept-alive connection")
+{
+    fixture fx;
+    auto res = fx.run({"sync"});
+    INFO(res.err);
+    REQUIRE(res.exit_code == 0);
+    check_mirror_exact(fx);
+    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations WHERE is_deleted = 0") ==
+          static_cast<std::int64_t>(fx.server().live_count()));
+    CHECK(count(fx.db(), "SELECT count(*) FROM v_time_registrations") ==
+          static_cast<std::int64_t>(fx.server().live_count()));
+
+    auto reqs = data_requests(fx.server());
+    REQUIRE(reqs.size() >= 20);
+    for (const auto& r : reqs) {
+        CHECK(param(r, "fromdatetime") == param(reqs.front(), "fromdatetime"));
+        CHECK(param(r, "todatetime") == param(reqs.front(), "todatetime"));
+        CHECK(param(r, "chunklimit") == "100");
+        CHECK(param(r, "modifiedsince").empty());
+    }
+    CHECK(param(reqs.front(), "fromdatetime") == "2020-01-01");
+    // Identity and reporting share the origin here, so every request should ride one connection.
+    CHECK(fx.server().stats().connections_accepted <= 2);
+    CHECK(fx.server().stats().tokens_issued == 1);
+
+    CHECK(query_text(fx.db(), "SELECT watermark FROM sync_state WHERE stream = 'time-registrations'").has_value());
+    CHECK(query_text(fx.db(), "SELECT status FROM sync_runs ORDER BY id DESC LIMIT 1") == "ok");
+    CHECK(query_text(fx.db(), "SELECT mode FROM sync_runs ORDER BY id DESC LIMIT 1") == "full");
+    CHECK(!query_text(fx.db(), "SELECT continuation_token FROM sync_state").has_value());
+    CHECK(lines_with_event(res.err, "sync.run_started").size() == 1);
+    CHECK(lines_with_event(res.err, "sync.page_committed").size() == reqs.size());
+    CHECK(lines_with_event(res.err, "sync.run_finished").size() == 1);
+    CHECK(lines_with_event(res.err, "auth.token_refreshed").size() == 1);
+    check_no_leaks(fx, res.err);
+}
+
+TEST_CASE("e2e: a second run applies edits, deletions and insertions incrementally")
+{
+    fixture fx;
+    REQUIRE(fx.run({"sync"}).exit_code == 0);
+    auto& server = fx.server();
+    auto edited = server.pick_live(30, 1);
+    server.edit(edited);
+    auto removed = server.pick_live(20, 2);
+    server.remove(removed);
+    auto inserted = server.insert(50);
+    server.clear_requests();
+
+    auto res = fx.run({"sync"});
+    INFO(res.err);
+    REQUIRE(res.exit_code == 0);
+    check_mirror_exact(fx);
+    auto mirror = read_mirror(fx.db());
+    for (const auto& id : removed) {
+        REQUIRE(mirror.contains(id));
+        CHECK(mirror[id].is_deleted);
+        CHECK(mirror[id].deleted_at.has_value());
+        // The tombstone flags the row but keeps the last live data.
+        CHECK(json::parse(mirror[id].data).as_object().at("projectName").is_string());
+    }
+    for (const auto& id : inserted)
+        CHECK(mirror.contains(id));
+
+    auto reqs = data_requests(server);
+    REQUIRE(!reqs.empty());
+    for (const auto& r : reqs) {
+        CHECK(!param(r, "modifiedsince").empty());
+        CHECK(param(r, "modifiedsince") == param(reqs.front(), "modifiedsince"));
+        CHECK(param(r, "fromdatetime").empty());
+    }
+    CHECK(query_text(fx.db(), "SELECT mode FROM sync_runs ORDER BY id DESC LIMIT 1") == "incremental");
+    CHECK(count(fx.db(), "SELECT rows_deleted FROM sync_runs ORDER BY id DESC LIMIT 1") >= 20);
+    check_no_leaks(fx, res.err);
+}
+
+TEST_CASE("e2e: a run that crosses a token expiry refreshes once and loses no page")
+{
+    fixture_options o;
+    o.chunk_limit = 50;
+    fixture fx(o);
+    fx.server().hold_request(10);
+    auto proc = fx.start({"sync"});
+    REQUIRE(fx.server().wait_until_held(std::chrono::seconds{30}));
+    fx.server().expire_all_tokens();
+    fx.server().release();
+    auto res = proc.wait();
+    INFO(res.err);
+    REQUIRE(res.exit_code == 0);
+    check_mirror_exact(fx);
+    CHECK(fx.server().stats().unauthorized >= 1);
+    CHECK(fx.server().stats().tokens_issued == 2);
+    CHECK(lines_with_event(res.err, "auth.token_rejected").size() == 1);
+    check_no_leaks(fx, res.err);
+}
+
+TEST_CASE("e2e: after SIGKILL mid-run the next run resumes from the saved continuation token")
+{
+    fixture_options o;
+    o.chunk_limit = 50;
+    fixture fx(o);
+    auto& server = fx.server();
+    server.hold_request(8);
+    auto proc = fx.start({"sync"});
+    REQUIRE(server.wait_until_held(std::chrono::seconds{30}));
+    proc.kill(SIGKILL);
+    auto killed = proc.wait();
+    CHECK(killed.signal == SIGKILL);
+    server.release();
+
+    auto pages_done = count(fx.db(), "SELECT pages_done FROM sync_state");
+    CHECK(pages_done >= 5);
+    REQUIRE(query_text(fx.db(), "SELECT continuation_token FROM sync_state").has_value());
+    auto committed_rows = count(fx.db(), "SELECT count(*) FROM time_registrations");
+    CHECK(committed_rows >= pages_done * 50);
+
+    // Ditio keeps changing while the daemon is down.
+    server.edit(server.pick_live(25, 7));
+    server.remove(server.pick_live(10, 8));
+    server.insert(15);
+    server.clear_requests();
+
+    auto resumed = fx.run({"sync"});
+    INFO(resumed.err);
+    REQUIRE(resumed.exit_code == 0);
+    auto reqs = data_requests(server);
+    REQUIRE(!reqs.empty());
+    CHECK(!param(reqs.front(), "continuationtoken").empty());
+    auto started = lines_with_event(resumed.err, "sync.run_started");
+    REQUIRE(started.size() == 1);
+    CHECK(json::parse(started.front()).as_object().at("resumed").as_bool());
+    CHECK(count(fx.db(), "SELECT count(*) FROM sync_runs") == 1);
+
+    // The full traversal cannot see changes behind its cursor; the incremental run that follows must.
+    auto next = fx.run({"sync"});
+    INFO(next.err);
+    REQUIRE(next.exit_code == 0);
+    check_mirror_exact(fx);
+}
+
+TEST_CASE("e2e: a rejected continuation token restarts the run from its first page")
+{
+    fixture fx;
+    testing::fault f;
+    f.what = testing::fault::kind::reject_continuation;
+    f.path_suffix = "/v1/time-registrations";
+    fx.server().inject(f);
+    auto res = fx.run({"sync"});
+    INFO(res.err);
+    REQUIRE(res.exit_code == 0);
+    check_mirror_exact(fx);
+    CHECK(lines_with_event(res.err, "sync.run_restarted").size() == 1);
+    auto reqs = data_requests(fx.server());
+    auto first_pages = std::count_if(reqs.begin(), reqs.end(), [](const auto& r) {
+        return param(r, "continuationtoken").empty();
+    });
+    CHECK(first_pages == 2);
+}
+
+TEST_CASE("e2e: a wrong client secret stops with exit code 3 and writes nothing")
+{
+    fixture fx;
+    const std::string wrong = "not-the-secret-8f3a";
+    auto res = fx.run({"sync"}, {{"DITIO_CLIENT_SECRET", wrong}});
+    INFO(res.err);
+    CHECK(res.exit_code == 3);
+    CHECK(res.err.find("client_id") != std::string::npos);
+    CHECK(res.err.find(wrong) == std::string::npos);
+    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations") == 0);
+    CHECK(!query_text(fx.db(), "SELECT watermark FROM sync_state").has_value());
+    CHECK(fx.server().stats().token_requests == 1);
+    CHECK(fx.server().stats().api_requests == 0);
+    CHECK(non_json_lines(res.err).empty());
+}
+
+TEST_CASE("e2e: a revoked client answering 401 to a fresh token stops with exit code 3 without a refresh loop")
+{
+    fixture fx;
+    fx.server().set_client_revoked(true);
+    auto res = fx.run({"sync"});
+    INFO(res.err);
+    CHECK(res.exit_code == 3);
+    CHECK(fx.server().stats().tokens_issued == 2);
+    CHECK(fx.server().stats().api_requests == 2);
+    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations") == 0);
+    CHECK(query_text(fx.db(), "SELECT last_error FROM sync_state").value_or("").find("401") != std::string::npos);
+}
+
+TEST_CASE("e2e: the server certificate must chain to a trusted CA; SSL_CERT_FILE is honoured")
+{
+    fixture fx;
+    auto other = testing::make_test_pki(fx.dir() / "other-pki");
+    auto original = read_file(fx.config());
+    auto replace_ca = [&](const std::string& with) {
+        auto text = original;
+        auto pos = text.find(fx.pki().ca_cert.string());
+        REQUIRE(pos != std::string::npos);
+        text.replace(pos, fx.pki().ca_cert.string().size(), with);
+        std::ofstream(fx.config(), std::ios::trunc) << text;
+    };
+
+    replace_ca(other.ca_cert.string());
+    auto untrusted = fx.run({"sync"});
+    INFO(untrusted.err);
+    CHECK(untrusted.exit_code != 0);
+    CHECK(untrusted.err.find("TLS") != std::string::npos);
+    CHECK(fx.server().stats().token_requests == 0);
+    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations") == 0);
+
+    replace_ca("");
+    auto via_env = fx.run({"sync"}, {{"SSL_CERT_FILE", fx.pki().ca_cert.string()}});
+    INFO(via_env.err);
+    CHECK(via_env.exit_code == 0);
+    check_mirror_exact(fx);
+}
+
+TEST_CASE("e2e: SIGTERM during a page exits 0 and the next run completes the mirror")
+{
+    fixture fx;
+    fx.server().hold_request(5);
+    auto proc = fx.start({"sync"});
+    REQUIRE(fx.server().wait_until_held(std::chrono::seconds{30}));
+    auto before = std::chrono::steady_clock::now();
+    proc.kill(SIGTERM);
+    auto res = proc.wait(std::chrono::seconds{10});
+    fx.server().release();
+    INFO(res.err);
+    CHECK(res.exit_code == 0);
+    CHECK(std::chrono::steady_clock::now() - before < std::chrono::seconds{5});
+    CHECK(query_text(fx.db(), "SELECT status FROM sync_runs ORDER BY id DESC LIMIT 1") == "interrupted");
+    CHECK(query_text(fx.db(), "SELECT continuation_token FROM sync_state").has_value());
+    CHECK(lines_with_event(res.err, "app.stopping").size() == 1);
+
+    auto again = fx.run({"sync"});
+    INFO(again.err);
+    REQUIRE(again.exit_code == 0);
+    check_mirror_exact(fx);
+}
+
+TEST_CASE("e2e: 503 and 429 answers are retried, honouring Retry-After")
+{
+    fixture fx;
+    testing::fault unavailable;
+    unavailable.status = 503;
+    unavailable.count = 2;
+    unavailable.path_suffix = "/v1/time-registrations";
+    unavailable.body = R"({"error":"ServiceUnavailable","message":"try later"})";
+    fx.server().inject(unavailable);
+    testing::fault limited;
+    limited.status = 429;
+    limited.retry_after = "1";
+    limited.path_suffix = "/v1/time-registrations";
+    fx.server().inject(limited);
+    auto res = fx.run({"sync"});
+    INFO(res.err);
+    REQUIRE(res.exit_code == 0);
+    check_mirror_exact(fx);
+    auto retries = lines_with_event(res.err, "http.retry");
+    REQUIRE(retries.size() == 3);
+    CHECK(json::parse(retries.back()).as_object().at("delay_ms").as_int64() == 1000);
+}
+
+TEST_CASE("e2e: sync --full marks rows the server no longer returns as deleted")
+{
+    fixture fx;
+    REQUIRE(fx.run({"sync"}).exit_code == 0);
+    auto purged = fx.server().pick_live(10, 3);
+    fx.server().purge(purged);
+    auto res = fx.run({"sync", "--full"});
+    INFO(res.err);
+    REQUIRE(res.exit_code == 0);
+    auto mirror = read_mirror(fx.db());
+    for (const auto& id : purged) {
+        REQUIRE(mirror.contains(id));
+        CHECK(mirror[id].is_deleted);
+    }
+    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations WHERE is_deleted = 0") ==
+          static_cast<std::int64_t>(fx.server().live_count()));
+}
+
+TEST_CASE("e2e: status reports rows, watermark and the last run; a newer schema is refused with exit code 4")
+{
+    fixture fx;
+    REQUIRE(fx.run({"sync"}).exit_code == 0);
+    auto st = fx.run({"status", "--json"});
+    REQUIRE(st.exit_code == 0);
+    auto v = json::parse(st.out);
+    const auto& s = v.at("streams").as_array().at(0).as_object();
+    CHECK(s.at("stream").as_string() == "time-registrations");
+    CHECK(s.at("rows").as_int64() == static_cast<std::int64_t>(fx.server().live_count()));
+    CHECK(s.at("watermark").is_string());
+    CHECK(s.at("data_complete_through").is_string());
+    CHECK(s.at("last_run").at("status").as_string() == "ok");
+    auto text = fx.run({"status"});
+    CHECK(text.out.find("time-registrations") != std::string::npos);
+    CHECK(text.out.find("data complete through") != std::string::npos);
+
+    {
+        SQLite::Database db(fx.db().string(), SQLite::OPEN_READWRITE);
+        db.exec("PRAGMA user_version = 999");
+    }
+    auto refused = fx.run({"sync"});
+    CHECK(refused.exit_code == 4);
+    CHECK(refused.err.find("newer") != std::string::npos);
+    CHECK(fx.run({"status"}).exit_code == 4);
+}
+
+TEST_CASE("e2e: the daemon syncs on its interval and stops cleanly on SIGTERM")
+{
+    fixture_options o;
+    o.extra_toml = "";
+    fixture fx(o);
+    // The interval is the only difference from the default config.
+    auto text = read_file(fx.config());
+    text.replace(text.find("chunk_limit"), 0, "interval = \"1s\"\n");
+    std::ofstream(fx.config(), std::ios::trunc) << text;
+
+    auto proc = fx.start({"run"});
+    auto wait_for_runs = [&](std::size_t n) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{60};
+        while (lines_with_event(proc.err_so_far(), "sync.run_finished").size() < n) {
+            REQUIRE(std::chrono::steady_clock::now() < deadline);
+            std::this_thread::sleep_for(std::chrono::milliseconds{20});
+        }
+    };
+    wait_for_runs(1);
+    fx.server().insert(40);
+    fx.server().remove(fx.server().pick_live(5, 9));
+    wait_for_runs(3);
+    proc.kill(SIGTERM);
+    auto res = proc.wait(std::chrono::seconds{10});
+    INFO(res.err);
+    CHECK(res.exit_code == 0);
+    check_mirror_exact(fx);
+    check_no_leaks(fx, res.err);
+}
+
+TEST_SUITE_END();
