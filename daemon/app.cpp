@@ -239,8 +239,8 @@ int cmd_run(const options& opt)
         co_await sched.run();
         co_return 0;
     }());
-    log::info(log::get("app"), "app.stopped");
-    return exit_code::ok;
+    log::info(log::get("app"), "app.stopped", {{"crashed", sched.crashed()}});
+    return sched.crashed() ? exit_code::sync_failed : exit_code::ok;
 }
 
 int cmd_check(const options& opt)

@@ -6,10 +6,110 @@
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include <optional>
+#include <vector>
+
 namespace ditio_sync::ditio {
 namespace json = boost::json;
 
 namespace {
+
+// Scans already-validated JSON text. Used to cut each element of the top-level "data" array out of the
+// body verbatim, so the mirror stores records exactly as Ditio sent them (a DOM round trip would rewrite
+// numbers, e.g. 8.75 as 8.75E0).
+class raw_scanner {
+public:
+    explicit raw_scanner(std::string_view text) : s_(text) {}
+
+    // The elements of the top-level object's "data" array, or nullopt when there is none.
+    std::optional<std::vector<std::string_view>> data_elements()
+    {
+        skip_ws();
+        if (!eat('{'))
+            return std::nullopt;
+        std::optional<std::vector<std::string_view>> found;
+        while (skip_ws(), pos_ < s_.size() && s_[pos_] != '}') {
+            auto key = string_token();
+            skip_ws();
+            eat(':');
+            skip_ws();
+            if (key == "\"data\"" && pos_ < s_.size() && s_[pos_] == '[') {
+                ++pos_;
+                std::vector<std::string_view> items;
+                while (skip_ws(), pos_ < s_.size() && s_[pos_] != ']') {
+                    auto start = pos_;
+                    skip_value();
+                    items.push_back(s_.substr(start, pos_ - start));
+                    skip_ws();
+                    eat(',');
+                }
+                eat(']');
+                found = std::move(items);
+            } else {
+                skip_value();
+            }
+            skip_ws();
+            eat(',');
+        }
+        return found;
+    }
+
+private:
+    void skip_ws()
+    {
+        while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\r' || s_[pos_] == '\t'))
+            ++pos_;
+    }
+    bool eat(char c)
+    {
+        if (pos_ < s_.size() && s_[pos_] == c) {
+            ++pos_;
+            return true;
+        }
+        return false;
+    }
+    std::string_view string_token()
+    {
+        auto start = pos_;
+        ++pos_; // opening quote
+        while (pos_ < s_.size() && s_[pos_] != '"')
+            pos_ += s_[pos_] == '\\' ? 2 : 1;
+        ++pos_;
+        return s_.substr(start, std::min(pos_, s_.size()) - start);
+    }
+    void skip_value()
+    {
+        if (pos_ >= s_.size())
+            return;
+        char c = s_[pos_];
+        if (c == '"') {
+            string_token();
+        } else if (c == '{' || c == '[') {
+            int depth = 0;
+            while (pos_ < s_.size()) {
+                char d = s_[pos_];
+                if (d == '"') {
+                    string_token();
+                    continue;
+                }
+                if (d == '{' || d == '[')
+                    ++depth;
+                else if ((d == '}' || d == ']') && --depth == 0) {
+                    ++pos_;
+                    return;
+                }
+                ++pos_;
+            }
+        } else {
+            while (pos_ < s_.size() && s_[pos_] != ',' && s_[pos_] != '}' && s_[pos_] != ']' && s_[pos_] != ' ' &&
+                   s_[pos_] != '\n' && s_[pos_] != '\r' && s_[pos_] != '\t')
+                ++pos_;
+        }
+    }
+
+    std::string_view s_;
+    std::size_t pos_ = 0;
+};
 
 std::string string_field(const json::object& o, std::string_view key)
 {
@@ -57,6 +157,11 @@ bool parse_page(std::string_view body, page& out, std::string& why)
         }
     }
     out.sync_type = string_field(*obj, "syncTypeName");
+    auto raw = raw_scanner(body).data_elements();
+    if (!raw || raw->size() != data->size()) {
+        why = "data array could not be located in the body";
+        return false;
+    }
 
     out.records.reserve(data->size());
     std::size_t index = 0;
@@ -79,7 +184,7 @@ bool parse_page(std::string_view body, page& out, std::string& why)
         auto modified_key = util::change_key(r.modified);
         auto deleted_key = r.deleted ? util::change_key(r.deleted_at) : std::string{};
         r.change_key = std::max(modified_key, deleted_key);
-        r.json = json::serialize(*rec);
+        r.json = std::string((*raw)[index]);
         if (r.deleted)
             ++out.deleted;
         out.records.push_back(std::move(r));

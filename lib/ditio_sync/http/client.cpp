@@ -83,7 +83,7 @@ client::~client() = default;
 
 bool client::use_proxy_for(const std::string& host) const
 {
-    if (options_.proxy.empty() || is_loopback(host))
+    if (options_.proxy.empty())
         return false;
     std::string_view rest = options_.no_proxy;
     while (!rest.empty()) {

@@ -63,6 +63,7 @@ asio::awaitable<void> scheduler::run()
                     log::error(log_, "sync.stream_loop_crashed", {{"stream", name}, {"error", ex2.what()}});
                 }
                 // A crashed loop must not leave the daemon half-alive: stop, and systemd restarts us.
+                crashed_ = true;
                 stop_.request_stop();
             }
             if (--remaining == 0)

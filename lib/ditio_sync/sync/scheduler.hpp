@@ -27,9 +27,12 @@ public:
     scheduler(engine& eng, std::vector<const ditio::stream_def*> streams, schedule_settings settings,
               util::stop_source& stop, log::logger_ptr logger, std::uint64_t seed);
 
-    // Runs until a stop is requested. Returns the worst status seen (for the exit code): auth_refused and
-    // db_error are remembered, the daemon keeps trying regardless.
+    // Runs until a stop is requested. A failing stream (auth refused, database locked, Ditio down) is
+    // retried on its backoff and logged each time; the daemon never gives up on its own.
     boost::asio::awaitable<void> run();
+
+    // True when a stream loop died of an unexpected exception (the daemon then stops and exits non-zero).
+    bool crashed() const { return crashed_; }
 
 private:
     boost::asio::awaitable<void> stream_loop(const ditio::stream_def& stream);
@@ -40,6 +43,7 @@ private:
     util::stop_source& stop_;
     log::logger_ptr log_;
     util::backoff backoff_;
+    bool crashed_ = false;
 };
 
 } // namespace ditio_sync::sync
