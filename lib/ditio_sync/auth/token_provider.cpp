@@ -130,7 +130,14 @@ asio::awaitable<boost::system::result<std::string>> token_provider::refresh(std:
         {"scope", settings_.scope},
     });
     auto started = clock_.steady_now();
-    auto res = co_await http_.send(std::move(req));
+    boost::system::result<http::response> res = make_error_code(errc::unavailable);
+    try {
+        res = co_await http_.send(std::move(req));
+    } catch (const std::exception& e) {
+        // Waiters must never hang on a refresh that died.
+        finish(errc::unavailable, std::string("token endpoint: ") + e.what());
+        throw;
+    }
     if (!res) {
         auto kind = http::classify(res.error());
         auto why = fmt::format("token endpoint: {}", http::describe(res.error()));

@@ -1,8 +1,8 @@
 #include <ditio_sync/config/config.hpp>
 #include <ditio_sync/util/duration.hpp>
+#include <ditio_sync/util/net.hpp>
 #include <ditio_sync/util/time.hpp>
 
-#include <boost/url/parse.hpp>
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
@@ -142,25 +142,15 @@ const std::vector<key_def>& key_table()
     return keys;
 }
 
-bool is_loopback_host(std::string_view host)
-{
-    return host == "localhost" || host == "::1" || host == "[::1]" || host.starts_with("127.");
-}
-
 void check_base_url(std::string_view key, const std::string& value)
 {
-    auto url = boost::urls::parse_absolute_uri(value);
+    auto url = util::split_url(value);
     if (!url)
-        throw config_error(fmt::format("{}: '{}' is not an absolute URL", key, value));
-    auto scheme = url->scheme();
-    if (scheme == "http") {
-        if (!is_loopback_host(url->host()))
-            throw config_error(fmt::format("{}: plain http:// is only allowed for loopback hosts; use https://", key));
-    } else if (scheme != "https") {
-        throw config_error(fmt::format("{}: scheme must be https", key));
-    }
-    if (url->has_query() || url->has_fragment())
-        throw config_error(fmt::format("{}: must not have a query or fragment", key));
+        throw config_error(fmt::format("{}: '{}' is not an absolute https:// URL", key, value));
+    if (url->scheme == "http" && !util::is_loopback_host(url->host))
+        throw config_error(fmt::format("{}: plain http:// is only allowed for loopback hosts; use https://", key));
+    if (url->target.find('?') != std::string::npos)
+        throw config_error(fmt::format("{}: must not have a query", key));
 }
 
 std::optional<std::string> read_secret_file(const std::filesystem::path& p, std::string_view source)
@@ -258,7 +248,14 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
         throw config_error("ditio.client_id: is required (or set DITIO_CLIENT_ID)");
     if (c.ditio.scope.find_first_not_of(' ') == std::string::npos)
         throw config_error("ditio.scope: must name at least one scope");
-    if (c.ditio.scope.find("reportingapiv1") == std::string::npos)
+    bool has_reporting = false;
+    for (std::string_view rest = c.ditio.scope; !rest.empty();) {
+        auto space = rest.find(' ');
+        if (rest.substr(0, space) == "reportingapiv1")
+            has_reporting = true;
+        rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
+    }
+    if (!has_reporting)
         throw config_error("ditio.scope: must include reportingapiv1 for the Data Extraction API");
     if (c.storage.path.empty())
         throw config_error("storage.path: must not be empty (or set DITIO_SYNC_DB)");
@@ -282,8 +279,8 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
     if (c.http.retry_initial > c.http.retry_max)
         throw config_error("http.retry_initial: must not exceed http.retry_max");
     if (!c.http.proxy.empty()) {
-        auto url = boost::urls::parse_absolute_uri(c.http.proxy);
-        if (!url || url->scheme() != "http" || url->host().empty())
+        auto url = util::split_url(c.http.proxy);
+        if (!url || url->scheme != "http")
             throw config_error("http.proxy: must be http://host:port");
     }
     static constexpr std::string_view levels[] = {"trace", "debug", "info", "warning", "warn", "error", "critical", "off"};

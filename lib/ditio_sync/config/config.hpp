@@ -75,7 +75,8 @@ env_lookup process_environment();
 
 // Reads `file` when it exists (a missing default file is not an error when `required` is false),
 // then applies the environment overrides (DITIO_IDENTITY_BASE, DITIO_API_BASE, DITIO_REPORTING_BASE,
-// DITIO_CLIENT_ID, DITIO_CLIENT_SECRET, DITIO_SYNC_DB). Throws config_error.
+// DITIO_CLIENT_ID, DITIO_SYNC_DB). DITIO_CLIENT_SECRET is read by resolve_client_secret only, so the
+// secret is never part of a config value. Throws config_error.
 config load(const std::filesystem::path& file, bool required, const env_lookup& env);
 
 // Parses TOML text (for tests and load()). `origin` names the source in error messages.

@@ -1,6 +1,7 @@
 #include <ditio_sync/http/client.hpp>
 #include <ditio_sync/http/error.hpp>
 #include <ditio_sync/util/asio.hpp>
+#include <ditio_sync/util/net.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
@@ -11,7 +12,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <boost/url/parse.hpp>
 #include <openssl/ssl.h>
 
 #include <stdexcept>
@@ -146,7 +146,7 @@ client::connect(connection& c, const endpoint_url& url, std::chrono::steady_cloc
     }
 
     if (url.tls) {
-        if (!is_ip_literal(url.host) && !SSL_set_tlsext_host_name(c.stream.native_handle(), url.host.c_str()))
+        if (!util::is_ip_literal(url.host) && !SSL_set_tlsext_host_name(c.stream.native_handle(), url.host.c_str()))
             co_return boost::system::error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
         c.stream.set_verify_callback(asio::ssl::host_name_verification(url.host));
         auto [hec] = co_await c.stream.async_handshake(asio::ssl::stream_base::client, util::use_nothrow);

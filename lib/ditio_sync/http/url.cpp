@@ -1,9 +1,9 @@
 #include <ditio_sync/http/error.hpp>
 #include <ditio_sync/http/url.hpp>
+#include <ditio_sync/util/net.hpp>
 
-#include <boost/asio/ip/address.hpp>
-#include <boost/url/parse.hpp>
-#include <boost/url/url.hpp>
+#include <cctype>
+
 
 namespace ditio_sync::http {
 namespace {
@@ -34,30 +34,14 @@ std::string endpoint_url::origin() const
 
 boost::system::result<endpoint_url> parse_url(std::string_view text)
 {
-    auto u = boost::urls::parse_absolute_uri(text);
-    if (!u)
+    auto parts = util::split_url(text);
+    if (!parts)
         return make_error_code(errc::bad_url);
     endpoint_url out;
-    if (u->scheme() == "https")
-        out.tls = true;
-    else if (u->scheme() == "http")
-        out.tls = false;
-    else
-        return make_error_code(errc::bad_url);
-    if (u->host_type() == boost::urls::host_type::ipv6)
-        out.host = u->host_ipv6_address().to_string();
-    else
-        out.host = u->encoded_host();
-    if (out.host.empty())
-        return make_error_code(errc::bad_url);
-    out.port = u->has_port() ? std::string(u->port()) : (out.tls ? "443" : "80");
-    out.target = u->encoded_path();
-    if (out.target.empty())
-        out.target = "/";
-    if (u->has_query()) {
-        out.target += '?';
-        out.target += u->encoded_query();
-    }
+    out.tls = parts->scheme == "https";
+    out.host = std::move(parts->host);
+    out.port = parts->port.empty() ? (out.tls ? "443" : "80") : std::move(parts->port);
+    out.target = std::move(parts->target);
     return out;
 }
 
@@ -97,22 +81,6 @@ std::string form_encode(const std::vector<std::pair<std::string, std::string>>& 
         encode_into(out, v, true);
     }
     return out;
-}
-
-bool is_loopback(std::string_view host)
-{
-    if (host == "localhost")
-        return true;
-    boost::system::error_code ec;
-    auto addr = boost::asio::ip::make_address(host, ec);
-    return !ec && addr.is_loopback();
-}
-
-bool is_ip_literal(std::string_view host)
-{
-    boost::system::error_code ec;
-    boost::asio::ip::make_address(host, ec);
-    return !ec;
 }
 
 } // namespace ditio_sync::http

@@ -32,10 +32,4 @@ std::string with_query(std::string url, const std::vector<std::pair<std::string,
 // application/x-www-form-urlencoded body.
 std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields);
 
-// True for localhost, 127.0.0.0/8 and ::1.
-bool is_loopback(std::string_view host);
-
-// True when host is an IPv4 or IPv6 literal (no SNI is sent for those).
-bool is_ip_literal(std::string_view host);
-
 } // namespace ditio_sync::http

@@ -63,7 +63,9 @@ bool is_secret_field(std::string_view name)
 {
     auto n = lower(name);
     return n.find("authorization") != std::string::npos || n.find("secret") != std::string::npos ||
-           n.find("password") != std::string::npos || n == "access_token" || n == "bearer";
+           n.find("password") != std::string::npos || n == "bearer" ||
+           // OAuth tokens of any kind; a continuation token is a page cursor, not a credential.
+           (n.find("token") != std::string::npos && n.find("continuation") == std::string::npos);
 }
 
 std::string format_fields(config::log_format format, std::string_view name, const boost::json::object& fields)

@@ -21,8 +21,8 @@ void setup(const std::string& level, config::log_format format);
 // The named logger ("http", "auth", "sync", "store", "app"), created on first use.
 logger_ptr get(std::string_view name);
 
-// Writes one event. Values of fields whose names look secret (authorization, token, secret,
-// password) are replaced by "[redacted]".
+// Writes one event. Values of fields whose names look secret (authorization, secret, password, any
+// *token* except continuation tokens) are replaced by "[redacted]".
 void event(const logger_ptr& lg, spdlog::level::level_enum level, std::string_view name, boost::json::object fields = {});
 
 inline void info(const logger_ptr& lg, std::string_view name, boost::json::object fields = {})

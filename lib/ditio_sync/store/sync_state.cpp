@@ -97,7 +97,7 @@ std::int64_t sync_store::begin_run(const std::string& stream, const std::string&
         ensure_row(stream, now);
         // A run left in progress by an explicit full request is superseded, not resumed.
         SQLite::Statement old(db_, R"(UPDATE sync_runs SET status = 'interrupted', finished_at = coalesce(finished_at, :now)
-            WHERE id = (SELECT run_id FROM sync_state WHERE stream = :s) AND status <> 'ok')");
+            WHERE id = (SELECT run_id FROM sync_state WHERE stream = :s) AND status = 'running')");
         old.bind(":now", now);
         old.bind(":s", stream);
         old.exec();

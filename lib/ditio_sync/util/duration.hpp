@@ -8,7 +8,7 @@
 
 namespace ditio_sync::util {
 
-// Parses one positive integer followed by a unit (ms, s, m, h, d). Returns nullopt for anything else.
+// Parses one non-negative integer followed by a unit (ms, s, m, h, d). Returns nullopt for anything else.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 // The shortest exact form, e.g. 900000ms -> "15m".

@@ -101,7 +101,7 @@ std::optional<sys_micros> parse_iso8601(std::string_view s)
         return t;
     if ((s[pos] == '+' || s[pos] == '-') && s.size() == pos + 6 && s[pos + 3] == ':') {
         int oh = 0, om = 0;
-        if (!read_int(s, pos + 1, 2, oh) || !read_int(s, pos + 4, 2, om))
+        if (!read_int(s, pos + 1, 2, oh) || !read_int(s, pos + 4, 2, om) || oh > 23 || om > 59)
             return std::nullopt;
         auto offset = std::chrono::hours{oh} + std::chrono::minutes{om};
         return s[pos] == '+' ? t - offset : t + offset;
@@ -137,7 +137,8 @@ std::string change_key(std::string_view iso_text)
 std::optional<sys_micros> parse_http_date(std::string_view s)
 {
     // IMF-fixdate only: "Sun, 06 Nov 1994 08:49:37 GMT" (29 characters).
-    if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s.substr(26) != "GMT")
+    if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
+        s[19] != ':' || s[22] != ':' || s[25] != ' ' || s.substr(26) != "GMT")
         return std::nullopt;
     int d = 0, y = 0, h = 0, mi = 0, se = 0;
     int mo = 0;
@@ -145,7 +146,7 @@ std::optional<sys_micros> parse_http_date(std::string_view s)
         if (s.substr(8, 3) == months[i])
             mo = static_cast<int>(i) + 1;
     if (mo == 0 || !read_int(s, 5, 2, d) || !read_int(s, 12, 4, y) || !read_int(s, 17, 2, h) ||
-        !read_int(s, 20, 2, mi) || !read_int(s, 23, 2, se))
+        !read_int(s, 20, 2, mi) || !read_int(s, 23, 2, se) || h > 23 || mi > 59 || se > 60)
         return std::nullopt;
     auto date = make_date(y, mo, d);
     if (!date)

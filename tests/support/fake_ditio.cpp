@@ -1,0 +1,2303 @@
+// The fake Ditio server: token endpoint, v1/time-registrations, data mutation and fault injection.
+// Records are compact structs; their JSON is written on demand so a million of them fit in memory.
+#include "fake_ditio.hpp"
+
+#include <ditio_sync/util/asio.hpp>
+#include <ditio_sync/util/time.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/json.hpp>
+#include <boost/url/parse_query.hpp>
+#include <fmt/format.h>
+
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+
+namespace ditio_sync::testing {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using util::use_nothrow;
+using request_t = http::request<http::string_body>;
+using response_t = http::response<http::string_body>;
+
+constexpr std::string_view json_type = "application/json; charset=utf-8";
+constexpr std::int64_t ms_per_day = 86'400'000;
+constexpr std::size_t default_chunk = 2500;
+constexpr std::size_t max_chunk = 10000;
+constexpr std::size_t max_logged_requests = 100'000;
+constexpr std::chrono::seconds idle_timeout{60};
+constexpr std::chrono::seconds io_timeout{30};
+
+// ---------------------------------------------------------------------------------------------------------
+// Small helpers
+
+// splitmix64: the std distributions differ between standard libraries, this does not.
+class rng {
+public:
+    explicit rng(std::uint64_t seed) : state_(seed) {}
+    std::uint64_t next()
+    {
+        std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+    }
+    std::uint64_t below(std::uint64_t n) { return n == 0 ? 0 : next() % n; }
+    bool chance(unsigned percent) { return below(100) < percent; }
+
+private:
+    std::uint64_t state_;
+};
+
+std::uint64_t fnv1a(std::string_view s)
+{
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (char c : s) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+std::string to_lower(std::string_view s)
+{
+    std::string out(s);
+    for (auto& c : out)
+        if (c >= 'A' && c <= 'Z')
+            c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
+bool iequals(std::string_view a, std::string_view b)
+{
+    return a.size() == b.size() && to_lower(a) == to_lower(b);
+}
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b)
+{
+    return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+std::int64_t ceil_div(std::int64_t a, std::int64_t b)
+{
+    return -floor_div(-a, b);
+}
+
+util::sys_micros micros_of_ms(std::int64_t ms)
+{
+    return util::sys_micros{std::chrono::milliseconds{ms}};
+}
+std::string iso_ms(std::int64_t ms)
+{
+    return util::format_iso8601_ms(micros_of_ms(ms));
+}
+std::string iso_s(std::int64_t ms)
+{
+    return util::format_iso8601_s(micros_of_ms(ms));
+}
+
+std::int64_t system_ms(std::chrono::milliseconds offset)
+{
+    auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    return (now.time_since_epoch() + offset).count();
+}
+
+void append_json_string(std::string& out, std::string_view s)
+{
+    static constexpr char hex[] = "0123456789abcdef";
+    out += '"';
+    for (char c : s) {
+        switch (c) {
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        case '\b':
+            out += "\\b";
+            break;
+        case '\f':
+            out += "\\f";
+            break;
+        default:
+            if (static_cast<unsigned char>(c) < 0x20) {
+                out += "\\u00";
+                out += hex[(static_cast<unsigned char>(c) >> 4) & 0xf];
+                out += hex[static_cast<unsigned char>(c) & 0xf];
+            } else {
+                out += c;
+            }
+        }
+    }
+    out += '"';
+}
+
+std::string json_string(std::string_view s)
+{
+    std::string out;
+    append_json_string(out, s);
+    return out;
+}
+
+// A JSON string literal, or null for an empty view.
+std::string json_string_or_null(std::string_view s)
+{
+    return s.empty() ? std::string("null") : json_string(s);
+}
+
+void append_int(std::string& out, std::int64_t v)
+{
+    std::array<char, 24> buf{};
+    auto [p, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+    out.append(buf.data(), p);
+}
+
+// Hundredths as the shortest decimal a .NET serializer would write: 69500 -> 695, 52125 -> 521.25.
+void append_hundredths(std::string& out, std::int64_t v)
+{
+    if (v < 0) {
+        out += '-';
+        v = -v;
+    }
+    append_int(out, v / 100);
+    auto frac = v % 100;
+    if (frac == 0)
+        return;
+    out += '.';
+    out += static_cast<char>('0' + frac / 10);
+    if (frac % 10 != 0)
+        out += static_cast<char>('0' + frac % 10);
+}
+
+constexpr std::string_view b64_std = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr std::string_view b64_url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string base64url_encode(std::string_view data)
+{
+    std::string out;
+    out.reserve((data.size() + 2) / 3 * 4);
+    std::size_t i = 0;
+    auto byte = [&](std::size_t k) {
+        return static_cast<std::uint32_t>(static_cast<unsigned char>(data[k]));
+    };
+    for (; i + 3 <= data.size(); i += 3) {
+        std::uint32_t n = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+        out += b64_url[n >> 18 & 63];
+        out += b64_url[n >> 12 & 63];
+        out += b64_url[n >> 6 & 63];
+        out += b64_url[n & 63];
+    }
+    if (data.size() - i == 1) {
+        std::uint32_t n = byte(i) << 16;
+        out += b64_url[n >> 18 & 63];
+        out += b64_url[n >> 12 & 63];
+    } else if (data.size() - i == 2) {
+        std::uint32_t n = byte(i) << 16 | byte(i + 1) << 8;
+        out += b64_url[n >> 18 & 63];
+        out += b64_url[n >> 12 & 63];
+        out += b64_url[n >> 6 & 63];
+    }
+    return out;
+}
+
+// Decodes standard or URL-safe base64, padded or not.
+std::optional<std::string> base64_decode(std::string_view s)
+{
+    while (!s.empty() && s.back() == '=')
+        s.remove_suffix(1);
+    if (s.size() % 4 == 1)
+        return std::nullopt;
+    std::string out;
+    out.reserve(s.size() * 3 / 4);
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (char c : s) {
+        auto pos = b64_std.find(c);
+        if (pos == std::string_view::npos)
+            pos = b64_url.find(c);
+        if (pos == std::string_view::npos)
+            return std::nullopt;
+        acc = acc << 6 | static_cast<std::uint32_t>(pos);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out += static_cast<char>((acc >> bits) & 0xff);
+        }
+    }
+    return out;
+}
+
+std::string random_token()
+{
+    std::array<unsigned char, 32> bytes{};
+    if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
+        throw std::runtime_error("RAND_bytes failed");
+    return base64url_encode({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+}
+
+// Decoded query or form parameters in order; '+' is a space, as ASP.NET reads them. nullopt when malformed.
+using param_list = std::vector<std::pair<std::string, std::string>>;
+
+std::optional<param_list> parse_params(std::string_view s)
+{
+    param_list out;
+    if (s.empty())
+        return out;
+    // parse_query reads its argument as a C string (boostorg/url#757, Boost 1.81/1.82), so hand it one.
+    std::string copy(s);
+    auto parsed = boost::urls::parse_query(copy);
+    if (!parsed)
+        return std::nullopt;
+    boost::urls::encoding_opts opt{true};
+    for (auto p : *parsed) {
+        if (p.key.empty() && !p.has_value)
+            continue;
+        out.emplace_back(p.key.decode(opt), p.has_value ? p.value.decode(opt) : std::string{});
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Pools the records draw from: small, realistic and full of things a JSON writer must get right.
+
+struct project_seed {
+    std::string_view number, name, external_number;
+    std::size_t leader, foreman;
+    bool other_company;
+};
+
+constexpr std::array<project_seed, 20> project_seeds{{
+    {"P-2301", "Prosjekt Fjellhall – Åsane", "EXT-55123", 0, 3, false},
+    {"P-2302", "Rv. 555 Sotrasambandet – delparsell 2, Kolltveit–Storavatnet", "SVV-2021-0412", 1, 4, false},
+    {"P-2303", "Kvartal Øvre Ullern – blokk A, B og C (byggetrinn 1)", "", 2, 5, false},
+    {"P-2304", "Bjørvika Næringsbygg \"B4\" – råbygg og tett hus", "OSL-B4-77", 0, 6, false},
+    {"P-2305", "Skøyen Stasjonsområde – VA-omlegging og fjernvarme", "", 1, 7, false},
+    {"P-2306", "Lærdalstunnelen rehabilitering – vann- og frostsikring", "SVV-2019-1187", 2, 8, false},
+    {"P-2307", "Nygårdsbroen – utskifting av lager og fuger", "BK-3341", 0, 9, false},
+    {"P-2308", "Ålesund sykehus – ny akuttmottak-fløy", "HMN-AKU-2", 1, 10, false},
+    {"P-2309", "Trondheim havn – kaiforlengelse Brattøra", "", 2, 11, false},
+    {"P-2310", "Fv. 17 Helgelandskysten – gang- og sykkelvei Sandnessjøen", "NFK-17-GS", 0, 3, false},
+    {"P-2311", "Grønland skole – rehabilitering og tilbygg", "OBY-5520", 1, 4, false},
+    {"P-2312", "Kongsberg Teknologipark – parkeringshus P3", "", 2, 5, false},
+    {"P-2313", "Hamar vannverk – ny høydebasseng og ledningsnett", "HVV-2024-03", 0, 6, false},
+    {"P-2314", "Tromsø lufthavn – utvidelse av oppstillingsplass", "AVI-TOS-118", 1, 7, false},
+    {"P-2315", "Stavanger sentrum – Breiavatnet omlegging av fjernvarme", "", 2, 8, false},
+    {"P-2316", "Drammen Strømsø – boligprosjekt «Elvekanten»", "DRM-EK-1", 0, 9, false},
+    {"P-2317", "Bodø nye bydel – grunnarbeider felt B1", "BOD-NB-B1", 1, 10, false},
+    {"P-2318", "Kristiansand Kanalbyen – mur og kaifront", "", 2, 11, false},
+    {"P-2319", "Fredrikstad Værste – næringsbygg og p-kjeller", "FRE-VA-09", 0, 3, false},
+    {"P-2320", "Voss Gondolen – bunnstasjon, fundamenter (underentreprise)", "VG-UE-7", 1, 4, true},
+}};
+
+struct user_seed {
+    std::string_view name, title, shift;
+    int company; // 0 own, 1 and 2 subcontractors
+};
+
+constexpr std::array<user_seed, 24> user_seeds{{
+    {"Bjørn Ødegård", "Prosjektleder", "Dagtid 07–15", 0},
+    {"Åse Sæther", "Prosjektleder", "Dagtid 07–15", 0},
+    {"Kari Nordmann", "Anleggsleder", "Dagtid 07–15", 0},
+    {"Ola Hansen", "Formann", "Dagtid 07–15", 0},
+    {"Per Øyvind Løvås", "Formann", "Skift 2-2-3", 0},
+    {"Ingrid Bråten", "Bas", "Dagtid 07–15", 0},
+    {"Sindre Ærø", "Bas", "Turnus 14/21", 0},
+    {"Marius Johansen", "Maskinfører", "Dagtid 06–14", 0},
+    {"Håkon Fjærli", "Maskinfører", "Skift 2-2-3", 0},
+    {"Siv Kværnes", "Anleggsarbeider", "Dagtid 07–15", 0},
+    {"Tor Åge Brøndbo", "Fagarbeider betong", "Dagtid 07–15", 0},
+    {"Eirik Strøm", "Tømrer", "Dagtid 07–15", 0},
+    {"Line Grønli", "Lærling anleggsmaskinfører", "Dagtid 07–15", 0},
+    {"Jørgen Aasheim", "Sprengningsleder", "Turnus 14/21", 0},
+    {"Mette Sørli", "Anleggsarbeider", "Dagtid 07–15", 0},
+    {"Knut Bækken", "Maskinfører", "Kveld 15–23", 0},
+    {"Ragnhild Øverås", "Betongarbeider", "Dagtid 07–15", 0},
+    {"Lars Nygård", "Lastebilsjåfør", "Dagtid 06–14", 1},
+    {"Trond Skjævestad", "Lastebilsjåfør", "Dagtid 06–14", 1},
+    {"Gro Hølås", "Maskinfører", "Dagtid 06–14", 1},
+    {"Zbigniew Wójcik", "Armerer", "Turnus 10/4", 2},
+    {"Andrius Kazlauskas", "Armerer", "Turnus 10/4", 2},
+    {"Mari-Ann O'Brien", "Stillasmontør", "Dagtid 07–15", 2},
+    {"Jon \"Jonny\" Bakke", "Anleggsarbeider", "Dagtid 07–15", 0},
+}};
+
+struct company_seed {
+    std::string_view name, org_nr;
+};
+
+constexpr std::array<company_seed, 3> user_companies{{
+    {"Fjellbygg Entreprenør AS", "914237865"},
+    {"Åsane Maskin & Transport AS", "998112334"},
+    {"Bygg & Betong Sørvest AS", "921556780"},
+}};
+
+constexpr std::string_view own_company_name = "Fjellbygg Entreprenør AS";
+constexpr std::string_view other_company_id = "61a7e2c4b9d8f0a1c2e3d4f5";
+constexpr std::string_view other_company_name = "Vestland Anlegg & Maskin AS";
+
+struct machine_seed {
+    std::string_view number, name, type, emission;
+    std::int64_t price, cost; // whole kroner per hour
+};
+
+constexpr std::array<machine_seed, 12> machine_seeds{{
+    {"M-101", "CAT 336 Gravemaskin 36 t", "Gravemaskin", "Stage V", 1450, 980},
+    {"M-102", "Hitachi ZX135US-7 Gravemaskin", "Gravemaskin", "Stage V", 1150, 760},
+    {"M-103", "Volvo A30G Dumper", "Dumper", "Stage IV", 1350, 870},
+    {"M-104", "Liebherr LTM 1090-4.2 Mobilkran", "Mobilkran", "Stage V", 2450, 1620},
+    {"M-105", "Scania R500 8x4 Lastebil m/ tipp", "Lastebil", "Euro 6", 1250, 810},
+    {"M-106", "Bobcat S770 Kompaktlaster", "Kompaktlaster", "Stage V", 750, 430},
+    {"M-107", "Atlas Copco XAS 185 Kompressor", "Kompressor", "Stage V", 350, 190},
+    {"M-108", "Sandvik DT922i Borerigg", "Borerigg", "Stage V", 2950, 2100},
+    {"M-109", "Hamm HD+ 120i Valse", "Valse", "Stage V", 950, 610},
+    {"M-110", "Wacker Neuson EZ26 Minigraver", "Minigraver", "Stage V", 650, 390},
+    {"M-111", "Volvo FH16 Semitrailer (ekstern)", "Lastebil", "Euro 6", 1390, 1010},
+    {"M-112", "Merlo P40.17 Teleskoptruck", "Teleskoptruck", "Stage V", 850, 520},
+}};
+
+constexpr std::array<std::string_view, 12> task_names{
+    "Rigg og drift",
+    "Graving og sprenging",
+    "Grøft – VA og overvann",
+    "Forskaling dekker og vegger",
+    "Armering",
+    "Betongstøp",
+    "Tilbakefylling og komprimering",
+    "Asfaltering og kantstein",
+    "Fjellsikring – bolting og sprøytebetong",
+    "Stillas og sikring",
+    "Ekstraarbeid etter regning (tillegg)",
+    "Opprydding og ferdigstillelse",
+};
+
+constexpr std::size_t tasks_per_project = 6;
+
+constexpr std::array<std::string_view, 24> descriptions{
+    "Støp av dekke i akse C–D, 3. etasje. Betongbil kom 40 min forsinket.",
+    "Graving for VA-grøft, fjell i bunn fra profil 120 til 165 – må sprenges.",
+    "Montert rekkverk \"type B\" langs gang- og sykkelvei, 84 lm.",
+    "Reparasjon av hydraulikkslange på gravemaskin 🔧 – deler bestilt fra Pon.",
+    "Flytting av brakkerigg og strømtilkobling 🚧 etter avtale med byggherre.",
+    "Oppmåling og utsetting, filer lagret under K:\\Prosjekt\\2301\\Stikning\\rev3.",
+    "Ventet på avklaring fra rådgiver (RIB) om utsparinger – «stopp i arbeidet».",
+    "Armering av vegg akse 4, 2 lag Ø12 c/c 150 og Ø16 c/c 200.",
+    "Komprimering av forsterkningslag 0/32, 6 overfarter med valse.",
+    "Sprøytebetong E700 i tunnelprofil 2+340 til 2+365, 12 m³.",
+    "Transport av masser til deponi på Kolltveit – 14 lass.",
+    "Forskaling av søyler i plan 2; timer inkl. riving av gammel forskaling.",
+    "Kurs: arbeidsvarsling nivå 1 (halv dag), deretter vanlig drift.",
+    "Brøyting og strøing av riggområde før oppstart. ❄️",
+    "Tetting av lekkasje i kum K12, skiftet pakning og mansjett.",
+    "Asfaltlapping etter grøft, 35 m² – ABT 11.",
+    "Riving av gammel kaifront, fjerning av armeringsjern og betong (sortert).",
+    "Befaring med byggherre og UE; notat sendt på e-post.\nOppfølging neste uke.",
+    "Montering av stillas nord-fasade, 3 etasjer, inkl. sikringsnett.",
+    "Boring av 48 hull à 3,2 m for sprengning, salve nr. 17.",
+    "Kantstein lagt langs Strandgata (granitt), 62 lm – ferdig.",
+    "Tilleggsarbeid etter regning: omlegging av fiberkabel for Telenor\tref. TA-8812.",
+    "Service på borerigg (250-timers) – «ikke fakturerbart».",
+    "Dagsrapport: 8 mann på jobb, vær: regn og 6 °C, ingen uønskede hendelser.",
+};
+
+constexpr std::array<std::string_view, 8> internal_descriptions{
+    "",
+    "Fakturerbart tillegg – avtalt med byggeleder på stedet.",
+    "Ikke fakturerbart. Intern feilretting.",
+    "Merknad fra formann: kontroller timer mot maskinlogg \"ML-7\".",
+    "",
+    "Sjekk med lønn: overtid 50 % etter kl. 17:00.",
+    "Avvik registrert i Ditio (HMS) – se avvik #4411.",
+    "Ref. endringsmelding EM-023 / 2024\\Q3.",
+};
+
+// The key order of a served record; tombstones print the same keys with null values.
+constexpr std::array<std::string_view, 59> record_keys{
+    "id",
+    "workDate",
+    "startDateTime",
+    "stopDateTime",
+    "qty",
+    "unitName",
+    "unitQty",
+    "unitPrice",
+    "price",
+    "amount",
+    "costPriceBase",
+    "costPriceMan",
+    "costPriceMachine",
+    "costAmount",
+    "costAmountMan",
+    "costAmountMachine",
+    "breakQty",
+    "description",
+    "descriptionInternal",
+    "approved",
+    "approvedByName",
+    "approvedDateTime",
+    "payrollApproved",
+    "payrollApprovedDateTime",
+    "locked",
+    "lockedByName",
+    "lockedDateTime",
+    "invoiced",
+    "projectId",
+    "projectNumber",
+    "projectName",
+    "projectExternalNumber",
+    "projectCompanyId",
+    "projectCompanyName",
+    "projectLeaderName",
+    "projectMainForemanName",
+    "taskId",
+    "taskName",
+    "taskNameLong",
+    "taskWbsNumber",
+    "taskChapterId",
+    "taskPieceWorkId",
+    "resourceId",
+    "resourceNumber",
+    "resourceName",
+    "resourceTypeName",
+    "primaryResourceName",
+    "machineEmissionClass",
+    "userId",
+    "userName",
+    "userEmployeeNumber",
+    "userCompanyName",
+    "userCompanyOrgNr",
+    "userWorkTitle",
+    "userWorkShiftSettingName",
+    "createdDateTime",
+    "modifiedDateTime",
+    "isDeleted",
+    "deletedDateTime",
+};
+
+// A deterministic ObjectId-looking hex id for pool entries.
+std::string pool_id(std::string_view kind, std::string_view key)
+{
+    auto a = fnv1a(fmt::format("{}/{}", kind, key));
+    auto b = fnv1a(fmt::format("{}\\{}", key, kind));
+    return fmt::format("{:016x}{:08x}", a, static_cast<std::uint32_t>(b));
+}
+
+// Pre-rendered JSON fragments ("key":value,...) so serving a record is mostly appending.
+struct pools {
+    struct project {
+        std::string fragment; // projectId .. projectMainForemanName
+        std::string id;
+        std::string company_id;
+    };
+    struct task {
+        std::string fragment; // taskId .. taskPieceWorkId
+    };
+    struct resource {
+        std::string head; // resourceId .. resourceTypeName
+        std::string tail; // machineEmissionClass
+        bool machine = false;
+        std::int64_t price = 0, cost_man = 0, cost_machine = 0; // kroner per hour
+    };
+    struct user {
+        std::string fragment; // userId .. userWorkShiftSettingName
+        std::string name;     // JSON string literal
+    };
+    std::vector<project> projects;
+    std::vector<task> tasks;         // tasks_per_project per project, in project order
+    std::vector<resource> resources; // one per user (the person), then the machines
+    std::vector<user> users;
+    std::vector<std::string> descriptions;          // JSON literals
+    std::vector<std::string> internal_descriptions; // JSON literals or null
+
+    explicit pools(const std::string& company_id)
+    {
+        for (const auto& u : user_seeds) {
+            auto i = users.size();
+            const auto& c = user_companies[static_cast<std::size_t>(u.company)];
+            user out;
+            out.name = json_string(u.name);
+            out.fragment = fmt::format(
+                R"("userId":"auth0|{}","userName":{},"userEmployeeNumber":"{}","userCompanyName":{},)"
+                R"("userCompanyOrgNr":"{}","userWorkTitle":{},"userWorkShiftSettingName":{})",
+                pool_id("user", u.name),
+                out.name,
+                u.company == 0 ? 1001 + i : 9001 + i,
+                json_string(c.name),
+                c.org_nr,
+                json_string(u.title),
+                json_string(u.shift)
+            );
+            users.push_back(std::move(out));
+
+            resource r;
+            r.head = fmt::format(
+                R"("resourceId":"{}","resourceNumber":"A-{}","resourceName":{},"resourceTypeName":"Person")",
+                pool_id("resource", u.name),
+                1001 + i,
+                json_string(u.name)
+            );
+            r.tail = R"("machineEmissionClass":null)";
+            r.price = u.company == 0 ? 695 : 745;
+            r.cost_man = u.company == 0 ? 520 : 640;
+            resources.push_back(std::move(r));
+        }
+        for (const auto& m : machine_seeds) {
+            resource r;
+            r.machine = true;
+            r.head = fmt::format(
+                R"("resourceId":"{}","resourceNumber":"{}","resourceName":{},"resourceTypeName":{})",
+                pool_id("machine", m.number),
+                m.number,
+                json_string(m.name),
+                json_string(m.type)
+            );
+            r.tail = fmt::format(R"("machineEmissionClass":{})", json_string(m.emission));
+            r.price = m.price;
+            r.cost_man = 520;
+            r.cost_machine = m.cost;
+            resources.push_back(std::move(r));
+        }
+        for (std::size_t p = 0; p < project_seeds.size(); ++p) {
+            const auto& s = project_seeds[p];
+            project out;
+            out.id = pool_id("project", s.number);
+            out.company_id = s.other_company ? std::string(other_company_id) : company_id;
+            out.fragment = fmt::format(
+                R"("projectId":"{}","projectNumber":"{}","projectName":{},"projectExternalNumber":{},)"
+                R"("projectCompanyId":{},"projectCompanyName":{},"projectLeaderName":{},)"
+                R"("projectMainForemanName":{})",
+                out.id,
+                s.number,
+                json_string(s.name),
+                json_string_or_null(s.external_number),
+                json_string(out.company_id),
+                json_string(s.other_company ? other_company_name : own_company_name),
+                users[s.leader].name,
+                users[s.foreman].name
+            );
+            projects.push_back(std::move(out));
+            for (std::size_t t = 0; t < tasks_per_project; ++t) {
+                auto name = task_names[(p * 5 + t * 7) % task_names.size()];
+                auto wbs = fmt::format("{:02}.{:02}.{:03}", p + 1, t + 1, (p * 31 + t * 17) % 400 + 1);
+                auto chapter = t % 3 == 2 ? std::string() : fmt::format("K-{:02}", t + 1);
+                auto piece_work = t % 4 == 1 ? fmt::format("AK-{}", 100 + p * 10 + t) : std::string();
+                tasks.push_back({fmt::format(
+                    R"("taskId":"{}","taskName":{},"taskNameLong":{},"taskWbsNumber":"{}","taskChapterId":{},)"
+                    R"("taskPieceWorkId":{})",
+                    pool_id("task", fmt::format("{}/{}", s.number, t)),
+                    json_string(name),
+                    json_string(fmt::format("{} {} – {} ({})", wbs, name, s.name, s.number)),
+                    wbs,
+                    json_string_or_null(chapter),
+                    json_string_or_null(piece_work)
+                )});
+            }
+        }
+        for (auto d : ditio_sync::testing::descriptions)
+            descriptions.push_back(json_string(d));
+        for (auto d : ditio_sync::testing::internal_descriptions)
+            internal_descriptions.push_back(json_string_or_null(d));
+    }
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Records
+
+using object_id = std::array<std::uint8_t, 12>;
+
+std::string to_hex(const object_id& id)
+{
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out(24, '0');
+    for (std::size_t i = 0; i < id.size(); ++i) {
+        out[2 * i] = hex[id[i] >> 4];
+        out[2 * i + 1] = hex[id[i] & 0xf];
+    }
+    return out;
+}
+
+std::optional<object_id> parse_hex_id(std::string_view s)
+{
+    if (s.size() != 24)
+        return std::nullopt;
+    auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9')
+            return c - '0';
+        if (c >= 'a' && c <= 'f')
+            return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+            return c - 'A' + 10;
+        return -1;
+    };
+    object_id id{};
+    for (std::size_t i = 0; i < id.size(); ++i) {
+        int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return std::nullopt;
+        id[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+    }
+    return id;
+}
+
+enum record_flag : std::uint8_t {
+    flag_approved = 1,
+    flag_payroll_approved = 2,
+    flag_locked = 4,
+    flag_invoiced = 8,
+    flag_deleted = 16,
+    flag_purged = 32,
+};
+
+// 88 bytes; everything else is derived from the pools when the record is written.
+struct record {
+    object_id id{};
+    std::uint8_t flags = 0;
+    std::uint8_t description = 0;
+    std::uint8_t internal_description = 0;
+    std::uint8_t approver = 0; // user index, also the one who locked
+    std::uint16_t project = 0;
+    std::uint16_t task = 0; // index into pools::tasks
+    std::uint16_t resource = 0;
+    std::uint16_t user = 0;
+    std::uint16_t start_minute = 0; // minutes after midnight UTC
+    std::uint16_t minutes = 0;      // between start and stop, a multiple of 15
+    std::uint16_t break_minutes = 0;
+    std::uint32_t version = 1;
+    std::int32_t work_day = 0;                           // days since 1970-01-01
+    std::int64_t created = 0, modified = 0, deleted = 0; // ms since the epoch
+    std::int64_t approved_at = 0, payroll_approved_at = 0, locked_at = 0;
+
+    bool has(record_flag f) const { return (flags & f) != 0; }
+    void set(record_flag f, bool on) { flags = static_cast<std::uint8_t>(on ? flags | f : flags & ~f); }
+    std::int64_t work_ms() const { return std::int64_t{work_day} * ms_per_day; }
+};
+static_assert(sizeof(record) <= 96, "a million of them must stay cheap");
+
+// Ordering key for both orders: (time, id); the index is payload.
+struct order_key {
+    std::int64_t time = 0;
+    object_id id{};
+    std::uint32_t index = 0;
+    friend bool operator<(const order_key& a, const order_key& b)
+    {
+        return a.time != b.time ? a.time < b.time : a.id < b.id;
+    }
+};
+
+constexpr object_id zero_id{};
+
+// ---------------------------------------------------------------------------------------------------------
+// Query parameters of v1/time-registrations
+
+struct api_error {
+    int status = 400;
+    std::string error, message;
+};
+
+struct api_query {
+    bool incremental = false;
+    std::optional<std::int64_t> from_us, to_us, since_us, before_us;
+    std::string company, project;
+    std::size_t chunk = default_chunk;
+    std::optional<std::string> token;
+    std::string hash; // of every parameter but the token
+
+    std::string compute_hash() const
+    {
+        auto opt = [](const std::optional<std::int64_t>& v) {
+            return v ? std::to_string(*v) : std::string("-");
+        };
+        auto text = fmt::format(
+            "{}|{}|{}|{}|{}|{}|{}|{}",
+            incremental ? "inc" : "full",
+            opt(from_us),
+            opt(to_us),
+            opt(since_us),
+            opt(before_us),
+            company,
+            project,
+            chunk
+        );
+        return fmt::format("{:016x}", fnv1a(text));
+    }
+};
+
+struct cursor {
+    std::string mode;
+    std::int64_t pos = 0; // ms: work date (full) or modified time (incremental) of the last record served
+    object_id id{};
+};
+
+std::string encode_cursor(const cursor& c, const std::string& hash)
+{
+    json::object o;
+    o["v"] = 1;
+    o["mode"] = c.mode;
+    o["pos"] = iso_ms(c.pos);
+    o["id"] = to_hex(c.id);
+    o["q"] = hash;
+    return base64url_encode(json::serialize(o));
+}
+
+std::optional<cursor> decode_cursor(std::string_view token, std::string& hash)
+{
+    auto raw = base64_decode(token);
+    if (!raw)
+        return std::nullopt;
+    boost::system::error_code ec;
+    auto v = json::parse(*raw, ec);
+    if (ec || !v.is_object())
+        return std::nullopt;
+    const auto& o = v.get_object();
+    auto str = [&](std::string_view key) -> std::optional<std::string_view> {
+        auto* p = o.if_contains(key);
+        if (!p || !p->is_string())
+            return std::nullopt;
+        return std::string_view(p->get_string());
+    };
+    auto* version = o.if_contains("v");
+    auto mode = str("mode"), pos = str("pos"), id = str("id"), q = str("q");
+    if (!version || !version->is_int64() || version->get_int64() != 1 || !mode || !pos || !id || !q)
+        return std::nullopt;
+    if (*mode != "full" && *mode != "inc")
+        return std::nullopt;
+    auto t = util::parse_iso8601(*pos);
+    auto parsed_id = parse_hex_id(*id);
+    if (!t || !parsed_id)
+        return std::nullopt;
+    cursor c;
+    c.mode = std::string(*mode);
+    c.pos = std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count();
+    c.id = *parsed_id;
+    hash = std::string(*q);
+    return c;
+}
+
+std::string simple_error(std::string_view error, std::string_view message)
+{
+    std::string out = "{\"error\":";
+    append_json_string(out, error);
+    out += ",\"message\":";
+    append_json_string(out, message);
+    out += '}';
+    return out;
+}
+
+std::string_view fault_status_error(int status)
+{
+    switch (status) {
+    case 400:
+        return "BadRequest";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "NotFound";
+    case 429:
+        return "TooManyRequests";
+    case 500:
+        return "InternalServerError";
+    case 502:
+        return "BadGateway";
+    case 503:
+        return "ServiceUnavailable";
+    case 504:
+        return "GatewayTimeout";
+    default:
+        return "Error";
+    }
+}
+
+constexpr std::string_view proxy_error_page =
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad "
+    "Gateway</h1></center>\r\n"
+    "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------------------------
+
+struct fake_ditio::impl {
+    // A reply before it becomes an HTTP response.
+    struct reply {
+        int status = 200;
+        std::string body;
+        std::string content_type{json_type};
+        std::vector<std::pair<http::field, std::string>> headers;
+        std::size_t records = 0;
+        std::string continuation_token;
+    };
+
+    enum class action { respond, reset, truncate };
+
+    // What the io thread knows about one connection, so stop() and release() can reach it.
+    struct session_ctl {
+        std::uint64_t id = 0;
+        asio::steady_timer timer;
+        std::function<void()> close;
+        explicit session_ctl(asio::io_context& ioc) : timer(ioc) {}
+    };
+
+    struct token_info {
+        std::vector<std::string> scopes;
+        std::int64_t expires_at = 0; // ms, server clock
+    };
+
+    explicit impl(fake_options o) : options_(std::move(o)), pools_(options_.company_id) {}
+
+    // --- state, guarded by mutex_ ---
+    fake_options options_;
+    const pools pools_;
+    mutable std::mutex mutex_;
+    std::condition_variable held_cv_;
+    std::vector<record> records_;
+    std::set<order_key> by_work_date_; // live records
+    std::set<order_key> by_modified_;  // live records and tombstones
+    std::size_t live_ = 0;
+    std::int64_t last_batch_ = 0;
+    std::uint64_t insert_counter_ = 0;
+    std::chrono::milliseconds clock_offset_{0};
+    std::unordered_map<std::string, token_info> tokens_;
+    std::vector<std::string> issued_;
+    bool client_revoked_ = false;
+    int wrong_scope_status_ = 401;
+    std::deque<fault> faults_;
+    std::uint64_t data_requests_ = 0;
+    std::uint64_t hold_at_ = 0; // data request number to hold, 0 none
+    bool held_ = false;
+    std::vector<std::uint64_t> parked_; // session ids waiting in a hold
+    std::uint64_t max_requests_per_connection_ = 0;
+    fake_stats stats_;
+    std::deque<request_record> requests_;
+
+    // --- network; the io thread only, except where noted ---
+    std::optional<ssl::context> ssl_ctx_;
+    std::unordered_map<std::uint64_t, session_ctl*> sessions_;
+    std::uint64_t next_session_ = 1;
+    std::atomic<bool> stopping_{false};
+    std::atomic<std::uint16_t> port_{0};
+    // Declared after everything the coroutine frames touch: frames die with the io_context.
+    asio::io_context ioc_{1};
+    std::optional<tcp::acceptor> acceptor_;
+    std::thread thread_;
+    std::future<void> thread_done_;
+
+    // -----------------------------------------------------------------------------------------------------
+    // Clock and ids
+
+    std::int64_t now_ms() const { return system_ms(clock_offset_); }
+
+    // One timestamp per mutation batch, strictly after the previous batch even on a coarse or moved clock.
+    std::int64_t batch_time()
+    {
+        auto t = std::max(now_ms(), last_batch_ + 1);
+        last_batch_ = t;
+        return t;
+    }
+
+    object_id make_id(std::int64_t stamp_ms, std::size_t index) const
+    {
+        // ObjectId layout: 4 bytes seconds, 5 bytes per-"process" constant, 3 bytes counter. The counter is
+        // the record's index, which makes lookups by id a decode instead of a hash map.
+        object_id id{};
+        auto secs = static_cast<std::uint32_t>(std::max<std::int64_t>(0, stamp_ms / 1000));
+        id[0] = static_cast<std::uint8_t>(secs >> 24);
+        id[1] = static_cast<std::uint8_t>(secs >> 16);
+        id[2] = static_cast<std::uint8_t>(secs >> 8);
+        id[3] = static_cast<std::uint8_t>(secs);
+        auto salt = fnv1a(options_.company_id);
+        for (std::size_t i = 0; i < 5; ++i)
+            id[4 + i] = static_cast<std::uint8_t>(salt >> (8 * i));
+        id[9] = static_cast<std::uint8_t>(index >> 16);
+        id[10] = static_cast<std::uint8_t>(index >> 8);
+        id[11] = static_cast<std::uint8_t>(index);
+        return id;
+    }
+
+    record* find(std::string_view hex)
+    {
+        auto id = parse_hex_id(hex);
+        if (!id)
+            return nullptr;
+        std::size_t index = std::size_t{(*id)[9]} << 16 | std::size_t{(*id)[10]} << 8 | (*id)[11];
+        if (index >= records_.size() || records_[index].id != *id || records_[index].has(flag_purged))
+            return nullptr;
+        return &records_[index];
+    }
+
+    std::uint32_t index_of(const record& r) const { return static_cast<std::uint32_t>(&r - records_.data()); }
+    order_key work_key(const record& r) const { return {r.work_ms(), r.id, index_of(r)}; }
+    order_key modified_key(const record& r) const { return {r.modified, r.id, index_of(r)}; }
+
+    // -----------------------------------------------------------------------------------------------------
+    // Data
+
+    record generate(rng& g, std::int32_t work_day, std::int64_t created, std::int64_t modified)
+    {
+        if (records_.size() >= (std::size_t{1} << 24))
+            throw std::length_error("fake_ditio: at most 16M records");
+        record r;
+        r.project = static_cast<std::uint16_t>(g.below(pools_.projects.size()));
+        r.task = static_cast<std::uint16_t>(r.project * tasks_per_project + g.below(tasks_per_project));
+        r.user = static_cast<std::uint16_t>(g.below(pools_.users.size()));
+        // Most hours are people's own; some are a machine the person operated.
+        r.resource = g.chance(70)
+                         ? r.user
+                         : static_cast<std::uint16_t>(
+                               pools_.users.size() + g.below(pools_.resources.size() - pools_.users.size())
+                           );
+        r.description = static_cast<std::uint8_t>(g.below(pools_.descriptions.size()));
+        r.internal_description = static_cast<std::uint8_t>(g.below(pools_.internal_descriptions.size()));
+        r.approver = static_cast<std::uint8_t>(g.below(3));
+        r.work_day = work_day;
+        r.start_minute = static_cast<std::uint16_t>(6 * 60 + 15 * g.below(13));
+        r.minutes = static_cast<std::uint16_t>(15 * (2 + g.below(39)));
+        r.break_minutes = static_cast<std::uint16_t>(r.minutes >= 6 * 60 && g.chance(80) ? 30 : 0);
+        r.created = created;
+        r.modified = modified;
+        r.version = created == modified ? 1 : static_cast<std::uint32_t>(2 + g.below(3));
+        if (g.chance(60)) {
+            r.set(flag_approved, true);
+            r.approved_at =
+                modified -
+                static_cast<std::int64_t>(g.below(static_cast<std::uint64_t>(modified - created) + 1));
+            if (g.chance(50)) {
+                r.set(flag_payroll_approved, true);
+                r.payroll_approved_at =
+                    modified - static_cast<std::int64_t>(
+                                   g.below(static_cast<std::uint64_t>(modified - r.approved_at) + 1)
+                               );
+                if (g.chance(50)) {
+                    r.set(flag_locked, true);
+                    r.locked_at = modified;
+                }
+            }
+            r.set(flag_invoiced, g.chance(30));
+        }
+        r.id = make_id(r.work_ms() + std::int64_t{r.start_minute} * 60'000, records_.size());
+        return r;
+    }
+
+    void add(const record& r)
+    {
+        records_.push_back(r);
+        const auto& stored = records_.back();
+        by_work_date_.insert(work_key(stored));
+        by_modified_.insert(modified_key(stored));
+        ++live_;
+    }
+
+    // Applies a change to a live record, keeping both orders right.
+    template <class Change> void change(record& r, std::int64_t t, Change&& what)
+    {
+        by_work_date_.erase(work_key(r));
+        by_modified_.erase(modified_key(r));
+        what(r);
+        r.modified = t;
+        ++r.version;
+        if (!r.has(flag_deleted))
+            by_work_date_.insert(work_key(r));
+        by_modified_.insert(modified_key(r));
+    }
+
+    // -----------------------------------------------------------------------------------------------------
+    // JSON
+
+    static void append_time_ms(std::string& out, std::int64_t ms)
+    {
+        out += '"';
+        out += iso_ms(ms);
+        out += '"';
+    }
+
+    static void append_time_s(std::string& out, std::int64_t ms)
+    {
+        out += '"';
+        out += iso_s(ms);
+        out += '"';
+    }
+
+    void append_live(std::string& out, const record& r) const
+    {
+        const auto& res = pools_.resources[r.resource];
+        const auto& user = pools_.users[r.user];
+        auto start = r.work_ms() + std::int64_t{r.start_minute} * 60'000;
+        // Quantities in hundredths of an hour: exact for quarter hours.
+        std::int64_t qty = (std::int64_t{r.minutes} - r.break_minutes) * 100 / 60;
+        std::int64_t break_qty = std::int64_t{r.break_minutes} * 100 / 60;
+
+        out += "{\"id\":\"";
+        out += to_hex(r.id);
+        out += "\",\"workDate\":";
+        append_time_s(out, r.work_ms());
+        out += ",\"startDateTime\":";
+        append_time_s(out, start);
+        out += ",\"stopDateTime\":";
+        append_time_s(out, start + std::int64_t{r.minutes} * 60'000);
+        out += ",\"qty\":";
+        append_hundredths(out, qty);
+        out += ",\"unitName\":\"timer\",\"unitQty\":";
+        append_hundredths(out, qty);
+        out += ",\"unitPrice\":";
+        append_int(out, res.price);
+        out += ",\"price\":";
+        append_int(out, res.price);
+        out += ",\"amount\":";
+        append_hundredths(out, qty * res.price);
+        out += ",\"costPriceBase\":";
+        append_int(out, res.cost_man + res.cost_machine);
+        out += ",\"costPriceMan\":";
+        append_int(out, res.cost_man);
+        out += ",\"costPriceMachine\":";
+        append_int(out, res.cost_machine);
+        out += ",\"costAmount\":";
+        append_hundredths(out, qty * (res.cost_man + res.cost_machine));
+        out += ",\"costAmountMan\":";
+        append_hundredths(out, qty * res.cost_man);
+        out += ",\"costAmountMachine\":";
+        append_hundredths(out, qty * res.cost_machine);
+        out += ",\"breakQty\":";
+        append_hundredths(out, break_qty);
+        out += ",\"description\":";
+        out += pools_.descriptions[r.description];
+        out += ",\"descriptionInternal\":";
+        out += pools_.internal_descriptions[r.internal_description];
+
+        const auto& approver = pools_.users[r.approver].name;
+        bool approved = r.has(flag_approved), payroll = r.has(flag_payroll_approved),
+             locked = r.has(flag_locked);
+        out += approved ? ",\"approved\":true,\"approvedByName\":"
+                        : ",\"approved\":false,\"approvedByName\":null";
+        if (approved) {
+            out += approver;
+            out += ",\"approvedDateTime\":";
+            append_time_ms(out, r.approved_at);
+        } else {
+            out += ",\"approvedDateTime\":null";
+        }
+        out += payroll ? ",\"payrollApproved\":true,\"payrollApprovedDateTime\":"
+                       : ",\"payrollApproved\":false,\"payrollApprovedDateTime\":null";
+        if (payroll)
+            append_time_ms(out, r.payroll_approved_at);
+        out += locked ? ",\"locked\":true,\"lockedByName\":" : ",\"locked\":false,\"lockedByName\":null";
+        if (locked) {
+            out += approver;
+            out += ",\"lockedDateTime\":";
+            append_time_ms(out, r.locked_at);
+        } else {
+            out += ",\"lockedDateTime\":null";
+        }
+        out += r.has(flag_invoiced) ? ",\"invoiced\":true," : ",\"invoiced\":false,";
+
+        out += pools_.projects[r.project].fragment;
+        out += ',';
+        out += pools_.tasks[r.task].fragment;
+        out += ',';
+        out += res.head;
+        out += ",\"primaryResourceName\":";
+        out += res.machine ? user.name : std::string_view("null");
+        out += ',';
+        out += res.tail;
+        out += ',';
+        out += user.fragment;
+        out += ",\"createdDateTime\":";
+        append_time_ms(out, r.created);
+        out += ",\"modifiedDateTime\":";
+        append_time_ms(out, r.modified);
+        out += ",\"isDeleted\":false,\"deletedDateTime\":null}";
+    }
+
+    static void append_tombstone(std::string& out, const record& r)
+    {
+        out += '{';
+        bool first = true;
+        for (auto key : record_keys) {
+            if (!first)
+                out += ',';
+            first = false;
+            out += '"';
+            out += key;
+            out += "\":";
+            if (key == "id") {
+                out += '"';
+                out += to_hex(r.id);
+                out += '"';
+            } else if (key == "isDeleted") {
+                out += "true";
+            } else if (key == "deletedDateTime" || key == "modifiedDateTime") {
+                append_time_ms(out, r.deleted);
+            } else {
+                out += "null";
+            }
+        }
+        out += '}';
+    }
+
+    void append_record(std::string& out, const record& r) const
+    {
+        if (r.has(flag_deleted))
+            append_tombstone(out, r);
+        else
+            append_live(out, r);
+    }
+
+    // -----------------------------------------------------------------------------------------------------
+    // v1/time-registrations
+
+    std::variant<api_query, api_error> parse_query(const std::map<std::string, std::string>& params) const
+    {
+        api_query q;
+        auto bad = [](std::string message) { return api_error{400, "InvalidArgument", std::move(message)}; };
+        auto date = [&](const char* key, const char* name, std::optional<std::int64_t>& out
+                    ) -> std::optional<api_error> {
+            auto it = params.find(key);
+            if (it == params.end() || it->second.empty())
+                return std::nullopt;
+            auto t = util::parse_iso8601(it->second);
+            if (!t)
+                return bad(fmt::format("The value '{}' is not valid for {}.", it->second, name));
+            out = t->time_since_epoch().count();
+            return std::nullopt;
+        };
+        if (auto e = date("fromdatetime", "FromDateTime", q.from_us))
+            return *e;
+        if (auto e = date("todatetime", "ToDateTime", q.to_us))
+            return *e;
+        if (auto e = date("modifiedsince", "ModifiedSince", q.since_us))
+            return *e;
+        if (auto e = date("modifiedbefore", "ModifiedBefore", q.before_us))
+            return *e;
+        if (q.before_us && !q.since_us)
+            return api_error{400, "ArgumentIsNull", "The 'ModifiedSince' parameter is required."};
+        if (q.before_us && *q.before_us <= *q.since_us)
+            return bad("ModifiedBefore must be later than ModifiedSince.");
+        if (q.from_us && q.to_us && *q.to_us < *q.from_us)
+            return bad("ToDateTime must not be earlier than FromDateTime.");
+        if (auto it = params.find("chunklimit"); it != params.end() && !it->second.empty()) {
+            long long n = 0;
+            auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), n);
+            if (ec == std::errc::result_out_of_range)
+                n = it->second.front() == '-' ? 0 : static_cast<long long>(max_chunk);
+            else if (ec != std::errc{} || p != it->second.data() + it->second.size())
+                return bad(fmt::format("The value '{}' is not valid for ChunkLimit.", it->second));
+            q.chunk =
+                static_cast<std::size_t>(std::clamp<long long>(n, 1, static_cast<long long>(max_chunk)));
+        }
+        if (auto it = params.find("companyid"); it != params.end())
+            q.company = it->second;
+        if (auto it = params.find("projectid"); it != params.end())
+            q.project = it->second;
+        if (auto it = params.find("continuationtoken"); it != params.end() && !it->second.empty())
+            q.token = it->second;
+        q.incremental = q.since_us.has_value();
+        q.hash = q.compute_hash();
+        return q;
+    }
+
+    bool matches(const record& r, const api_query& q) const
+    {
+        const auto& p = pools_.projects[r.project];
+        return (q.company.empty() || q.company == p.company_id) && (q.project.empty() || q.project == p.id);
+    }
+
+    // Builds one page; the caller holds mutex_. `raw_query` is the request's own query, for links.next.
+    reply time_registrations(const api_query& q, std::string_view raw_query)
+    {
+        std::optional<cursor> from_token;
+        if (q.token) {
+            std::string hash;
+            from_token = decode_cursor(*q.token, hash);
+            if (!from_token)
+                return error_reply(400, "InvalidContinuationToken", "The continuation token is not valid.");
+            if (from_token->mode == "inc" && !q.incremental)
+                return error_reply(
+                    400,
+                    "InvalidContinuationToken",
+                    "An incremental continuation token requires ModifiedSince on every request."
+                );
+            if (from_token->mode == "full" && q.incremental)
+                return error_reply(
+                    400,
+                    "InvalidContinuationToken",
+                    "A full-sync continuation token cannot be used with ModifiedSince."
+                );
+            if (hash != q.hash)
+                return error_reply(
+                    400,
+                    "InvalidContinuationToken",
+                    "The continuation token does not match the request parameters; send them unchanged."
+                );
+        }
+
+        std::vector<std::uint32_t> page;
+        bool more = false;
+        if (!q.incremental) {
+            auto it = from_token ? by_work_date_.upper_bound({from_token->pos, from_token->id, 0})
+                                 : by_work_date_.lower_bound(
+                                       {q.from_us ? ceil_div(*q.from_us, 1000) : INT64_MIN, zero_id, 0}
+                                   );
+            std::optional<std::int64_t> to_ms;
+            if (q.to_us)
+                to_ms = floor_div(*q.to_us, 1000); // inclusive
+            for (; it != by_work_date_.end(); ++it) {
+                if (to_ms && it->time > *to_ms)
+                    break;
+                if (!matches(records_[it->index], q))
+                    continue;
+                if (page.size() == q.chunk) {
+                    more = true;
+                    break;
+                }
+                page.push_back(it->index);
+            }
+        } else {
+            // A page ends only where the modified time changes, so a position is a time, never (time, id).
+            auto start = from_token ? from_token->pos + 1 : ceil_div(*q.since_us, 1000);
+            std::optional<std::int64_t> before_ms;
+            if (q.before_us)
+                before_ms = ceil_div(*q.before_us, 1000); // exclusive
+            std::int64_t last = 0;
+            for (auto it = by_modified_.lower_bound({start, zero_id, 0}); it != by_modified_.end(); ++it) {
+                if (before_ms && it->time >= *before_ms)
+                    break;
+                if (!matches(records_[it->index], q))
+                    continue;
+                if (page.size() >= q.chunk && it->time != last) {
+                    more = true;
+                    break;
+                }
+                page.push_back(it->index);
+                last = it->time;
+            }
+        }
+
+        reply out;
+        out.records = page.size();
+        std::string token;
+        if (more) {
+            const auto& last = records_[page.back()];
+            cursor c{q.incremental ? "inc" : "full", q.incremental ? last.modified : last.work_ms(), last.id};
+            token = encode_cursor(c, q.hash);
+        }
+        std::size_t deleted = 0;
+        auto& body = out.body;
+        body.reserve(page.size() * 2300 + 512);
+        body += "{\"data\":[";
+        for (std::size_t i = 0; i < page.size(); ++i) {
+            if (i != 0)
+                body += ',';
+            const auto& r = records_[page[i]];
+            deleted += r.has(flag_deleted) ? 1 : 0;
+            append_record(body, r);
+        }
+        body += "],\"links\":{";
+        if (more) {
+            body += "\"next\":";
+            append_json_string(body, next_link(raw_query, token));
+        }
+        body += '}';
+        if (more) {
+            body += ",\"continuationToken\":\"";
+            body += token;
+            body += '"';
+        } else if (options_.end_of_stream_style == 1) {
+            body += ",\"continuationToken\":null";
+        } else if (options_.end_of_stream_style == 2) {
+            body += ",\"continuationToken\":\"\"";
+        }
+        body += ",\"syncTypeName\":";
+        body += q.incremental ? "\"incremental\"" : "\"full\"";
+        body += ",\"recordCount\":";
+        append_int(body, static_cast<std::int64_t>(page.size()));
+        body += ",\"deletedRecordCount\":";
+        append_int(body, static_cast<std::int64_t>(deleted));
+        body += '}';
+        out.continuation_token = std::move(token);
+        return out;
+    }
+
+    // The request's parameters plus the new token, relative and without the base path, as Ditio writes it.
+    static std::string next_link(std::string_view raw_query, std::string_view token)
+    {
+        std::string out = "/v1/time-registrations?";
+        std::size_t pos = 0;
+        while (pos <= raw_query.size() && !raw_query.empty()) {
+            auto amp = raw_query.find('&', pos);
+            auto part =
+                raw_query.substr(pos, amp == std::string_view::npos ? std::string_view::npos : amp - pos);
+            auto key = part.substr(0, part.find('='));
+            if (!part.empty() && !iequals(key, "continuationtoken")) {
+                out += part;
+                out += '&';
+            }
+            if (amp == std::string_view::npos)
+                break;
+            pos = amp + 1;
+        }
+        out += "ContinuationToken=";
+        out += token;
+        return out;
+    }
+
+    // -----------------------------------------------------------------------------------------------------
+    // Request handling (io thread)
+
+    static reply error_reply(int status, std::string_view error, std::string_view message)
+    {
+        reply r;
+        r.status = status;
+        r.body = simple_error(error, message);
+        return r;
+    }
+
+    static reply oauth_error(std::string_view error, std::string_view description = {})
+    {
+        reply r;
+        r.status = 400;
+        json::object o;
+        o["error"] = error;
+        if (!description.empty())
+            o["error_description"] = description;
+        r.body = json::serialize(o);
+        r.headers.emplace_back(http::field::cache_control, "no-store");
+        return r;
+    }
+
+    reply handle_token(const request_t& req)
+    {
+        std::lock_guard lock(mutex_);
+        if (req.method() != http::verb::post) {
+            auto r = oauth_error("invalid_request", "The token endpoint accepts POST only.");
+            r.status = 405;
+            r.headers.emplace_back(http::field::allow, "POST");
+            return r;
+        }
+        auto type = to_lower(req[http::field::content_type]);
+        if (type.rfind("application/x-www-form-urlencoded", 0) != 0)
+            return oauth_error("invalid_request", "Expected application/x-www-form-urlencoded.");
+        auto form = parse_params(req.body());
+        if (!form)
+            return oauth_error("invalid_request", "Malformed form body.");
+        std::map<std::string, std::string> f(form->begin(), form->end());
+
+        std::optional<std::string> id, secret;
+        if (auto auth = req[http::field::authorization];
+            auth.size() > 6 && iequals(auth.substr(0, 6), "basic ")) {
+            // RFC 6749 2.3.1: both halves are form-urlencoded before base64.
+            auto decoded = base64_decode(auth.substr(6));
+            auto colon = decoded ? decoded->find(':') : std::string::npos;
+            if (colon == std::string::npos)
+                return oauth_error("invalid_client");
+            auto a = parse_params("a=" + decoded->substr(0, colon));
+            auto b = parse_params("b=" + decoded->substr(colon + 1));
+            if (!a || !b || a->empty() || b->empty())
+                return oauth_error("invalid_client");
+            id = a->front().second;
+            secret = b->front().second;
+        } else {
+            if (auto it = f.find("client_id"); it != f.end())
+                id = it->second;
+            if (auto it = f.find("client_secret"); it != f.end())
+                secret = it->second;
+        }
+        if (id != options_.client_id || secret != options_.client_secret)
+            return oauth_error("invalid_client");
+        auto grant = f.find("grant_type");
+        if (grant == f.end())
+            return oauth_error("invalid_request", "grant_type is missing.");
+        if (grant->second != "client_credentials")
+            return oauth_error("unsupported_grant_type");
+
+        std::vector<std::string> scopes;
+        if (auto it = f.find("scope"); it != f.end()) {
+            std::string_view s = it->second;
+            while (!s.empty()) {
+                auto sp = s.find(' ');
+                auto one = s.substr(0, sp);
+                if (!one.empty() && std::find(scopes.begin(), scopes.end(), one) == scopes.end())
+                    scopes.emplace_back(one);
+                if (sp == std::string_view::npos)
+                    break;
+                s.remove_prefix(sp + 1);
+            }
+        }
+        if (scopes.empty())
+            scopes =
+                options_.allowed_scopes; // IdentityServer grants every allowed scope when none is asked for
+        for (const auto& s : scopes)
+            if (std::find(options_.allowed_scopes.begin(), options_.allowed_scopes.end(), s) ==
+                options_.allowed_scopes.end())
+                return oauth_error("invalid_scope");
+
+        auto token = random_token();
+        auto lifetime = options_.token_lifetime.count();
+        tokens_[token] = {scopes, now_ms() + lifetime * 1000};
+        issued_.push_back(token);
+        ++stats_.tokens_issued;
+
+        std::string granted;
+        for (const auto& s : scopes)
+            granted += (granted.empty() ? "" : " ") + s;
+        json::object o;
+        o["access_token"] = token;
+        o["expires_in"] = lifetime;
+        o["token_type"] = "Bearer";
+        o["scope"] = granted;
+        reply r;
+        r.body = json::serialize(o);
+        r.headers.emplace_back(http::field::cache_control, "no-store");
+        r.headers.emplace_back(http::field::pragma, "no-cache");
+        return r;
+    }
+
+    // Checks the bearer token; the caller holds mutex_. nullopt when the request may proceed.
+    std::optional<reply> authorize(const request_t& req)
+    {
+        auto unauthorized = [&](std::string_view message, bool presented) {
+            ++stats_.unauthorized;
+            auto r = error_reply(401, "Unauthorized", message);
+            r.headers.emplace_back(
+                http::field::www_authenticate, presented ? "Bearer error=\"invalid_token\"" : "Bearer"
+            );
+            return r;
+        };
+        auto auth = req[http::field::authorization];
+        if (auth.size() <= 7 || !iequals(auth.substr(0, 7), "bearer "))
+            return unauthorized("Authorization header with a bearer token is required.", false);
+        auto it = tokens_.find(std::string(auth.substr(7)));
+        if (it == tokens_.end())
+            return unauthorized("The access token is not valid.", true);
+        if (now_ms() >= it->second.expires_at)
+            return unauthorized(
+                fmt::format("The token expired at '{}'.", iso_s(it->second.expires_at)), true
+            );
+        if (client_revoked_)
+            return unauthorized("The client is disabled.", true);
+        const auto& scopes = it->second.scopes;
+        if (std::find(scopes.begin(), scopes.end(), "reportingapiv1") == scopes.end()) {
+            if (wrong_scope_status_ == 401)
+                return unauthorized("The token's audience is not valid for this API.", true);
+            return error_reply(wrong_scope_status_, "Forbidden", "The token lacks the scope reportingapiv1.");
+        }
+        return std::nullopt;
+    }
+
+    reply handle_data(
+        const request_t& req, const std::map<std::string, std::string>& params, std::string_view raw_query
+    )
+    {
+        std::lock_guard lock(mutex_);
+        if (auto denied = authorize(req))
+            return *denied;
+        if (req.method() != http::verb::get) {
+            auto r = error_reply(405, "MethodNotAllowed", "Use GET.");
+            r.headers.emplace_back(http::field::allow, "GET");
+            return r;
+        }
+        auto parsed = parse_query(params);
+        if (auto* e = std::get_if<api_error>(&parsed))
+            return error_reply(e->status, e->error, e->message);
+        return time_registrations(std::get<api_query>(parsed), raw_query);
+    }
+
+    // -----------------------------------------------------------------------------------------------------
+    // Mutations; each takes mutex_ itself
+
+    static std::int32_t parse_day(const std::string& text)
+    {
+        auto t = util::parse_iso8601(text);
+        if (!t)
+            throw std::invalid_argument(fmt::format("fake_ditio: '{}' is not a date", text));
+        return static_cast<std::int32_t>(std::chrono::floor<std::chrono::days>(*t).time_since_epoch().count()
+        );
+    }
+
+    std::vector<std::string>
+    seed(std::size_t count, std::uint64_t seed, const std::string& first, const std::string& last)
+    {
+        auto first_day = parse_day(first), last_day = parse_day(last);
+        if (last_day < first_day)
+            throw std::invalid_argument("fake_ditio: last_work_date is before first_work_date");
+        std::lock_guard lock(mutex_);
+        rng g{seed * 0x2545f4914f6cdd1dULL + 0x5eed};
+        auto now = now_ms();
+        std::vector<std::string> ids;
+        ids.reserve(count);
+        records_.reserve(records_.size() + count);
+        while (ids.size() < count) {
+            // Runs of records sharing one modified time; now and then a big one, like a bulk approval.
+            auto run = g.chance(2) ? 20 + g.below(100) : 1 + g.below(6);
+            run = std::min<std::uint64_t>(run, count - ids.size());
+            auto t = now - 1000 - static_cast<std::int64_t>(g.below(365ULL * ms_per_day));
+            for (std::uint64_t k = 0; k < run; ++k) {
+                auto day =
+                    first_day +
+                    static_cast<std::int32_t>(g.below(static_cast<std::uint64_t>(last_day - first_day) + 1));
+                auto created = g.chance(60) ? t : t - static_cast<std::int64_t>(g.below(30ULL * ms_per_day));
+                add(generate(g, day, created, t));
+                ids.push_back(to_hex(records_.back().id));
+            }
+        }
+        return ids;
+    }
+
+    std::vector<std::string> insert(std::size_t count)
+    {
+        std::lock_guard lock(mutex_);
+        auto t = batch_time();
+        rng g{0xfeedULL + 0x9e3779b97f4a7c15ULL * ++insert_counter_};
+        std::vector<std::string> ids;
+        ids.reserve(count);
+        for (std::size_t i = 0; i < count; ++i) {
+            auto day =
+                static_cast<std::int32_t>(floor_div(t, ms_per_day) - static_cast<std::int64_t>(g.below(3)));
+            auto r = generate(g, day, t, t);
+            r.flags = 0; // new registrations are not approved yet
+            add(r);
+            ids.push_back(to_hex(records_.back().id));
+        }
+        return ids;
+    }
+
+    void edit(const std::vector<std::string>& ids)
+    {
+        std::lock_guard lock(mutex_);
+        auto t = batch_time();
+        for (const auto& id : ids) {
+            auto* r = find(id);
+            if (!r || r->has(flag_deleted))
+                continue;
+            change(*r, t, [&](record& x) {
+                rng g{fnv1a(id) ^ x.version};
+                auto n = pools_.descriptions.size();
+                x.description = static_cast<std::uint8_t>((x.description + 1 + g.below(n - 1)) % n);
+                x.minutes = static_cast<std::uint16_t>(
+                    x.minutes >= 9 * 60 || (x.minutes > 60 && g.chance(50)) ? x.minutes - 15 : x.minutes + 15
+                );
+                x.break_minutes = static_cast<std::uint16_t>(x.minutes >= 6 * 60 ? 30 : 0);
+                // Walks the approval workflow; a locked record is reopened, as after a correction.
+                if (!x.has(flag_approved)) {
+                    x.set(flag_approved, true);
+                    x.approved_at = t;
+                    x.approver = static_cast<std::uint8_t>(g.below(3));
+                } else if (!x.has(flag_payroll_approved)) {
+                    x.set(flag_payroll_approved, true);
+                    x.payroll_approved_at = t;
+                } else if (!x.has(flag_locked)) {
+                    x.set(flag_locked, true);
+                    x.locked_at = t;
+                } else {
+                    x.flags = 0;
+                }
+            });
+        }
+    }
+
+    void move_work_date(const std::vector<std::string>& ids, const std::string& work_date)
+    {
+        auto day = parse_day(work_date);
+        std::lock_guard lock(mutex_);
+        auto t = batch_time();
+        for (const auto& id : ids)
+            if (auto* r = find(id); r && !r->has(flag_deleted))
+                change(*r, t, [&](record& x) { x.work_day = day; });
+    }
+
+    void remove(const std::vector<std::string>& ids)
+    {
+        std::lock_guard lock(mutex_);
+        auto t = batch_time();
+        for (const auto& id : ids) {
+            auto* r = find(id);
+            if (!r || r->has(flag_deleted))
+                continue;
+            change(*r, t, [&](record& x) {
+                x.set(flag_deleted, true);
+                x.deleted = t;
+            });
+            --live_;
+        }
+    }
+
+    void purge(const std::vector<std::string>& ids)
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& id : ids) {
+            auto* r = find(id);
+            if (!r)
+                continue;
+            if (!r->has(flag_deleted)) {
+                by_work_date_.erase(work_key(*r));
+                --live_;
+            }
+            by_modified_.erase(modified_key(*r));
+            r->set(flag_purged, true);
+        }
+    }
+
+    std::vector<std::string> pick_live(std::size_t count, std::uint64_t seed) const
+    {
+        std::lock_guard lock(mutex_);
+        std::vector<std::uint32_t> live;
+        live.reserve(live_);
+        for (const auto& k : by_work_date_)
+            live.push_back(k.index);
+        std::sort(live.begin(), live.end()); // independent of the work-date order, which edits change
+        rng g{seed ^ 0x9c0ffee5ULL};
+        count = std::min(count, live.size());
+        std::vector<std::string> out;
+        out.reserve(count);
+        for (std::size_t i = 0; i < count; ++i) {
+            auto j = i + static_cast<std::size_t>(g.below(live.size() - i));
+            std::swap(live[i], live[j]);
+            out.push_back(to_hex(records_[live[i]].id));
+        }
+        return out;
+    }
+
+    std::map<std::string, record_view> snapshot() const
+    {
+        std::lock_guard lock(mutex_);
+        std::map<std::string, record_view> out;
+        for (const auto& r : records_) {
+            if (r.has(flag_purged))
+                continue;
+            record_view v;
+            append_record(v.json, r);
+            v.modified = iso_ms(r.modified);
+            v.deleted = r.has(flag_deleted);
+            if (v.deleted)
+                v.deleted_at = iso_ms(r.deleted);
+            v.work_date = iso_s(r.work_ms());
+            out.emplace(to_hex(r.id), std::move(v));
+        }
+        return out;
+    }
+
+    reply handle_control(
+        const request_t& req, std::string_view path, const std::map<std::string, std::string>& params
+    )
+    {
+        reply r;
+        if (path.ends_with("/_fake/stats")) {
+            std::lock_guard lock(mutex_);
+            r.body = fmt::format(
+                R"({{"connections_accepted":{},"token_requests":{},"tokens_issued":{},"api_requests":{},)"
+                R"("unauthorized":{},"live":{},"records":{}}})",
+                stats_.connections_accepted,
+                stats_.token_requests,
+                stats_.tokens_issued,
+                stats_.api_requests,
+                stats_.unauthorized,
+                live_,
+                by_modified_.size()
+            );
+            return r;
+        }
+        if (req.method() != http::verb::post)
+            return error_reply(405, "MethodNotAllowed", "Use POST.");
+        std::array<std::uint64_t, 4> n{};
+        constexpr std::array<const char*, 4> keys{"insert", "edit", "delete", "seed"};
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            auto it = params.find(keys[i]);
+            if (it == params.end())
+                continue;
+            auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), n[i]);
+            if (ec != std::errc{} || p != it->second.data() + it->second.size())
+                return error_reply(400, "InvalidArgument", fmt::format("'{}' is not a number.", it->second));
+        }
+        // Edited and deleted records are distinct: one pick, split in two.
+        auto picked = pick_live(static_cast<std::size_t>(n[1] + n[2]), n[3]);
+        auto split =
+            static_cast<std::ptrdiff_t>(std::min<std::size_t>(picked.size(), static_cast<std::size_t>(n[1])));
+        std::vector<std::string> edits(picked.begin(), picked.begin() + split);
+        std::vector<std::string> deletes(picked.begin() + split, picked.end());
+        if (!edits.empty())
+            edit(edits);
+        if (!deletes.empty())
+            remove(deletes);
+        auto inserted = n[0] != 0 ? insert(static_cast<std::size_t>(n[0])).size() : 0;
+        std::size_t live = 0;
+        {
+            std::lock_guard lock(mutex_);
+            live = live_;
+        }
+        r.body = fmt::format(
+            R"({{"inserted":{},"edited":{},"deleted":{},"live":{}}})",
+            inserted,
+            edits.size(),
+            deletes.size(),
+            live
+        );
+        return r;
+    }
+
+    reply route(
+        const request_t& req,
+        std::string_view path,
+        std::string_view raw_query,
+        const std::map<std::string, std::string>& params
+    )
+    {
+        if (path.ends_with("/connect/token"))
+            return handle_token(req);
+        if (path.ends_with("/v1/time-registrations"))
+            return handle_data(req, params, raw_query);
+        if (options_.control_endpoint && (path.ends_with("/_fake/mutate") || path.ends_with("/_fake/stats")))
+            return handle_control(req, path, params);
+        return error_reply(404, "NotFound", fmt::format("No endpoint matches '{}'.", path));
+    }
+
+    response_t make_response(const request_t& req, reply&& r) const
+    {
+        response_t res{static_cast<http::status>(r.status), req.version()};
+        res.set(http::field::date, util::format_http_date(micros_of_ms(now_ms_locked())));
+        res.set(http::field::content_type, r.content_type);
+        for (auto& [field, value] : r.headers)
+            res.set(field, value);
+        res.body() = std::move(r.body);
+        res.prepare_payload();
+        return res;
+    }
+
+    std::int64_t now_ms_locked() const
+    {
+        std::lock_guard lock(mutex_);
+        return now_ms();
+    }
+
+    void log_request(
+        const request_t& req,
+        std::string_view path,
+        const std::map<std::string, std::string>& params,
+        int status,
+        const reply* r
+    )
+    {
+        request_record rec;
+        rec.method = std::string(req.method_string());
+        rec.path = std::string(path);
+        rec.query = params;
+        rec.status = status;
+        if (r) {
+            rec.records = r->records;
+            rec.continuation_token = r->continuation_token;
+        }
+        std::lock_guard lock(mutex_);
+        requests_.push_back(std::move(rec));
+        if (requests_.size() > max_logged_requests)
+            requests_.pop_front();
+    }
+
+    // Takes the first fault that applies to this request, if any.
+    std::optional<fault> take_fault(std::string_view path, bool data_with_token)
+    {
+        std::lock_guard lock(mutex_);
+        for (auto it = faults_.begin(); it != faults_.end(); ++it) {
+            if (!path.ends_with(it->path_suffix))
+                continue;
+            if (it->what == fault::kind::reject_continuation && !data_with_token)
+                continue;
+            auto f = *it;
+            if (--it->count <= 0)
+                faults_.erase(it);
+            return f;
+        }
+        return std::nullopt;
+    }
+
+    // Parks the session while this data request is the held one; false when the server is stopping.
+    asio::awaitable<bool> maybe_hold(session_ctl& ctl)
+    {
+        {
+            std::lock_guard lock(mutex_);
+            ++data_requests_;
+            if (hold_at_ == 0 || data_requests_ != hold_at_)
+                co_return true;
+            hold_at_ = 0;
+            held_ = true;
+            parked_.push_back(ctl.id);
+        }
+        held_cv_.notify_all();
+        for (;;) {
+            {
+                std::lock_guard lock(mutex_);
+                if (std::find(parked_.begin(), parked_.end(), ctl.id) == parked_.end())
+                    break;
+            }
+            if (stopping_)
+                co_return false;
+            ctl.timer.expires_at(asio::steady_timer::time_point::max());
+            co_await ctl.timer.async_wait(use_nothrow);
+        }
+        co_return !stopping_;
+    }
+
+    // Decides how to answer one request: the reply, and whether to reset or truncate instead.
+    asio::awaitable<std::pair<action, response_t>> process(const request_t& req, session_ctl& ctl)
+    {
+        std::string_view target = req.target();
+        auto qmark = target.find('?');
+        auto path = target.substr(0, qmark);
+        auto raw_query = qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
+        std::map<std::string, std::string> params;
+        bool malformed = false;
+        if (auto list = parse_params(raw_query))
+            for (auto& [k, v] : *list)
+                params[to_lower(k)] = v;
+        else
+            malformed = true;
+
+        bool is_data = path.ends_with("/v1/time-registrations");
+        {
+            // Counted on arrival, so a request answered by a fault counts too.
+            std::lock_guard lock(mutex_);
+            if (is_data)
+                ++stats_.api_requests;
+            else if (path.ends_with("/connect/token"))
+                ++stats_.token_requests;
+        }
+        if (is_data && req.method() == http::verb::get && !co_await maybe_hold(ctl))
+            co_return std::pair{action::reset, response_t{}};
+
+        auto f = take_fault(path, is_data && params.count("continuationtoken") != 0);
+        if (f && f->what == fault::kind::delay) {
+            ctl.timer.expires_after(f->delay);
+            co_await ctl.timer.async_wait(use_nothrow);
+            if (stopping_)
+                co_return std::pair{action::reset, response_t{}};
+        }
+        if (f && f->what == fault::kind::reset) {
+            log_request(req, path, params, 0, nullptr);
+            co_return std::pair{action::reset, response_t{}};
+        }
+
+        reply r;
+        if (f && f->what == fault::kind::status) {
+            r.status = f->status;
+            r.body =
+                f->body.empty() ? simple_error(fault_status_error(f->status), "Injected fault.") : f->body;
+            if (f->retry_after)
+                r.headers.emplace_back(http::field::retry_after, *f->retry_after);
+        } else if (f && f->what == fault::kind::html_200) {
+            r.content_type = "text/html";
+            r.body = std::string(proxy_error_page);
+        } else if (f && f->what == fault::kind::reject_continuation) {
+            r = error_reply(400, "InvalidContinuationToken", "The continuation token has expired.");
+        } else if (malformed) {
+            r = error_reply(400, "InvalidArgument", "The query string is malformed.");
+        } else {
+            try {
+                r = route(req, path, raw_query, params);
+            } catch (const std::exception& e) {
+                r = error_reply(500, "InternalServerError", e.what());
+            }
+        }
+        log_request(req, path, params, r.status, &r);
+        auto what = f && f->what == fault::kind::truncate ? action::truncate : action::respond;
+        co_return std::pair{what, make_response(req, std::move(r))};
+    }
+
+    template <class Stream> static void close_hard(Stream& stream, bool reset)
+    {
+        auto& socket = beast::get_lowest_layer(stream).socket();
+        boost::system::error_code ec;
+        if (reset)
+            socket.set_option(asio::socket_base::linger(true, 0), ec); // RST, as a dying proxy would
+        socket.close(ec);
+    }
+
+    template <class Stream> asio::awaitable<void> serve(Stream& stream, session_ctl& ctl, bool tls)
+    {
+        beast::flat_buffer buffer;
+        std::uint64_t served = 0;
+        for (;;) {
+            http::request_parser<http::string_body> parser;
+            parser.body_limit(1 << 20);
+            beast::get_lowest_layer(stream).expires_after(idle_timeout);
+            auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+            if (ec || stopping_)
+                co_return; // EOF, a killed client, timeout or stop(): nothing to answer
+            auto req = parser.release();
+            ++served;
+            auto [what, res] = co_await process(req, ctl);
+            if (stopping_)
+                co_return;
+            if (what == action::reset) {
+                close_hard(stream, true);
+                co_return;
+            }
+            std::uint64_t limit = 0;
+            {
+                std::lock_guard lock(mutex_);
+                limit = max_requests_per_connection_;
+            }
+            bool keep_alive = req.keep_alive() && (limit == 0 || served < limit) && what == action::respond;
+            res.keep_alive(keep_alive);
+            beast::get_lowest_layer(stream).expires_after(io_timeout);
+            if (what == action::truncate) {
+                // The real Content-Length, then half the body and a close: a proxy dying mid-answer.
+                auto half = res.body().size() / 2;
+                http::response_serializer<http::string_body> sr{res};
+                auto [hec, hn] = co_await http::async_write_header(stream, sr, use_nothrow);
+                if (!hec)
+                    co_await asio::async_write(stream, asio::buffer(res.body().data(), half), use_nothrow);
+                close_hard(stream, false);
+                co_return;
+            }
+            auto [wec, wn] = co_await http::async_write(stream, res, use_nothrow);
+            if (wec)
+                co_return;
+            if (!keep_alive)
+                break;
+        }
+        if (tls) {
+            if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+                beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+                co_await stream.async_shutdown(use_nothrow);
+            }
+        } else {
+            boost::system::error_code ec;
+            beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
+        }
+        close_hard(stream, false);
+    }
+
+    asio::awaitable<void> run_session(tcp::socket socket)
+    {
+        session_ctl ctl{ioc_};
+        ctl.id = next_session_++;
+        sessions_[ctl.id] = &ctl;
+        struct unregister {
+            impl* self;
+            std::uint64_t id;
+            ~unregister() { self->sessions_.erase(id); }
+        } guard{this, ctl.id};
+
+        boost::system::error_code ec;
+        socket.set_option(tcp::no_delay(true), ec);
+        if (ssl_ctx_) {
+            beast::ssl_stream<beast::tcp_stream> stream{beast::tcp_stream{std::move(socket)}, *ssl_ctx_};
+            ctl.close = [&stream] { close_hard(stream, false); };
+            if (stopping_)
+                co_return;
+            beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+            auto [hec] = co_await stream.async_handshake(ssl::stream_base::server, use_nothrow);
+            if (hec || stopping_)
+                co_return; // a client that does not trust us, or a port scanner
+            co_await serve(stream, ctl, true);
+        } else {
+            beast::tcp_stream stream{std::move(socket)};
+            ctl.close = [&stream] { close_hard(stream, false); };
+            if (stopping_)
+                co_return;
+            co_await serve(stream, ctl, false);
+        }
+    }
+
+    asio::awaitable<void> accept_loop()
+    {
+        for (;;) {
+            auto [ec, socket] = co_await acceptor_->async_accept(use_nothrow);
+            if (stopping_ || ec == asio::error::operation_aborted)
+                co_return;
+            if (ec) {
+                // EMFILE and friends: back off instead of spinning.
+                asio::steady_timer pause{ioc_, std::chrono::milliseconds(50)};
+                co_await pause.async_wait(use_nothrow);
+                continue;
+            }
+            {
+                std::lock_guard lock(mutex_);
+                ++stats_.connections_accepted;
+            }
+            asio::co_spawn(ioc_, run_session(std::move(socket)), [](std::exception_ptr e) {
+                if (!e)
+                    return;
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& ex) {
+                    std::cerr << "fake_ditio: session failed: " << ex.what() << '\n';
+                }
+            });
+        }
+    }
+};
+
+// ---------------------------------------------------------------------------------------------------------
+
+fake_ditio::fake_ditio(fake_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
+
+fake_ditio::~fake_ditio()
+{
+    stop();
+}
+
+void fake_ditio::start()
+{
+    auto& m = *impl_;
+    if (m.thread_.joinable())
+        return;
+    if (m.stopping_)
+        throw std::logic_error("fake_ditio: cannot start again after stop()");
+    if (m.options_.tls) {
+        m.ssl_ctx_.emplace(ssl::context::tls_server);
+        m.ssl_ctx_->set_options(
+            ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3
+        );
+        SSL_CTX_set_min_proto_version(m.ssl_ctx_->native_handle(), TLS1_2_VERSION);
+        m.ssl_ctx_->use_certificate_chain_file(m.options_.cert_file.string());
+        m.ssl_ctx_->use_private_key_file(m.options_.key_file.string(), ssl::context::pem);
+    }
+    tcp::endpoint endpoint{asio::ip::make_address_v4("127.0.0.1"), m.options_.port};
+    m.acceptor_.emplace(m.ioc_);
+    m.acceptor_->open(endpoint.protocol());
+    m.acceptor_->set_option(asio::socket_base::reuse_address(true));
+    m.acceptor_->bind(endpoint);
+    m.acceptor_->listen(asio::socket_base::max_listen_connections);
+    m.port_ = m.acceptor_->local_endpoint().port();
+
+    asio::co_spawn(m.ioc_, m.accept_loop(), [](std::exception_ptr e) {
+        if (e)
+            std::rethrow_exception(e); // ends run(): the thread reports it
+    });
+    std::promise<void> done;
+    m.thread_done_ = done.get_future();
+    m.thread_ = std::thread([&m, done = std::move(done)]() mutable {
+        try {
+            m.ioc_.run();
+        } catch (const std::exception& e) {
+            std::cerr << "fake_ditio: server thread failed: " << e.what() << '\n';
+        }
+        done.set_value();
+    });
+}
+
+void fake_ditio::stop()
+{
+    auto& m = *impl_;
+    if (!m.thread_.joinable())
+        return;
+    m.stopping_ = true;
+    asio::post(m.ioc_, [&m] {
+        boost::system::error_code ec;
+        if (m.acceptor_)
+            m.acceptor_->close(ec);
+        for (auto& [id, ctl] : m.sessions_) {
+            ctl->timer.cancel();
+            if (ctl->close)
+                ctl->close();
+        }
+    });
+    // Sessions end once their sockets are closed; the deadline only keeps a bug from hanging a test run.
+    if (m.thread_done_.wait_for(std::chrono::seconds(5)) != std::future_status::ready)
+        m.ioc_.stop();
+    m.thread_.join();
+}
+
+std::uint16_t fake_ditio::port() const
+{
+    return impl_->port_;
+}
+
+std::string fake_ditio::base_url() const
+{
+    return fmt::format("{}://127.0.0.1:{}", impl_->options_.tls ? "https" : "http", port());
+}
+
+std::vector<std::string> fake_ditio::seed(
+    std::size_t count, std::uint64_t seed, std::string first_work_date, std::string last_work_date
+)
+{
+    return impl_->seed(count, seed, first_work_date, last_work_date);
+}
+
+std::vector<std::string> fake_ditio::insert(std::size_t count)
+{
+    return impl_->insert(count);
+}
+
+void fake_ditio::edit(const std::vector<std::string>& ids)
+{
+    impl_->edit(ids);
+}
+
+void fake_ditio::move_work_date(const std::vector<std::string>& ids, const std::string& work_date)
+{
+    impl_->move_work_date(ids, work_date);
+}
+
+void fake_ditio::remove(const std::vector<std::string>& ids)
+{
+    impl_->remove(ids);
+}
+
+void fake_ditio::purge(const std::vector<std::string>& ids)
+{
+    impl_->purge(ids);
+}
+
+std::vector<std::string> fake_ditio::pick_live(std::size_t count, std::uint64_t seed) const
+{
+    return impl_->pick_live(count, seed);
+}
+
+std::map<std::string, record_view> fake_ditio::snapshot() const
+{
+    return impl_->snapshot();
+}
+
+std::size_t fake_ditio::live_count() const
+{
+    std::lock_guard lock(impl_->mutex_);
+    return impl_->live_;
+}
+
+void fake_ditio::set_clock_offset(std::chrono::milliseconds offset)
+{
+    std::lock_guard lock(impl_->mutex_);
+    impl_->clock_offset_ = offset;
+}
+
+void fake_ditio::set_token_lifetime(std::chrono::seconds lifetime)
+{
+    std::lock_guard lock(impl_->mutex_);
+    impl_->options_.token_lifetime = lifetime;
+}
+
+void fake_ditio::expire_all_tokens()
+{
+    std::lock_guard lock(impl_->mutex_);
+    impl_->tokens_.clear();
+}
+
+void fake_ditio::set_client_revoked(bool revoked)
+{
+    std::lock_guard lock(impl_->mutex_);
+    impl_->client_revoked_ = revoked;
+}
+
+void fake_ditio::set_wrong_scope_status(int status)
+{
+    std::lock_guard lock(impl_->mutex_);
+    impl_->wrong_scope_status_ = status;
+}
+
+std::vector<std::string> fake_ditio::issued_tokens() const
+{
+    std::lock_guard lock(impl_->mutex_);
+    return impl_->issued_;
+}
+
+void fake_ditio::inject(fault f)
+{
+    std::lock_guard lock(impl_->mutex_);
+    if (f.count > 0)
+        impl_->faults_.push_back(std::move(f));
+}
+
+void fake_ditio::clear_faults()
+{
+    std::lock_guard lock(impl_->mutex_);
+    impl_->faults_.clear();
+}
+
+void fake_ditio::hold_request(std::uint64_t nth)
+{
+    std::lock_guard lock(impl_->mutex_);
+    impl_->hold_at_ = nth == 0 ? 0 : impl_->data_requests_ + nth;
+    impl_->held_ = false;
+}
+
+bool fake_ditio::wait_until_held(std::chrono::milliseconds timeout)
+{
+    std::unique_lock lock(impl_->mutex_);
+    return impl_->held_cv_.wait_for(lock, timeout, [&] { return impl_->held_; });
+}
+
+void fake_ditio::release()
+{
+    auto& m = *impl_;
+    std::vector<std::uint64_t> parked;
+    {
+        std::lock_guard lock(m.mutex_);
+        m.held_ = false;
+        m.hold_at_ = 0;
+        parked.swap(m.parked_);
+    }
+    // Timers belong to the io thread; wake the parked sessions there.
+    asio::post(m.ioc_, [&m, parked = std::move(parked)] {
+        for (auto id : parked)
+            if (auto it = m.sessions_.find(id); it != m.sessions_.end())
+                it->second->timer.cancel();
+    });
+}
+
+void fake_ditio::set_max_requests_per_connection(std::uint64_t n)
+{
+    std::lock_guard lock(impl_->mutex_);
+    impl_->max_requests_per_connection_ = n;
+}
+
+fake_stats fake_ditio::stats() const
+{
+    std::lock_guard lock(impl_->mutex_);
+    return impl_->stats_;
+}
+
+std::vector<request_record> fake_ditio::requests() const
+{
+    std::lock_guard lock(impl_->mutex_);
+    return {impl_->requests_.begin(), impl_->requests_.end()};
+}
+
+void fake_ditio::clear_requests()
+{
+    std::lock_guard lock(impl_->mutex_);
+    impl_->requests_.clear();
+}
+
+} // namespace ditio_sync::testing

@@ -1,0 +1,152 @@
+// ditio-fake: the fake Ditio server as a process, for the demo and the benchmark. Runs until SIGINT/SIGTERM.
+#include "fake_ditio.hpp"
+
+#include <fmt/format.h>
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <csignal>
+#include <cstdlib>
+#include <exception>
+#include <fstream>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace {
+
+using ditio_sync::testing::fake_ditio;
+using ditio_sync::testing::fake_options;
+
+constexpr std::string_view usage = R"(usage: ditio-fake [options]
+  --port N                 port on 127.0.0.1 (default 0: any free port)
+  --records N              records to seed (default 5000)
+  --seed N                 seed for the generated data (default 1)
+  --pki-dir DIR            where the test CA and server certificate live (created if missing)
+  --plain                  serve plain HTTP instead of TLS
+  --token-lifetime SECONDS access token lifetime (default 1800)
+  --client-id ID           (default demo-client)
+  --client-secret SECRET   (default demo-secret)
+  --port-file FILE         write the bound port here once listening
+  --end-of-stream STYLE    last page's continuationToken: absent (default), null or empty
+Control endpoints on the same port: POST /_fake/mutate?insert=N&edit=N&delete=N&seed=S, GET /_fake/stats.
+)";
+
+std::uint64_t to_number(std::string_view flag, std::string_view text)
+{
+    std::uint64_t n = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc{} || p != text.data() + text.size())
+        throw std::invalid_argument(fmt::format("{} expects a number, got '{}'", flag, text));
+    return n;
+}
+
+void write_port_file(const std::filesystem::path& path, std::uint16_t port)
+{
+    auto tmp = path;
+    tmp += ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << port << '\n';
+        if (!out)
+            throw std::runtime_error("cannot write " + tmp.string());
+    }
+    std::filesystem::rename(tmp, path); // readers never see an empty file
+}
+
+int run(int argc, char** argv)
+{
+    fake_options options;
+    std::size_t records = 5000;
+    std::uint64_t seed = 1;
+    std::filesystem::path pki_dir, port_file;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        auto value = [&]() -> std::string_view {
+            if (i + 1 >= argc)
+                throw std::invalid_argument(fmt::format("{} needs a value", arg));
+            return argv[++i];
+        };
+        if (arg == "--help" || arg == "-h") {
+            std::cout << usage;
+            return EXIT_SUCCESS;
+        } else if (arg == "--port") {
+            auto port = to_number(arg, value());
+            if (port > 65535)
+                throw std::invalid_argument("--port must be at most 65535");
+            options.port = static_cast<std::uint16_t>(port);
+        } else if (arg == "--records") {
+            records = static_cast<std::size_t>(to_number(arg, value()));
+        } else if (arg == "--seed") {
+            seed = to_number(arg, value());
+        } else if (arg == "--pki-dir") {
+            pki_dir = value();
+        } else if (arg == "--plain") {
+            options.tls = false;
+        } else if (arg == "--token-lifetime") {
+            options.token_lifetime = std::chrono::seconds(to_number(arg, value()));
+        } else if (arg == "--client-id") {
+            options.client_id = value();
+        } else if (arg == "--client-secret") {
+            options.client_secret = value();
+        } else if (arg == "--port-file") {
+            port_file = value();
+        } else if (arg == "--end-of-stream") {
+            auto style = value();
+            if (style == "absent")
+                options.end_of_stream_style = 0;
+            else if (style == "null")
+                options.end_of_stream_style = 1;
+            else if (style == "empty")
+                options.end_of_stream_style = 2;
+            else
+                throw std::invalid_argument("--end-of-stream is absent, null or empty");
+        } else {
+            throw std::invalid_argument(fmt::format("unknown option '{}' (see --help)", arg));
+        }
+    }
+    if (options.tls) {
+        if (pki_dir.empty())
+            pki_dir = std::filesystem::temp_directory_path() / "ditio-fake-pki";
+        auto pki = ditio_sync::testing::make_test_pki(pki_dir);
+        options.cert_file = pki.server_cert;
+        options.key_file = pki.server_key;
+    }
+    options.control_endpoint = true;
+
+    // Block the signals before any thread starts, so only sigwait below sees them.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    fake_ditio server(options);
+    server.seed(records, seed);
+    server.start();
+    if (!port_file.empty())
+        write_port_file(port_file, server.port());
+    std::cerr << fmt::format("ditio-fake: listening on {} ({} records)\n", server.base_url(), records)
+              << std::flush;
+
+    int signal = 0;
+    sigwait(&signals, &signal);
+    server.stop();
+    std::cerr << fmt::format("ditio-fake: stopped ({})\n", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    return EXIT_SUCCESS;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::cerr << "ditio-fake: " << e.what() << '\n';
+        return EXIT_FAILURE;
+    }
+}
