@@ -8,23 +8,26 @@
 #include <ditio_sync/log/log.hpp>
 #include <ditio_sync/ops/status.hpp>
 #include <ditio_sync/store/database.hpp>
+#include <ditio_sync/store/instance_lock.hpp>
 #include <ditio_sync/store/migrations.hpp>
 #include <ditio_sync/sync/db_worker.hpp>
 #include <ditio_sync/sync/engine.hpp>
 #include <ditio_sync/sync/scheduler.hpp>
 #include <ditio_sync/util/clock.hpp>
+#include <ditio_sync/util/net.hpp>
 #include <ditio_sync/util/stop.hpp>
 
+#include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/json/serialize.hpp>
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <random>
 
@@ -56,7 +59,9 @@ std::vector<const ditio::stream_def*> resolve_streams(const std::vector<std::str
     for (const auto& n : names) {
         const auto* s = ditio::find_stream(n);
         if (!s)
-            throw usage_error(fmt::format("unknown stream '{}' (known: {})", n, fmt::join(ditio::stream_names(), ", ")));
+            throw usage_error(
+                fmt::format("unknown stream '{}' (known: {})", n, fmt::join(ditio::stream_names(), ", "))
+            );
         out.push_back(s);
     }
     return out;
@@ -76,7 +81,9 @@ config::config load_config(const options& opt, config::need_credentials creds)
         cfg.log.format = config::log_format::text;
     auto names = ditio::stream_names();
     config::validate(cfg, names, creds);
-    auto format = cfg.log.format.value_or(::isatty(STDERR_FILENO) ? config::log_format::text : config::log_format::json);
+    auto format = cfg.log.format.value_or(
+        ::isatty(STDERR_FILENO) ? config::log_format::text : config::log_format::json
+    );
     log::setup(cfg.log.level, format);
     return cfg;
 }
@@ -90,7 +97,9 @@ SQLite::Database open_and_migrate(const config::config& cfg)
         log::info(
             log::get("store"),
             "store.migrated",
-            {{"from_version", before}, {"to_version", store::latest_schema_version()}, {"path", cfg.storage.path.string()}}
+            {{"from_version", before},
+             {"to_version", store::latest_schema_version()},
+             {"path", cfg.storage.path.string()}}
         );
     return db;
 }
@@ -104,10 +113,17 @@ http::client_options http_options(const config::config& cfg)
     o.proxy = cfg.http.proxy;
     auto env = config::process_environment();
     if (o.proxy.empty()) {
-        if (auto p = env("HTTPS_PROXY"))
-            o.proxy = *p;
-        else if (auto q = env("https_proxy"))
-            o.proxy = *q;
+        for (const char* name : {"HTTPS_PROXY", "https_proxy"}) {
+            if (auto p = env(name)) {
+                auto url = util::split_url(*p);
+                if (!url || url->scheme != "http")
+                    throw config::config_error(
+                        fmt::format("{}: must be http://host:port (user info is not supported)", name)
+                    );
+                o.proxy = *p;
+                break;
+            }
+        }
     }
     if (auto n = env("NO_PROXY"))
         o.no_proxy = *n;
@@ -118,34 +134,63 @@ http::client_options http_options(const config::config& cfg)
 
 // Everything a command that talks to Ditio needs, wired together on one io_context.
 struct runtime {
-    runtime(const config::config& c, SQLite::Database db)
+    // `secret` is resolved by the caller before the database is touched, so a missing secret writes nothing.
+    runtime(const config::config& c, std::string secret, SQLite::Database db)
         : cfg(c), http(io.get_executor(), http_options(c), log::get("http")),
-          tokens(http,
-                 auth::token_settings{c.ditio.identity_base, c.ditio.client_id,
-                                      config::resolve_client_secret(c, config::process_environment()), c.ditio.scope},
-                 clock, log::get("auth")),
-          api(http, tokens, c.ditio.reporting_base,
-              ditio::retry_settings{c.http.max_retries, c.http.retry_initial, c.http.retry_max}, stop, clock,
-              log::get("http"), std::random_device{}()),
-          db_thread(std::move(db)),
-          engine(api, db_thread, clock,
-                 sync::engine_settings{c.sync.overlap, c.sync.chunk_limit, c.sync.full_from, c.sync.full_ahead,
-                                       c.ditio.company_id},
-                 stop, log::get("sync")),
+          tokens(
+              http,
+              auth::token_settings{
+                  c.ditio.identity_base, c.ditio.client_id, std::move(secret), c.ditio.scope},
+              clock,
+              log::get("auth")
+          ),
+          api(http,
+              tokens,
+              c.ditio.reporting_base,
+              ditio::retry_settings{c.http.max_retries, c.http.retry_initial, c.http.retry_max},
+              stop,
+              clock,
+              log::get("http"),
+              std::random_device{}()),
+          db_thread(std::move(db)), engine(
+                                        api,
+                                        db_thread,
+                                        clock,
+                                        sync::engine_settings{
+                                            c.sync.overlap,
+                                            c.sync.chunk_limit,
+                                            c.sync.full_from,
+                                            c.sync.full_ahead,
+                                            c.ditio.company_id},
+                                        stop,
+                                        log::get("sync")
+                                    ),
           signals(io, SIGINT, SIGTERM)
     {
         stop.on_stop([this] { http.shutdown(); });
+        wait_for_signal();
+    }
+
+    // The first signal stops cleanly; a second one, while that is under way, exits at once (SQLite's
+    // journal keeps the database consistent even then).
+    void wait_for_signal()
+    {
         signals.async_wait([this](const boost::system::error_code& ec, int sig) {
             if (ec)
                 return;
-            log::info(log::get("app"), "app.stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+            const char* name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+            if (stop.stop_requested()) {
+                log::warn(log::get("app"), "app.forced_exit", {{"signal", name}});
+                std::_Exit(exit_code::sync_failed);
+            }
+            log::info(log::get("app"), "app.stopping", {{"signal", name}});
             stop.request_stop();
+            wait_for_signal();
         });
     }
 
     // Runs `body` to completion on the event loop; rethrows what it threw.
-    template <class T>
-    T run_to_end(asio::awaitable<T> body)
+    template <class T> T run_to_end(asio::awaitable<T> body)
     {
         std::exception_ptr error;
         std::optional<T> result;
@@ -193,7 +238,10 @@ int cmd_sync(const options& opt)
 {
     auto cfg = load_config(opt, config::need_credentials::yes);
     auto streams = resolve_streams(opt.sync_streams.empty() ? cfg.sync.streams : opt.sync_streams);
-    runtime rt(cfg, open_and_migrate(cfg));
+    auto secret = config::resolve_client_secret(cfg, config::process_environment());
+    http_options(cfg); // checks HTTPS_PROXY before anything is written
+    store::instance_lock lock(cfg.storage.path);
+    runtime rt(cfg, std::move(secret), open_and_migrate(cfg));
     auto kind = opt.sync_full ? sync::run_kind::full : sync::run_kind::automatic;
     auto statuses = rt.run_to_end([&]() -> asio::awaitable<std::vector<sync::run_status>> {
         std::vector<sync::run_status> out;
@@ -223,9 +271,17 @@ int cmd_run(const options& opt)
 {
     auto cfg = load_config(opt, config::need_credentials::yes);
     auto streams = resolve_streams(cfg.sync.streams);
-    runtime rt(cfg, open_and_migrate(cfg));
+    auto secret = config::resolve_client_secret(cfg, config::process_environment());
+    http_options(cfg); // checks HTTPS_PROXY before anything is written
+    store::instance_lock lock(cfg.storage.path);
+    runtime rt(cfg, std::move(secret), open_and_migrate(cfg));
     sync::scheduler sched(
-        rt.engine, streams, sync::schedule_settings{cfg.sync.interval}, rt.stop, log::get("sync"), std::random_device{}()
+        rt.engine,
+        streams,
+        sync::schedule_settings{cfg.sync.interval},
+        rt.stop,
+        log::get("sync"),
+        std::random_device{}()
     );
     log::info(
         log::get("app"),
@@ -246,8 +302,11 @@ int cmd_run(const options& opt)
 int cmd_check(const options& opt)
 {
     auto cfg = load_config(opt, config::need_credentials::yes);
+    auto secret = config::resolve_client_secret(cfg, config::process_environment());
+    http_options(cfg); // checks HTTPS_PROXY before anything is written
     std::cout << "configuration: ok\n";
-    runtime rt(cfg, open_and_migrate(cfg));
+    store::instance_lock lock(cfg.storage.path);
+    runtime rt(cfg, std::move(secret), open_and_migrate(cfg));
     std::cout << fmt::format(
         "database: ok ({}, schema version {})\n", cfg.storage.path.string(), store::latest_schema_version()
     );
@@ -267,6 +326,7 @@ int cmd_check(const options& opt)
 int cmd_migrate(const options& opt)
 {
     auto cfg = load_config(opt, config::need_credentials::no);
+    store::instance_lock lock(cfg.storage.path);
     auto db = open_and_migrate(cfg);
     std::cout << fmt::format("{}: schema version {}\n", cfg.storage.path.string(), store::schema_version(db));
     return exit_code::ok;
@@ -276,13 +336,18 @@ int cmd_reset(const options& opt)
 {
     auto cfg = load_config(opt, config::need_credentials::no);
     auto streams = resolve_streams({opt.reset_stream});
+    store::instance_lock lock(cfg.storage.path);
     auto db = open_and_migrate(cfg);
     store::sync_store st(db);
     util::real_clock clock;
-    st.reset(opt.reset_stream,
-             util::format_iso8601_ms(std::chrono::time_point_cast<std::chrono::microseconds>(clock.system_now())));
+    st.reset(
+        opt.reset_stream,
+        util::format_iso8601_ms(std::chrono::time_point_cast<std::chrono::microseconds>(clock.system_now()))
+    );
     log::info(log::get("app"), "sync.stream_reset", {{"stream", opt.reset_stream}});
-    std::cout << fmt::format("{}: watermark and checkpoint cleared; the next run is a full sync\n", opt.reset_stream);
+    std::cout << fmt::format(
+        "{}: watermark and checkpoint cleared; the next run is a full sync\n", opt.reset_stream
+    );
     return exit_code::ok;
 }
 
@@ -294,11 +359,16 @@ int cmd_status(const options& opt)
     if (version > store::latest_schema_version())
         throw store::db_error(
             store::db_failure::schema_too_new,
-            fmt::format("the database has schema version {}, newer than this ditio-sync knows ({})", version,
-                        store::latest_schema_version())
+            fmt::format(
+                "the database has schema version {}, newer than this ditio-sync knows ({})",
+                version,
+                store::latest_schema_version()
+            )
         );
     if (version == 0)
-        throw store::db_error(store::db_failure::cannot_open, "the database has no schema yet; run `ditio-sync migrate`");
+        throw store::db_error(
+            store::db_failure::cannot_open, "the database has no schema yet; run `ditio-sync migrate`"
+        );
     auto streams = resolve_streams(cfg.sync.streams);
     auto status = ops::collect_status(db, streams, cfg.sync.overlap);
     if (opt.status_json)
@@ -315,21 +385,27 @@ int run(int argc, char** argv)
     options opt;
     CLI::App cli{"ditio-sync: a SQLite mirror of Ditio data", "ditio-sync"};
     cli.set_version_flag("--version", std::string("ditio-sync ") + DITIO_SYNC_VERSION);
-    cli.add_option("--config", opt.config_file, "configuration file (default /etc/ditio-sync/ditio-sync.toml)");
+    cli.add_option(
+        "--config", opt.config_file, "configuration file (default /etc/ditio-sync/ditio-sync.toml)"
+    );
     cli.add_option("--log-level", opt.log_level, "trace, debug, info, warning, error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warning", "warn", "error", "critical", "off"}));
     cli.add_option("--log-format", opt.log_format, "json or text")->check(CLI::IsMember({"json", "text"}));
     cli.require_subcommand(1);
 
-    auto* run_cmd = cli.add_subcommand("run", "the daemon: schedule every enabled stream until SIGTERM/SIGINT");
+    auto* run_cmd =
+        cli.add_subcommand("run", "the daemon: schedule every enabled stream until SIGTERM/SIGINT");
     auto* sync_cmd = cli.add_subcommand("sync", "one pass now over the named (default: all enabled) streams");
     sync_cmd->add_option("streams", opt.sync_streams, "streams to sync");
     sync_cmd->add_flag("--full", opt.sync_full, "full re-sync; rows not returned are marked deleted");
-    auto* status_cmd = cli.add_subcommand("status", "per stream: mode, watermark, rows, last run, last error");
+    auto* status_cmd =
+        cli.add_subcommand("status", "per stream: mode, watermark, rows, last run, last error");
     status_cmd->add_flag("--json", opt.status_json, "machine-readable output");
-    auto* check_cmd = cli.add_subcommand("check", "validate config, reach the token endpoint, open/migrate the database");
+    auto* check_cmd =
+        cli.add_subcommand("check", "validate config, reach the token endpoint, open/migrate the database");
     auto* migrate_cmd = cli.add_subcommand("migrate", "create or upgrade the database schema, then exit");
-    auto* reset_cmd = cli.add_subcommand("reset", "forget a stream's watermark and checkpoint (next run is full)");
+    auto* reset_cmd =
+        cli.add_subcommand("reset", "forget a stream's watermark and checkpoint (next run is full)");
     reset_cmd->add_option("stream", opt.reset_stream, "stream to reset")->required();
 
     try {

@@ -69,8 +69,9 @@ CREATE TABLE sync_state (
     updated_at         TEXT
 );
 
+-- AUTOINCREMENT: run ids are never reused, even if old rows are pruned, because seen_run refers to them.
 CREATE TABLE sync_runs (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     stream        TEXT NOT NULL,
     mode          TEXT NOT NULL,    -- full | incremental
     started_at    TEXT NOT NULL,

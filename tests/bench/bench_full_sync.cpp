@@ -44,7 +44,8 @@ int main(int argc, char** argv)
         }
         auto diffs = ditio_sync::e2e::compare_with_server(fx.server(), fx.db());
         if (!diffs.empty()) {
-            std::cerr << "mirror differs from the server: " << diffs.front() << " (" << diffs.size() << " in all)\n";
+            std::cerr << "mirror differs from the server: " << diffs.front() << " (" << diffs.size()
+                      << " in all)\n";
             return 1;
         }
         rusage usage{};
@@ -59,8 +60,14 @@ int main(int argc, char** argv)
             "  CPU (ditio-sync) {:.2f} s ({:.1f} us/record)\n"
             "  peak RSS       {:.1f} MB\n"
             "  database       {:.1f} MB\n",
-            live, chunk, seconds, static_cast<double>(live) / seconds, cpu, cpu * 1e6 / static_cast<double>(live),
-            static_cast<double>(usage.ru_maxrss) / 1024.0, db_mb
+            live,
+            chunk,
+            seconds,
+            static_cast<double>(live) / seconds,
+            cpu,
+            cpu * 1e6 / static_cast<double>(live),
+            static_cast<double>(usage.ru_maxrss) / 1024.0,
+            db_mb
         );
         return 0;
     } catch (const std::exception& e) {

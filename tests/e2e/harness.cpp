@@ -1,9 +1,9 @@
 #include "harness.hpp"
 
-#include <boost/json/parse.hpp>
-#include <fmt/format.h>
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
+#include <boost/json/parse.hpp>
+#include <fmt/format.h>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -44,8 +44,12 @@ fs::path unique_dir()
 
 } // namespace
 
-child::child(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-             const fs::path& out_file, const fs::path& err_file)
+child::child(
+    const std::vector<std::string>& args,
+    const std::map<std::string, std::string>& env,
+    const fs::path& out_file,
+    const fs::path& err_file
+)
     : out_file_(out_file), err_file_(err_file)
 {
     std::vector<std::string> env_strings;
@@ -73,8 +77,12 @@ child::child(const std::vector<std::string>& args, const std::map<std::string, s
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(
+        &actions, STDOUT_FILENO, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600
+    );
+    posix_spawn_file_actions_addopen(
+        &actions, STDERR_FILENO, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600
+    );
     int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0)
@@ -82,8 +90,10 @@ child::child(const std::vector<std::string>& args, const std::map<std::string, s
 }
 
 child::child(child&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)), out_file_(std::move(other.out_file_)), err_file_(std::move(other.err_file_))
-{}
+    : pid_(std::exchange(other.pid_, -1)), out_file_(std::move(other.out_file_)),
+      err_file_(std::move(other.err_file_))
+{
+}
 
 child::~child()
 {
@@ -100,7 +110,10 @@ void child::kill(int sig)
         ::kill(pid_, sig);
 }
 
-std::string child::err_so_far() const { return slurp(err_file_); }
+std::string child::err_so_far() const
+{
+    return slurp(err_file_);
+}
 
 process_result child::wait(std::chrono::milliseconds timeout)
 {
@@ -136,7 +149,9 @@ std::map<std::string, mirror_row> read_mirror(const fs::path& db, const std::str
 {
     std::map<std::string, mirror_row> out;
     SQLite::Database conn(db.string(), SQLite::OPEN_READONLY);
-    SQLite::Statement q(conn, fmt::format("SELECT id, data, modified_at, is_deleted, deleted_at FROM {}", table));
+    SQLite::Statement q(
+        conn, fmt::format("SELECT id, data, modified_at, is_deleted, deleted_at FROM {}", table)
+    );
     while (q.executeStep()) {
         mirror_row r;
         r.data = q.getColumn(1).getString();
@@ -162,7 +177,9 @@ std::vector<std::string> compare_with_server(const testing::fake_ditio& server, 
             } else if (it->second.is_deleted) {
                 diffs.push_back("flagged deleted but live on the server " + id);
             } else if (json::parse(it->second.data) != json::parse(rec.json)) {
-                diffs.push_back(fmt::format("stale {} (mirror {} vs server {})", id, it->second.modified_at, rec.modified));
+                diffs.push_back(
+                    fmt::format("stale {} (mirror {} vs server {})", id, it->second.modified_at, rec.modified)
+                );
             }
         } else if (it != mirror.end() && !it->second.is_deleted) {
             diffs.push_back("deleted on the server but live in the mirror " + id);
@@ -278,7 +295,9 @@ std::map<std::string, std::string> fixture::env() const
     return {{"DITIO_CLIENT_SECRET", options_.server.client_secret}};
 }
 
-child fixture::start(const std::vector<std::string>& args, const std::map<std::string, std::string>& env_overrides)
+child fixture::start(
+    const std::vector<std::string>& args, const std::map<std::string, std::string>& env_overrides
+)
 {
     auto environment = env();
     for (const auto& [k, v] : env_overrides)
@@ -286,11 +305,16 @@ child fixture::start(const std::vector<std::string>& args, const std::map<std::s
     std::vector<std::string> argv{DITIO_SYNC_BINARY, "--config", config_.string()};
     argv.insert(argv.end(), args.begin(), args.end());
     ++runs_;
-    return child(argv, environment, dir_ / fmt::format("run{}.out", runs_), dir_ / fmt::format("run{}.err", runs_));
+    return child(
+        argv, environment, dir_ / fmt::format("run{}.out", runs_), dir_ / fmt::format("run{}.err", runs_)
+    );
 }
 
-process_result fixture::run(const std::vector<std::string>& args,
-                            const std::map<std::string, std::string>& env_overrides, std::chrono::milliseconds timeout)
+process_result fixture::run(
+    const std::vector<std::string>& args,
+    const std::map<std::string, std::string>& env_overrides,
+    std::chrono::milliseconds timeout
+)
 {
     return start(args, env_overrides).wait(timeout);
 }

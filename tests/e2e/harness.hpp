@@ -2,8 +2,6 @@
 // real ditio-sync binary as a child process, and a reader that compares the SQLite mirror with the server.
 #pragma once
 
-#include <support/fake_ditio.hpp>
-
 #include <sys/types.h>
 
 #include <chrono>
@@ -11,22 +9,27 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <support/fake_ditio.hpp>
 #include <vector>
 
 namespace ditio_sync::e2e {
 
 struct process_result {
-    int exit_code = -1;   // -1 when killed by a signal
+    int exit_code = -1; // -1 when killed by a signal
     int signal = 0;
-    std::string out;      // stdout
-    std::string err;      // stderr (the logs)
+    std::string out; // stdout
+    std::string err; // stderr (the logs)
 };
 
 // A running child process with stdout/stderr captured to files.
 class child {
 public:
-    child(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-          const std::filesystem::path& out_file, const std::filesystem::path& err_file);
+    child(
+        const std::vector<std::string>& args,
+        const std::map<std::string, std::string>& env,
+        const std::filesystem::path& out_file,
+        const std::filesystem::path& err_file
+    );
     ~child();
     child(child&& other) noexcept;
     child(const child&) = delete;
@@ -53,11 +56,13 @@ struct mirror_row {
 };
 
 // Every row of a mirror table, keyed by id.
-std::map<std::string, mirror_row> read_mirror(const std::filesystem::path& db, const std::string& table = "time_registrations");
+std::map<std::string, mirror_row>
+read_mirror(const std::filesystem::path& db, const std::string& table = "time_registrations");
 
 // Differences between the mirror and the server's live set: missing, extra-live, stale, wrongly live or
 // wrongly deleted rows. Empty when the mirror is exact. Purged records (no tombstone) are ignored.
-std::vector<std::string> compare_with_server(const testing::fake_ditio& server, const std::filesystem::path& db);
+std::vector<std::string>
+compare_with_server(const testing::fake_ditio& server, const std::filesystem::path& db);
 
 // Every stderr line must be one JSON object; returns the lines that are not.
 std::vector<std::string> non_json_lines(const std::string& log);
@@ -96,10 +101,13 @@ public:
 
     // Runs `ditio-sync --config <config> <args...>` to completion.
     // `env_overrides` replace or add environment variables for this run.
-    process_result run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env_overrides = {},
-                       std::chrono::milliseconds timeout = std::chrono::seconds{120});
+    process_result
+    run(const std::vector<std::string>& args,
+        const std::map<std::string, std::string>& env_overrides = {},
+        std::chrono::milliseconds timeout = std::chrono::seconds{120});
     // Starts it without waiting.
-    child start(const std::vector<std::string>& args, const std::map<std::string, std::string>& env_overrides = {});
+    child
+    start(const std::vector<std::string>& args, const std::map<std::string, std::string>& env_overrides = {});
 
 private:
     fixture_options options_;

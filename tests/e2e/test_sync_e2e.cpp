@@ -2,10 +2,10 @@
 // reading the real SQLite file and the server's request log.
 #include "harness.hpp"
 
+#include <SQLiteCpp/Database.h>
 #include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
 #include <fmt/format.h>
-#include <SQLiteCpp/Database.h>
 
 #include <csignal>
 #include <fstream>
@@ -87,10 +87,14 @@ TEST_CASE("e2e: initial full sync mirrors every live record over TLS with one ke
     INFO(res.err);
     REQUIRE(res.exit_code == 0);
     check_mirror_exact(fx);
-    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations WHERE is_deleted = 0") ==
-          static_cast<std::int64_t>(fx.server().live_count()));
-    CHECK(count(fx.db(), "SELECT count(*) FROM v_time_registrations") ==
-          static_cast<std::int64_t>(fx.server().live_count()));
+    CHECK(
+        count(fx.db(), "SELECT count(*) FROM time_registrations WHERE is_deleted = 0") ==
+        static_cast<std::int64_t>(fx.server().live_count())
+    );
+    CHECK(
+        count(fx.db(), "SELECT count(*) FROM v_time_registrations") ==
+        static_cast<std::int64_t>(fx.server().live_count())
+    );
 
     auto reqs = data_requests(fx.server());
     REQUIRE(reqs.size() >= 20);
@@ -105,7 +109,8 @@ TEST_CASE("e2e: initial full sync mirrors every live record over TLS with one ke
     CHECK(fx.server().stats().connections_accepted <= 2);
     CHECK(fx.server().stats().tokens_issued == 1);
 
-    CHECK(query_text(fx.db(), "SELECT watermark FROM sync_state WHERE stream = 'time-registrations'").has_value());
+    CHECK(query_text(fx.db(), "SELECT watermark FROM sync_state WHERE stream = 'time-registrations'")
+              .has_value());
     CHECK(query_text(fx.db(), "SELECT status FROM sync_runs ORDER BY id DESC LIMIT 1") == "ok");
     CHECK(query_text(fx.db(), "SELECT mode FROM sync_runs ORDER BY id DESC LIMIT 1") == "full");
     CHECK(!query_text(fx.db(), "SELECT continuation_token FROM sync_state").has_value());
@@ -254,7 +259,25 @@ TEST_CASE("e2e: a wrong client secret stops with exit code 3 and writes nothing"
     CHECK(non_json_lines(res.err).empty());
 }
 
-TEST_CASE("e2e: a revoked client answering 401 to a fresh token stops with exit code 3 without a refresh loop")
+TEST_CASE("e2e: a missing secret or a malformed HTTPS_PROXY is a configuration error that writes nothing")
+{
+    fixture fx;
+    auto no_secret = fx.run({"sync"}, {{"DITIO_CLIENT_SECRET", ""}});
+    INFO(no_secret.err);
+    CHECK(no_secret.exit_code == 2);
+    CHECK(no_secret.err.find("client_secret") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(fx.db()));
+
+    auto bad_proxy = fx.run({"sync"}, {{"HTTPS_PROXY", "proxy.example:3128"}});
+    INFO(bad_proxy.err);
+    CHECK(bad_proxy.exit_code == 2);
+    CHECK(bad_proxy.err.find("HTTPS_PROXY") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(fx.db()));
+    CHECK(fx.server().stats().token_requests == 0);
+}
+
+TEST_CASE("e2e: a revoked client answering 401 to a fresh token stops with exit code 3 without a refresh loop"
+)
 {
     fixture fx;
     fx.server().set_client_revoked(true);
@@ -264,10 +287,12 @@ TEST_CASE("e2e: a revoked client answering 401 to a fresh token stops with exit 
     CHECK(fx.server().stats().tokens_issued == 2);
     CHECK(fx.server().stats().api_requests == 2);
     CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations") == 0);
-    CHECK(query_text(fx.db(), "SELECT last_error FROM sync_state").value_or("").find("401") != std::string::npos);
+    CHECK(
+        query_text(fx.db(), "SELECT last_error FROM sync_state").value_or("").find("401") != std::string::npos
+    );
 }
 
-TEST_CASE("e2e: the server certificate must chain to a trusted CA; SSL_CERT_FILE is honoured")
+TEST_CASE("e2e: the server certificate must chain to a trusted CA, and SSL_CERT_FILE is honoured")
 {
     fixture fx;
     auto other = testing::make_test_pki(fx.dir() / "other-pki");
@@ -283,7 +308,7 @@ TEST_CASE("e2e: the server certificate must chain to a trusted CA; SSL_CERT_FILE
     replace_ca(other.ca_cert.string());
     auto untrusted = fx.run({"sync"});
     INFO(untrusted.err);
-    CHECK(untrusted.exit_code != 0);
+    CHECK(untrusted.exit_code == 1);
     CHECK(untrusted.err.find("TLS") != std::string::npos);
     CHECK(fx.server().stats().token_requests == 0);
     CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations") == 0);
@@ -347,6 +372,7 @@ TEST_CASE("e2e: sync --full marks rows the server no longer returns as deleted")
     REQUIRE(fx.run({"sync"}).exit_code == 0);
     auto purged = fx.server().pick_live(10, 3);
     fx.server().purge(purged);
+    auto watermark_before = query_text(fx.db(), "SELECT watermark FROM sync_state");
     auto res = fx.run({"sync", "--full"});
     INFO(res.err);
     REQUIRE(res.exit_code == 0);
@@ -355,11 +381,18 @@ TEST_CASE("e2e: sync --full marks rows the server no longer returns as deleted")
         REQUIRE(mirror.contains(id));
         CHECK(mirror[id].is_deleted);
     }
-    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations WHERE is_deleted = 0") ==
-          static_cast<std::int64_t>(fx.server().live_count()));
+    CHECK(
+        count(fx.db(), "SELECT count(*) FROM time_registrations WHERE is_deleted = 0") ==
+        static_cast<std::int64_t>(fx.server().live_count())
+    );
+    // A full re-sync keeps the old watermark, so the next incremental run still covers the gap.
+    CHECK(query_text(fx.db(), "SELECT watermark FROM sync_state") == watermark_before);
+    CHECK(query_text(fx.db(), "SELECT mode FROM sync_runs ORDER BY id DESC LIMIT 1") == "full");
 }
 
-TEST_CASE("e2e: status reports rows, watermark and the last run; a newer schema is refused with exit code 4")
+TEST_CASE(
+    "e2e: status reports rows, watermark and the last run, and a newer schema is refused with exit code 4"
+)
 {
     fixture fx;
     REQUIRE(fx.run({"sync"}).exit_code == 0);
@@ -405,6 +438,10 @@ TEST_CASE("e2e: the daemon syncs on its interval and stops cleanly on SIGTERM")
         }
     };
     wait_for_runs(1);
+    // A second writer on the same database is refused while the daemon holds it.
+    auto second = fx.run({"sync"});
+    CHECK(second.exit_code == 4);
+    CHECK(second.err.find("another ditio-sync") != std::string::npos);
     fx.server().insert(40);
     fx.server().remove(fx.server().pick_live(5, 9));
     wait_for_runs(3);

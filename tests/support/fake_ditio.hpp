@@ -32,9 +32,9 @@ struct fake_options {
     // The scopes this client may request; asking for any other scope gives invalid_scope.
     std::vector<std::string> allowed_scopes{"reportingapiv1", "ditioapiv3"};
     std::chrono::seconds token_lifetime{1800};
-    std::uint16_t port = 0;           // 0 picks a free port
-    bool tls = true;                  // false serves plain HTTP
-    std::filesystem::path cert_file;  // required when tls
+    std::uint16_t port = 0;          // 0 picks a free port
+    bool tls = true;                 // false serves plain HTTP
+    std::filesystem::path cert_file; // required when tls
     std::filesystem::path key_file;
     std::string company_id = "5f0c3a9e1d2b4c6a8e0f1a2b";
     // How the last page says "no more": 0 absent key, 1 null, 2 "" (Ditio's docs allow all three).
@@ -46,11 +46,11 @@ struct fake_options {
 
 // One record as the server holds it: its current JSON (or tombstone) and state.
 struct record_view {
-    std::string json;             // the live record as served in full mode, or the tombstone once deleted
-    std::string modified;         // modifiedDateTime as served
+    std::string json;     // the live record as served in full mode, or the tombstone once deleted
+    std::string modified; // modifiedDateTime as served
     bool deleted = false;
-    std::string deleted_at;       // deletedDateTime when deleted
-    std::string work_date;        // workDate, "YYYY-MM-DDT00:00:00Z"
+    std::string deleted_at; // deletedDateTime when deleted
+    std::string work_date;  // workDate, "YYYY-MM-DDT00:00:00Z"
 };
 
 // A fault applied to the next `count` requests whose path ends with `path_suffix`
@@ -79,7 +79,7 @@ struct request_record {
     std::string path;
     std::map<std::string, std::string> query;
     int status = 0;
-    std::size_t records = 0; // records in the answered page
+    std::size_t records = 0;        // records in the answered page
     std::string continuation_token; // token returned to the client, empty at the end
 };
 
@@ -111,8 +111,12 @@ public:
     // Adds `count` realistic records with work dates spread over [first_work_date, last_work_date]
     // ("YYYY-MM-DD"), deterministic for `seed`. Modified times are spread over the past
     // (before now), several records sharing each timestamp. Returns the new ids.
-    std::vector<std::string> seed(std::size_t count, std::uint64_t seed, std::string first_work_date = "2024-01-01",
-                                  std::string last_work_date = "2026-12-31");
+    std::vector<std::string> seed(
+        std::size_t count,
+        std::uint64_t seed,
+        std::string first_work_date = "2024-01-01",
+        std::string last_work_date = "2026-12-31"
+    );
     // Inserts `count` new records modified now (all with the same modifiedDateTime).
     std::vector<std::string> insert(std::size_t count);
     // Edits the records (new version: changed qty/description/approval, modifiedDateTime = now, one

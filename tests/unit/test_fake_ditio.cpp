@@ -1,6 +1,4 @@
 // The fake Ditio server against ditio-api.md: token endpoint, auth, both sync modes, paging rules and faults.
-#include <support/fake_ditio.hpp>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -22,6 +20,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <support/fake_ditio.hpp>
 #include <thread>
 #include <vector>
 

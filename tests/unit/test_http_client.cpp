@@ -4,8 +4,6 @@
 #include <ditio_sync/http/error.hpp>
 #include <ditio_sync/util/asio.hpp>
 
-#include <support/fake_ditio.hpp>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
@@ -21,6 +19,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <support/fake_ditio.hpp>
 
 using namespace ditio_sync;
 namespace asio = boost::asio;
@@ -55,8 +54,7 @@ http::client_options trusting_options()
 }
 
 // Runs body to completion on io and stops io there, even if other work (the proxy) is still pending.
-template <class T>
-T run_io(asio::io_context& io, asio::awaitable<T> body)
+template <class T> T run_io(asio::io_context& io, asio::awaitable<T> body)
 {
     std::optional<T> result;
     std::exception_ptr error;
@@ -76,7 +74,8 @@ T run_io(asio::io_context& io, asio::awaitable<T> body)
 // A minimal HTTP CONNECT proxy on loopback that counts the tunnels it opened.
 class connect_proxy {
 public:
-    explicit connect_proxy(asio::io_context& io) : acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0))
+    explicit connect_proxy(asio::io_context& io)
+        : acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0))
     {
         asio::co_spawn(io, accept_loop(), asio::detached);
     }
@@ -112,14 +111,18 @@ private:
     asio::awaitable<void> tunnel(tcp::socket client)
     {
         std::string head;
-        auto [ec, n] = co_await asio::async_read_until(client, asio::dynamic_buffer(head), "\r\n\r\n", util::use_nothrow);
+        auto [ec, n] = co_await asio::async_read_until(
+            client, asio::dynamic_buffer(head), "\r\n\r\n", util::use_nothrow
+        );
         if (ec || !head.starts_with("CONNECT "))
             co_return;
         auto target = head.substr(8, head.find(' ', 8) - 8);
         last_target_ = target;
         auto colon = target.rfind(':');
         tcp::resolver resolver(client.get_executor());
-        auto endpoints = co_await resolver.async_resolve(target.substr(0, colon), target.substr(colon + 1), asio::use_awaitable);
+        auto endpoints = co_await resolver.async_resolve(
+            target.substr(0, colon), target.substr(colon + 1), asio::use_awaitable
+        );
         tcp::socket upstream(client.get_executor());
         co_await asio::async_connect(upstream, endpoints, asio::use_awaitable);
         ++tunnels_;
@@ -127,11 +130,15 @@ private:
         co_await asio::async_write(client, asio::buffer(ok), asio::use_awaitable);
         // Bytes already read past the header belong to the TLS handshake.
         if (head.size() > n)
-            co_await asio::async_write(upstream, asio::buffer(head.data() + n, head.size() - n), asio::use_awaitable);
+            co_await asio::async_write(
+                upstream, asio::buffer(head.data() + n, head.size() - n), asio::use_awaitable
+            );
         auto ex = client.get_executor();
         auto c = std::make_shared<tcp::socket>(std::move(client));
         auto u = std::make_shared<tcp::socket>(std::move(upstream));
-        asio::co_spawn(ex, [c, u]() -> asio::awaitable<void> { co_await pipe(*c, *u); }, asio::detached);
+        asio::co_spawn(
+            ex, [c, u]() -> asio::awaitable<void> { co_await pipe(*c, *u); }, asio::detached
+        );
         co_await pipe(*u, *c);
     }
 
@@ -220,7 +227,9 @@ TEST_CASE("http client: a body over the limit is refused")
     CHECK(r.error() == http::errc::body_too_large);
 }
 
-TEST_CASE("http client: a certificate from an untrusted CA fails as a TLS error; localhost matches its name")
+TEST_CASE(
+    "http client: a certificate from an untrusted CA fails as a TLS error, and localhost matches its name"
+)
 {
     auto server = start_server();
     asio::io_context io;
@@ -232,7 +241,9 @@ TEST_CASE("http client: a certificate from an untrusted CA fails as a TLS error;
     CHECK(http::classify(r.error()) == http::error_kind::tls);
 
     http::client trusting(io.get_executor(), trusting_options(), log::get("http"));
-    auto by_name = run_io(io, trusting.send(get(fmt::format("https://localhost:{}/v1/time-registrations", server->port()))));
+    auto by_name = run_io(
+        io, trusting.send(get(fmt::format("https://localhost:{}/v1/time-registrations", server->port())))
+    );
     REQUIRE(by_name.has_value());
     CHECK(by_name->result_int() == 401);
 }

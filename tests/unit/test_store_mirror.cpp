@@ -706,7 +706,7 @@ TEST_CASE("sync_state: reset forgets the watermark and the checkpoint")
     }
 }
 
-TEST_CASE("sync_state: load_all lists every stream in name order; record_error creates a row")
+TEST_CASE("sync_state: load_all lists every stream in name order and record_error creates a row")
 {
     auto db = migrated_db();
     store::sync_store s(db);
@@ -743,6 +743,24 @@ TEST_CASE("sync_state: live_rows and deleted_rows count the mirror")
     m.apply({tombstone("b", "2026-01-02T00:00:00Z", "2026-01-02T00:00:00Z")}, 2, "N");
     CHECK(s.live_rows(table) == 2);
     CHECK(s.deleted_rows(table) == 1);
+}
+
+TEST_CASE("mirror: a failed write leaves the cached statements usable once the fault is gone")
+{
+    auto db = migrated_db();
+    store::mirror_table m(db, table);
+    // A write fault (as from a full disk) for one id, then the fault goes away.
+    db.exec("CREATE TRIGGER fail_writes BEFORE INSERT ON time_registrations WHEN NEW.id = 'bad' "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    std::vector<record> page{live("ok1", "2026-10-01T06:00:00Z"), live("bad", "2026-10-01T06:00:00Z")};
+    CHECK_THROWS(m.apply(page, 1, "2026-11-01T00:00:00.000Z"));
+    std::vector<record> tomb_page{tombstone("bad", "2026-10-01T06:00:00Z", "2026-10-01T06:00:00Z")};
+    CHECK_THROWS(m.apply(tomb_page, 1, "2026-11-01T00:00:00.000Z"));
+    db.exec("DROP TRIGGER fail_writes");
+    auto counts = m.apply(page, 1, "2026-11-01T00:00:00.000Z");
+    CHECK(counts.upserted == 2);
+    CHECK(m.apply(tomb_page, 1, "2026-11-01T00:00:01.000Z").deleted == 1);
+    CHECK(db.execAndGet("SELECT count(*) FROM time_registrations").getInt() == 2);
 }
 
 TEST_SUITE_END();

@@ -39,9 +39,21 @@ TEST_CASE("net: split_url keeps a host that starts like an IPv4 address whole")
 
 TEST_CASE("net: split_url refuses what is not an http(s) URL")
 {
-    for (const char* bad : {"", "core-api.ditio.app", "ftp://x/", "https://", "https://:443/", "https://a b/",
-                            "https://user@host/", "https://host/#frag", "https://host:0/", "https://host:65536/",
-                            "https://host:12a/", "https://[::1/", "https://[zz]/", "https://.host/"}) {
+    for (const char* bad :
+         {"",
+          "core-api.ditio.app",
+          "ftp://x/",
+          "https://",
+          "https://:443/",
+          "https://a b/",
+          "https://user@host/",
+          "https://host/#frag",
+          "https://host:0/",
+          "https://host:65536/",
+          "https://host:12a/",
+          "https://[::1/",
+          "https://[zz]/",
+          "https://.host/"}) {
         CAPTURE(bad);
         CHECK_FALSE(util::split_url(bad));
     }

@@ -29,6 +29,8 @@ public:
             return "token endpoint unavailable";
         case errc::cancelled:
             return "cancelled";
+        case errc::misconfigured:
+            return "TLS or proxy failure";
         }
         return "unknown auth error";
     }
@@ -50,8 +52,10 @@ std::string oauth_error_of(const std::string& body)
 std::string advice_for(const std::string& oauth_error)
 {
     if (oauth_error == "invalid_client")
-        return "the identity server rejected the client: check ditio.client_id and the client secret, and that the "
-               "client belongs to this environment (test and production credentials differ) and is not disabled";
+        return "the identity server rejected the client: check ditio.client_id and the client secret, and "
+               "that the "
+               "client belongs to this environment (test and production credentials differ) and is not "
+               "disabled";
     if (oauth_error == "invalid_scope")
         return "the client may not request ditio.scope: check that the API client has the scopes configured "
                "(reportingapiv1 for data extraction)";
@@ -68,10 +72,12 @@ const boost::system::error_category& auth_category() noexcept
     return c;
 }
 
-token_provider::token_provider(http::client& http, token_settings settings, const util::clock& clock,
-                               log::logger_ptr logger)
+token_provider::token_provider(
+    http::client& http, token_settings settings, const util::clock& clock, log::logger_ptr logger
+)
     : http_(http), settings_(std::move(settings)), clock_(clock), log_(std::move(logger))
-{}
+{
+}
 
 bool token_provider::fresh() const
 {
@@ -109,7 +115,9 @@ asio::awaitable<boost::system::result<std::string>> token_provider::refresh(std:
 {
     refreshing_ = true;
     if (!refresh_done_)
-        refresh_done_.emplace(co_await asio::this_coro::executor, std::chrono::steady_clock::time_point::max());
+        refresh_done_.emplace(
+            co_await asio::this_coro::executor, std::chrono::steady_clock::time_point::max()
+        );
     auto finish = [&](boost::system::error_code ec, std::string why) {
         refreshing_ = false;
         last_error_ = ec;
@@ -142,9 +150,9 @@ asio::awaitable<boost::system::result<std::string>> token_provider::refresh(std:
         auto kind = http::classify(res.error());
         auto why = fmt::format("token endpoint: {}", http::describe(res.error()));
         auto code = kind == http::error_kind::cancelled ? errc::cancelled : errc::unavailable;
-        // A TLS failure on the identity host is configuration, not weather.
+        // A TLS or proxy failure is a setting to fix, not weather; it is not a credentials problem either.
         if (kind == http::error_kind::tls || kind == http::error_kind::config)
-            code = errc::refused;
+            code = errc::misconfigured;
         finish(code, why);
         co_return make_error_code(code);
     }
@@ -176,14 +184,17 @@ asio::awaitable<boost::system::result<std::string>> token_provider::refresh(std:
     }
     auto oauth_error = oauth_error_of(res->body());
     if ((status == 400 || status == 401 || status == 403) &&
-        (oauth_error == "invalid_client" || oauth_error == "invalid_scope" || oauth_error == "unauthorized_client" ||
-         oauth_error.empty() || oauth_error == "invalid_grant" || oauth_error == "unsupported_grant_type")) {
+        (oauth_error == "invalid_client" || oauth_error == "invalid_scope" ||
+         oauth_error == "unauthorized_client" || oauth_error.empty() || oauth_error == "invalid_grant" ||
+         oauth_error == "unsupported_grant_type")) {
         auto why = advice_for(oauth_error.empty() ? fmt::format("HTTP {}", status) : oauth_error);
         log::error(log_, "auth.refused", {{"status", status}, {"error", oauth_error}, {"hint", why}});
         finish(errc::refused, why);
         co_return make_error_code(errc::refused);
     }
-    auto why = fmt::format("token endpoint answered HTTP {}{}", status, oauth_error.empty() ? "" : " " + oauth_error);
+    auto why = fmt::format(
+        "token endpoint answered HTTP {}{}", status, oauth_error.empty() ? "" : " " + oauth_error
+    );
     finish(errc::unavailable, why);
     co_return make_error_code(errc::unavailable);
 }

@@ -2,7 +2,8 @@
 // before every request), one refresh in flight however many requests need it.
 //
 // Errors (result<>): errc::refused for invalid_client / invalid_scope / unauthorized_client (retrying
-// cannot help, exit code 3); errc::unavailable for network failures, 429 and 5xx (retry with backoff).
+// cannot help, exit code 3); errc::unavailable for network failures, 429 and 5xx (retry with backoff);
+// errc::misconfigured for TLS or proxy failures.
 // Thread safety: one provider per single-threaded executor.
 #pragma once
 
@@ -21,25 +22,32 @@
 namespace ditio_sync::auth {
 
 enum class errc {
-    refused = 1,  // the identity server refused the client or scope
-    unavailable,  // the token endpoint could not be reached or failed; retry later
-    cancelled,    // shutdown
+    refused = 1,   // the identity server refused the client or scope
+    unavailable,   // the token endpoint could not be reached or failed; retry later
+    cancelled,     // shutdown
+    misconfigured, // TLS verification failed or the proxy refused: a setting to fix, not credentials
 };
 
 const boost::system::error_category& auth_category() noexcept;
-inline boost::system::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), auth_category()}; }
+inline boost::system::error_code make_error_code(errc e) noexcept
+{
+    return {static_cast<int>(e), auth_category()};
+}
 
 struct token_settings {
     std::string identity_base;
     std::string client_id;
     std::string client_secret;
     std::string scope;
-    std::chrono::seconds max_margin{60}; // refresh this long before expiry (at most a quarter of the lifetime)
+    std::chrono::seconds max_margin{
+        60}; // refresh this long before expiry (at most a quarter of the lifetime)
 };
 
 class token_provider {
 public:
-    token_provider(http::client& http, token_settings settings, const util::clock& clock, log::logger_ptr logger);
+    token_provider(
+        http::client& http, token_settings settings, const util::clock& clock, log::logger_ptr logger
+    );
 
     // A token valid for at least the margin. `detail` receives a human-readable reason on failure
     // (Ditio's error code and what to check), never the secret.
@@ -70,5 +78,5 @@ private:
 
 } // namespace ditio_sync::auth
 
-template <>
-struct boost::system::is_error_code_enum<ditio_sync::auth::errc> : std::true_type {};
+template <> struct boost::system::is_error_code_enum<ditio_sync::auth::errc> : std::true_type {
+};

@@ -31,7 +31,11 @@ std::chrono::milliseconds read_duration(const toml::node& node, std::string_view
     auto text = read_string(node, origin, key);
     auto d = util::parse_duration(text);
     if (!d)
-        fail(origin, key, fmt::format("'{}' is not a duration (use e.g. \"90s\", \"15m\", \"2h\", \"7d\")", text));
+        fail(
+            origin,
+            key,
+            fmt::format("'{}' is not a duration (use e.g. \"90s\", \"15m\", \"2h\", \"7d\")", text)
+        );
     return *d;
 }
 
@@ -50,16 +54,14 @@ struct key_def {
     setter set;
 };
 
-template <class Member>
-setter string_into(Member member)
+template <class Member> setter string_into(Member member)
 {
     return [member](config& c, const toml::node& n, std::string_view origin, std::string_view key) {
         std::invoke(member, c) = read_string(n, origin, key);
     };
 }
 
-template <class Member>
-setter duration_into(Member member)
+template <class Member> setter duration_into(Member member)
 {
     return [member](config& c, const toml::node& n, std::string_view origin, std::string_view key) {
         std::invoke(member, c) = read_duration(n, origin, key);
@@ -69,22 +71,26 @@ setter duration_into(Member member)
 const std::vector<key_def>& key_table()
 {
     static const std::vector<key_def> keys{
-        {"ditio", "identity_base", string_into([](config& c) -> auto& { return c.ditio.identity_base; })},
-        {"ditio", "api_base", string_into([](config& c) -> auto& { return c.ditio.api_base; })},
-        {"ditio", "reporting_base", string_into([](config& c) -> auto& { return c.ditio.reporting_base; })},
-        {"ditio", "client_id", string_into([](config& c) -> auto& { return c.ditio.client_id; })},
-        {"ditio", "client_secret", string_into([](config& c) -> auto& { return c.ditio.client_secret; })},
-        {"ditio", "client_secret_file", string_into([](config& c) -> auto& { return c.ditio.client_secret_file; })},
-        {"ditio", "scope", string_into([](config& c) -> auto& { return c.ditio.scope; })},
-        {"ditio", "company_id", string_into([](config& c) -> auto& { return c.ditio.company_id; })},
+        {"ditio", "identity_base", string_into([](config & c) -> auto& { return c.ditio.identity_base; })},
+        {"ditio", "api_base", string_into([](config & c) -> auto& { return c.ditio.api_base; })},
+        {"ditio", "reporting_base", string_into([](config & c) -> auto& { return c.ditio.reporting_base; })},
+        {"ditio", "client_id", string_into([](config & c) -> auto& { return c.ditio.client_id; })},
+        {"ditio", "client_secret", string_into([](config & c) -> auto& { return c.ditio.client_secret; })},
+        {"ditio", "client_secret_file", string_into([](config & c) -> auto& {
+             return c.ditio.client_secret_file;
+         })},
+        {"ditio", "scope", string_into([](config & c) -> auto& { return c.ditio.scope; })},
+        {"ditio", "company_id", string_into([](config & c) -> auto& { return c.ditio.company_id; })},
         {"storage",
          "path",
          [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
              c.storage.path = read_string(n, o, k);
          }},
-        {"storage", "busy_timeout", duration_into([](config& c) -> auto& { return c.storage.busy_timeout; })},
-        {"sync", "interval", duration_into([](config& c) -> auto& { return c.sync.interval; })},
-        {"sync", "overlap", duration_into([](config& c) -> auto& { return c.sync.overlap; })},
+        {"storage", "busy_timeout", duration_into([](config & c) -> auto& {
+             return c.storage.busy_timeout;
+         })},
+        {"sync", "interval", duration_into([](config & c) -> auto& { return c.sync.interval; })},
+        {"sync", "overlap", duration_into([](config & c) -> auto& { return c.sync.overlap; })},
         {"sync",
          "chunk_limit",
          [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
@@ -93,8 +99,8 @@ const std::vector<key_def>& key_table()
                  fail(o, k, fmt::format("{} is out of range 1..10000", v));
              c.sync.chunk_limit = static_cast<int>(v);
          }},
-        {"sync", "full_from", string_into([](config& c) -> auto& { return c.sync.full_from; })},
-        {"sync", "full_ahead", duration_into([](config& c) -> auto& { return c.sync.full_ahead; })},
+        {"sync", "full_from", string_into([](config & c) -> auto& { return c.sync.full_from; })},
+        {"sync", "full_ahead", duration_into([](config & c) -> auto& { return c.sync.full_ahead; })},
         {"sync",
          "streams",
          [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
@@ -105,9 +111,9 @@ const std::vector<key_def>& key_table()
              for (const auto& item : *arr)
                  c.sync.streams.push_back(read_string(item, o, k));
          }},
-        {"http", "timeout", duration_into([](config& c) -> auto& { return c.http.timeout; })},
-        {"http", "ca_file", string_into([](config& c) -> auto& { return c.http.ca_file; })},
-        {"http", "proxy", string_into([](config& c) -> auto& { return c.http.proxy; })},
+        {"http", "timeout", duration_into([](config & c) -> auto& { return c.http.timeout; })},
+        {"http", "ca_file", string_into([](config & c) -> auto& { return c.http.ca_file; })},
+        {"http", "proxy", string_into([](config & c) -> auto& { return c.http.proxy; })},
         {"http",
          "max_body_mb",
          [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
@@ -124,9 +130,9 @@ const std::vector<key_def>& key_table()
                  fail(o, k, fmt::format("{} is out of range 0..100", v));
              c.http.max_retries = static_cast<int>(v);
          }},
-        {"http", "retry_initial", duration_into([](config& c) -> auto& { return c.http.retry_initial; })},
-        {"http", "retry_max", duration_into([](config& c) -> auto& { return c.http.retry_max; })},
-        {"log", "level", string_into([](config& c) -> auto& { return c.log.level; })},
+        {"http", "retry_initial", duration_into([](config & c) -> auto& { return c.http.retry_initial; })},
+        {"http", "retry_max", duration_into([](config & c) -> auto& { return c.http.retry_max; })},
+        {"log", "level", string_into([](config & c) -> auto& { return c.log.level; })},
         {"log",
          "format",
          [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
@@ -148,23 +154,26 @@ void check_base_url(std::string_view key, const std::string& value)
     if (!url)
         throw config_error(fmt::format("{}: '{}' is not an absolute https:// URL", key, value));
     if (url->scheme == "http" && !util::is_loopback_host(url->host))
-        throw config_error(fmt::format("{}: plain http:// is only allowed for loopback hosts; use https://", key));
+        throw config_error(
+            fmt::format("{}: plain http:// is only allowed for loopback hosts; use https://", key)
+        );
     if (url->target.find('?') != std::string::npos)
         throw config_error(fmt::format("{}: must not have a query", key));
 }
 
 std::optional<std::string> read_secret_file(const std::filesystem::path& p, std::string_view source)
 {
+    // The path is not echoed: someone may have pasted the secret itself into client_secret_file.
     std::ifstream in(p, std::ios::binary);
     if (!in)
-        throw config_error(fmt::format("{}: cannot read {}", source, p.string()));
+        throw config_error(fmt::format("{}: cannot read the file it names", source));
     std::ostringstream ss;
     ss << in.rdbuf();
     auto s = ss.str();
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
         s.pop_back();
     if (s.empty())
-        throw config_error(fmt::format("{}: {} is empty", source, p.string()));
+        throw config_error(fmt::format("{}: the file it names is empty", source));
     return s;
 }
 
@@ -261,8 +270,10 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
         throw config_error("storage.path: must not be empty (or set DITIO_SYNC_DB)");
     if (c.sync.interval < std::chrono::seconds{1})
         throw config_error("sync.interval: must be at least 1s");
-    if (c.sync.overlap > std::chrono::hours{24 * 30})
-        throw config_error("sync.overlap: must be at most 30d");
+    // Ditio's Date header has whole seconds and is written after its snapshot: a smaller overlap can
+    // miss writes committed at the edge of a run.
+    if (c.sync.overlap < std::chrono::minutes{1} || c.sync.overlap > std::chrono::hours{24 * 30})
+        throw config_error("sync.overlap: must be between 1m and 30d");
     auto from = util::parse_iso8601(c.sync.full_from);
     if (!from || c.sync.full_from.size() != 10)
         throw config_error(fmt::format("sync.full_from: '{}' is not a date (YYYY-MM-DD)", c.sync.full_from));
@@ -283,11 +294,12 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
         if (!url || url->scheme != "http")
             throw config_error("http.proxy: must be http://host:port");
     }
-    static constexpr std::string_view levels[] = {"trace", "debug", "info", "warning", "warn", "error", "critical", "off"};
+    static constexpr std::string_view levels[] = {
+        "trace", "debug", "info", "warning", "warn", "error", "critical", "off"};
     if (std::find(std::begin(levels), std::end(levels), c.log.level) == std::end(levels))
-        throw config_error(
-            fmt::format("log.level: '{}' is not one of trace, debug, info, warning, error, critical, off", c.log.level)
-        );
+        throw config_error(fmt::format(
+            "log.level: '{}' is not one of trace, debug, info, warning, error, critical, off", c.log.level
+        ));
 }
 
 std::string resolve_client_secret(const config& c, const env_lookup& env)
@@ -304,10 +316,8 @@ std::string resolve_client_secret(const config& c, const env_lookup& env)
         return *read_secret_file(c.ditio.client_secret_file, "ditio.client_secret_file");
     if (!c.ditio.client_secret.empty())
         return c.ditio.client_secret;
-    throw config_error(
-        "ditio.client_secret_file: no client secret configured (set ditio.client_secret_file, "
-        "$DITIO_CLIENT_SECRET, or a systemd credential named client_secret)"
-    );
+    throw config_error("ditio.client_secret_file: no client secret configured (set ditio.client_secret_file, "
+                       "$DITIO_CLIENT_SECRET, or a systemd credential named client_secret)");
 }
 
 } // namespace ditio_sync::config

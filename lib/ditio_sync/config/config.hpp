@@ -26,7 +26,7 @@ struct ditio_section {
     std::string api_base = "https://core-api.ditio.app/core";
     std::string reporting_base = "https://core-api.ditio.app/reporting";
     std::string client_id;
-    std::string client_secret;      // discouraged in the file; see resolve_client_secret
+    std::string client_secret; // discouraged in the file; see resolve_client_secret
     std::string client_secret_file;
     std::string scope = "reportingapiv1 ditioapiv3";
     std::string company_id;

@@ -33,15 +33,23 @@ std::string describe_error_body(int status, const std::string& body)
             out += fmt::format(": {}", std::string_view(m->get_string()));
         if (auto* errs = o.if_contains("errors"); errs && errs->is_array()) {
             for (const auto& item : errs->get_array())
-                if (auto* m = item.is_object() ? item.get_object().if_contains("message") : nullptr; m && m->is_string())
+                if (auto* m = item.is_object() ? item.get_object().if_contains("message") : nullptr;
+                    m && m->is_string())
                     out += fmt::format("; {}", std::string_view(m->get_string()));
         }
         return out;
     }
+    // Printable ASCII only, so the excerpt cannot break a JSON log line or split a UTF-8 character.
     std::string excerpt = body.substr(0, 200);
     for (auto& c : excerpt)
-        if (static_cast<unsigned char>(c) < 0x20)
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f)
             c = ' ';
+    // An intermediary that echoes request headers must not put the bearer token into logs.
+    for (auto pos = excerpt.find("Bearer "); pos != std::string::npos;
+         pos = excerpt.find("Bearer ", pos + 7)) {
+        auto end = excerpt.find_first_of(" \"'<,;", pos + 7);
+        excerpt.replace(pos + 7, (end == std::string::npos ? excerpt.size() : end) - (pos + 7), "[redacted]");
+    }
     return excerpt.empty() ? fmt::format("HTTP {}", status) : fmt::format("HTTP {}: {}", status, excerpt);
 }
 
@@ -52,7 +60,8 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
     std::int64_t seconds = 0;
     auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
     if (ec == std::errc{} && p == value.data() + value.size() && seconds >= 0)
-        return std::chrono::seconds{seconds};
+        return std::chrono::seconds{std::min<std::int64_t>(seconds, 86'400)}; // no overflow in ms
+
     if (auto when = util::parse_http_date(value)) {
         auto d = std::chrono::duration_cast<std::chrono::milliseconds>(*when - now);
         return std::max(d, std::chrono::milliseconds{0});
@@ -60,15 +69,26 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
     return std::nullopt;
 }
 
-extraction_client::extraction_client(http::client& http, auth::token_provider& tokens, std::string reporting_base,
-                                     retry_settings retry, util::stop_source& stop, const util::clock& clock,
-                                     log::logger_ptr logger, std::uint64_t seed)
-    : http_(http), tokens_(tokens), base_(std::move(reporting_base)), retry_(retry), stop_(stop), clock_(clock),
-      log_(std::move(logger)), backoff_(retry.initial, retry.max, seed)
-{}
+extraction_client::extraction_client(
+    http::client& http,
+    auth::token_provider& tokens,
+    std::string reporting_base,
+    retry_settings retry,
+    util::stop_source& stop,
+    const util::clock& clock,
+    log::logger_ptr logger,
+    std::uint64_t seed
+)
+    : http_(http), tokens_(tokens), base_(std::move(reporting_base)), retry_(retry), stop_(stop),
+      clock_(clock), log_(std::move(logger)), backoff_(retry.initial, retry.max, seed)
+{
+}
 
 asio::awaitable<boost::system::result<fetched_page, fetch_failure>> extraction_client::fetch_page(
-    std::string_view stream, std::string_view path, const query& params, const std::optional<std::string>& continuation
+    std::string_view stream,
+    std::string_view path,
+    const query& params,
+    const std::optional<std::string>& continuation
 )
 {
     auto q = params;
@@ -77,7 +97,7 @@ asio::awaitable<boost::system::result<fetched_page, fetch_failure>> extraction_c
     auto url = http::with_query(http::join_url(base_, path), q);
     bool refreshed_after_401 = false;
     int failures = 0;
-    // Retry-After is honoured up to this bound; a longer wait fails the run and the scheduler takes over.
+    // Retry-After is honoured up to this bound; a longer ask is clamped to it.
     constexpr auto max_retry_after = std::chrono::minutes{15};
 
     for (;;) {
@@ -95,6 +115,8 @@ asio::awaitable<boost::system::result<fetched_page, fetch_failure>> extraction_c
                 co_return fetch_failure{fetch_errc::auth_refused, detail, 0};
             if (tok.error() == auth::errc::cancelled)
                 co_return fetch_failure{fetch_errc::cancelled, "stopped", 0};
+            if (tok.error() == auth::errc::misconfigured)
+                co_return fetch_failure{fetch_errc::misconfigured, detail, 0};
             why = detail;
         } else {
             http::request req;
@@ -105,10 +127,8 @@ asio::awaitable<boost::system::result<fetched_page, fetch_failure>> extraction_c
                 auto kind = http::classify(res.error());
                 if (kind == http::error_kind::cancelled)
                     co_return fetch_failure{fetch_errc::cancelled, "stopped", 0};
-                if (kind == http::error_kind::tls)
-                    co_return fetch_failure{fetch_errc::tls, http::describe(res.error()), 0};
-                if (kind == http::error_kind::config)
-                    co_return fetch_failure{fetch_errc::bad_request, http::describe(res.error()), 0};
+                if (kind == http::error_kind::tls || kind == http::error_kind::config)
+                    co_return fetch_failure{fetch_errc::misconfigured, http::describe(res.error()), 0};
                 why = http::describe(res.error());
             } else {
                 status = res->result_int();
@@ -139,30 +159,35 @@ asio::awaitable<boost::system::result<fetched_page, fetch_failure>> extraction_c
                 } else if (status == 403) {
                     co_return fetch_failure{
                         fetch_errc::auth_refused,
-                        "Ditio answered 403: the API client lacks permission for this data (check its scopes and "
+                        "Ditio answered 403: the API client lacks permission for this data (check its scopes "
+                        "and "
                         "that it is linked to an administrator) (" +
                             describe_error_body(status, res->body()) + ")",
                         status};
                 } else if (status == 400 && continuation) {
-                    co_return fetch_failure{fetch_errc::token_rejected, describe_error_body(status, res->body()), status};
+                    co_return fetch_failure{
+                        fetch_errc::token_rejected, describe_error_body(status, res->body()), status};
                 } else if (status == 429) {
                     why = "rate limited (HTTP 429)";
                     if (auto it = res->find(field::retry_after); it != res->end()) {
-                        auto now = std::chrono::time_point_cast<std::chrono::microseconds>(clock_.system_now());
+                        auto now =
+                            std::chrono::time_point_cast<std::chrono::microseconds>(clock_.system_now());
                         wait = parse_retry_after(it->value(), date.value_or(now));
                     }
-                } else if (status >= 500) {
+                } else if (status >= 500 || status == 408) {
                     why = describe_error_body(status, res->body());
                 } else {
-                    co_return fetch_failure{fetch_errc::bad_request, describe_error_body(status, res->body()), status};
+                    co_return fetch_failure{
+                        fetch_errc::bad_request, describe_error_body(status, res->body()), status};
                 }
             }
         }
 
         if (failures >= retry_.max_retries)
             co_return fetch_failure{
-                fetch_errc::unavailable, fmt::format("gave up after {} attempts: {}", failures + 1, why), status
-            };
+                fetch_errc::unavailable,
+                fmt::format("gave up after {} attempts: {}", failures + 1, why),
+                status};
         auto delay = wait ? std::min<std::chrono::milliseconds>(*wait, max_retry_after)
                           : backoff_.delay(static_cast<unsigned>(failures));
         ++failures;
@@ -170,7 +195,11 @@ asio::awaitable<boost::system::result<fetched_page, fetch_failure>> extraction_c
         log::warn(
             log_,
             "http.retry",
-            {{"stream", stream}, {"attempt", failures}, {"status", status}, {"reason", why}, {"delay_ms", delay.count()}}
+            {{"stream", stream},
+             {"attempt", failures},
+             {"status", status},
+             {"reason", why},
+             {"delay_ms", delay.count()}}
         );
         if (!co_await stop_.sleep_for(delay))
             co_return fetch_failure{fetch_errc::cancelled, "stopped", 0};

@@ -32,7 +32,7 @@ enum class fetch_errc {
     token_rejected, // Ditio answered 400 to a request carrying a continuation token
     bad_request,    // another 4xx: Ditio's error and message in `message`
     unavailable,    // retries exhausted (5xx, 429, network, malformed pages)
-    tls,            // certificate or handshake failure: configuration
+    misconfigured,  // TLS verification or proxy failure: a setting to fix
     cancelled,      // shutdown
 };
 
@@ -60,14 +60,24 @@ struct retry_settings {
 
 class extraction_client {
 public:
-    extraction_client(http::client& http, auth::token_provider& tokens, std::string reporting_base,
-                      retry_settings retry, util::stop_source& stop, const util::clock& clock, log::logger_ptr logger,
-                      std::uint64_t seed);
+    extraction_client(
+        http::client& http,
+        auth::token_provider& tokens,
+        std::string reporting_base,
+        retry_settings retry,
+        util::stop_source& stop,
+        const util::clock& clock,
+        log::logger_ptr logger,
+        std::uint64_t seed
+    );
 
     // GET {reporting_base}/{path}?{params}[&ContinuationToken=...], retried per the policy above.
-    boost::asio::awaitable<boost::system::result<fetched_page, fetch_failure>>
-    fetch_page(std::string_view stream, std::string_view path, const query& params,
-               const std::optional<std::string>& continuation);
+    boost::asio::awaitable<boost::system::result<fetched_page, fetch_failure>> fetch_page(
+        std::string_view stream,
+        std::string_view path,
+        const query& params,
+        const std::optional<std::string>& continuation
+    );
 
     std::uint64_t retries() const { return retries_; }
 

@@ -57,7 +57,8 @@ public:
 private:
     void skip_ws()
     {
-        while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\r' || s_[pos_] == '\t'))
+        while (pos_ < s_.size() &&
+               (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\r' || s_[pos_] == '\t'))
             ++pos_;
     }
     bool eat(char c)
@@ -101,8 +102,8 @@ private:
                 ++pos_;
             }
         } else {
-            while (pos_ < s_.size() && s_[pos_] != ',' && s_[pos_] != '}' && s_[pos_] != ']' && s_[pos_] != ' ' &&
-                   s_[pos_] != '\n' && s_[pos_] != '\r' && s_[pos_] != '\t')
+            while (pos_ < s_.size() && s_[pos_] != ',' && s_[pos_] != '}' && s_[pos_] != ']' &&
+                   s_[pos_] != ' ' && s_[pos_] != '\n' && s_[pos_] != '\r' && s_[pos_] != '\t')
                 ++pos_;
         }
     }
@@ -127,7 +128,9 @@ bool parse_page(std::string_view body, page& out, std::string& why)
     // One arena per page: the DOM is freed in one go once the records are serialised.
     json::monotonic_resource arena;
     boost::system::error_code ec;
-    json::value root = json::parse(body, ec, &arena);
+    json::parse_options options;
+    options.max_depth = 512; // the default (32) would make a deeply nested record block the stream for good
+    json::value root = json::parse(body, ec, &arena, options);
     if (ec) {
         why = fmt::format("body is not JSON ({})", ec.message());
         return false;

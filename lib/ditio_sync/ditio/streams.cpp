@@ -11,7 +11,10 @@ constexpr std::array<stream_def, 1> streams{{
 
 } // namespace
 
-std::span<const stream_def> catalogue() { return streams; }
+std::span<const stream_def> catalogue()
+{
+    return streams;
+}
 
 const stream_def* find_stream(std::string_view name)
 {

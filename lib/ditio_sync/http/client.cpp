@@ -5,6 +5,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -12,6 +13,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+
 #include <openssl/ssl.h>
 
 #include <stdexcept>
@@ -26,24 +28,30 @@ using tcp = asio::ip::tcp;
 struct client::connection {
     connection(asio::any_io_executor ex, asio::ssl::context& ctx, std::string key, bool use_tls)
         : origin(std::move(key)), tls(use_tls), stream(ex, ctx)
-    {}
+    {
+    }
     std::string origin;
     bool tls;
     beast::ssl_stream<beast::tcp_stream> stream; // plain http uses only next_layer()
     beast::flat_buffer buffer;
+    std::shared_ptr<asio::ip::tcp::resolver> resolver; // while resolving, so shutdown() can cancel it
     bool connected = false;
     std::uint64_t requests = 0;
+    std::chrono::steady_clock::time_point idle_since;
 
     beast::tcp_stream& tcp() { return stream.next_layer(); }
 };
 
 namespace {
 
+// Longer than any keep-alive a server or middlebox is likely to honour.
+constexpr auto max_idle = std::chrono::seconds{30};
+
 bool is_stale_connection_error(const boost::system::error_code& ec)
 {
-    return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-           ec == asio::error::broken_pipe || ec == asio::ssl::error::stream_truncated ||
-           ec == bhttp::error::partial_message;
+    return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+           ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+           ec == asio::ssl::error::stream_truncated || ec == bhttp::error::partial_message;
 }
 
 // Beast reports an expired deadline as beast::error::timeout; callers see one error for it.
@@ -77,7 +85,8 @@ std::shared_ptr<asio::ssl::context> make_tls_context(const std::string& ca_file)
 client::client(asio::any_io_executor ex, client_options options, log::logger_ptr logger)
     : ex_(std::move(ex)), options_(std::move(options)), log_(std::move(logger)),
       tls_(make_tls_context(options_.ca_file))
-{}
+{
+}
 
 client::~client() = default;
 
@@ -96,8 +105,8 @@ bool client::use_proxy_for(const std::string& host) const
             item.remove_suffix(1);
         if (item.starts_with('.'))
             item.remove_prefix(1);
-        if (item == "*" || host == item || (host.size() > item.size() && host.ends_with(item) &&
-                                            host[host.size() - item.size() - 1] == '.'))
+        if (item == "*" || host == item ||
+            (host.size() > item.size() && host.ends_with(item) && host[host.size() - item.size() - 1] == '.'))
             return false;
     }
     return true;
@@ -116,15 +125,30 @@ client::connect(connection& c, const endpoint_url& url, std::chrono::steady_cloc
         host = p->host;
         port = p->port;
     }
-    tcp::resolver resolver(ex_);
-    auto [rec, endpoints] = co_await resolver.async_resolve(host, port, util::use_nothrow);
+    // Name resolution has no deadline of its own: a timer cancels it at the request's deadline.
+    c.resolver = std::make_shared<tcp::resolver>(ex_);
+    asio::steady_timer resolve_deadline(ex_, deadline);
+    resolve_deadline.async_wait([weak =
+                                     std::weak_ptr<tcp::resolver>(c.resolver)](boost::system::error_code ec) {
+        if (auto r = weak.lock(); r && !ec)
+            r->cancel();
+    });
+    auto [rec, endpoints] = co_await c.resolver->async_resolve(host, port, util::use_nothrow);
+    bool timed_out = rec == asio::error::operation_aborted && std::chrono::steady_clock::now() >= deadline;
+    resolve_deadline.cancel();
+    c.resolver.reset();
+    if (shut_down_)
+        co_return errc::cancelled;
     if (rec)
-        co_return rec;
+        co_return timed_out ? make_error_code(errc::timeout) : rec;
     c.tcp().expires_at(deadline);
     auto [cec, ep] = co_await c.tcp().async_connect(endpoints, util::use_nothrow);
+    if (shut_down_)
+        co_return errc::cancelled;
     if (cec)
         co_return normalise(cec);
-    c.tcp().socket().set_option(tcp::no_delay(true));
+    boost::system::error_code ignored;
+    c.tcp().socket().set_option(tcp::no_delay(true), ignored);
     ++connections_opened_;
 
     if (via_proxy) {
@@ -141,15 +165,21 @@ client::connect(connection& c, const endpoint_url& url, std::chrono::steady_cloc
         auto [rdec, rn] = co_await bhttp::async_read_header(c.tcp(), c.buffer, parser, util::use_nothrow);
         if (rdec)
             co_return normalise(rdec);
-        if (parser.get().result_int() / 100 != 2)
-            co_return errc::proxy_refused;
+        auto status = parser.get().result_int();
+        if (status / 100 != 2)
+            co_return status >= 500 ? errc::proxy_failed : errc::proxy_refused;
     }
 
     if (url.tls) {
-        if (!util::is_ip_literal(url.host) && !SSL_set_tlsext_host_name(c.stream.native_handle(), url.host.c_str()))
-            co_return boost::system::error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
+        if (!util::is_ip_literal(url.host) &&
+            !SSL_set_tlsext_host_name(c.stream.native_handle(), url.host.c_str()))
+            co_return boost::system::error_code(
+                static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()
+            );
         c.stream.set_verify_callback(asio::ssl::host_name_verification(url.host));
         auto [hec] = co_await c.stream.async_handshake(asio::ssl::stream_base::client, util::use_nothrow);
+        if (shut_down_)
+            co_return errc::cancelled;
         if (hec)
             co_return normalise(hec);
     }
@@ -158,7 +188,10 @@ client::connect(connection& c, const endpoint_url& url, std::chrono::steady_cloc
 }
 
 asio::awaitable<boost::system::result<response>> client::exchange(
-    connection& c, const endpoint_url& url, const request& req, std::chrono::steady_clock::time_point deadline,
+    connection& c,
+    const endpoint_url& url,
+    const request& req,
+    std::chrono::steady_clock::time_point deadline,
     bool& received_any
 )
 {
@@ -168,7 +201,8 @@ asio::awaitable<boost::system::result<response>> client::exchange(
             co_return ec;
     }
     bhttp::request<bhttp::string_body> out{req.method, url.target, 11};
-    out.set(bhttp::field::host, url.port == (url.tls ? "443" : "80") ? url.host : url.host + ":" + url.port);
+    auto host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+    out.set(bhttp::field::host, url.port == (url.tls ? "443" : "80") ? host : host + ":" + url.port);
     out.set(bhttp::field::user_agent, options_.user_agent);
     out.set(bhttp::field::accept, "application/json");
     for (const auto& [k, v] : req.headers)
@@ -190,9 +224,11 @@ asio::awaitable<boost::system::result<response>> client::exchange(
     parser.body_limit(options_.max_body_bytes);
     // Read the header first so a stale keep-alive connection (nothing received) can be told apart.
     if (c.tls)
-        std::tie(ec, std::ignore) = co_await bhttp::async_read_header(c.stream, c.buffer, parser, util::use_nothrow);
+        std::tie(ec, std::ignore) =
+            co_await bhttp::async_read_header(c.stream, c.buffer, parser, util::use_nothrow);
     else
-        std::tie(ec, std::ignore) = co_await bhttp::async_read_header(c.tcp(), c.buffer, parser, util::use_nothrow);
+        std::tie(ec, std::ignore) =
+            co_await bhttp::async_read_header(c.tcp(), c.buffer, parser, util::use_nothrow);
     if (ec)
         co_return normalise(ec);
     received_any = true;
@@ -219,10 +255,19 @@ asio::awaitable<boost::system::result<response>> client::send(request req)
 
     for (int attempt = 0;; ++attempt) {
         std::unique_ptr<connection> c;
-        if (auto it = idle_.find(key); it != idle_.end()) {
-            c = std::move(it->second);
+        // A connection idle for long may have been dropped silently by a NAT or firewall; reusing it
+        // would cost a whole timeout, so it is closed instead.
+        for (auto it = idle_.find(key); it != idle_.end() && it->first == key;) {
+            auto next = std::next(it);
+            if (std::chrono::steady_clock::now() - it->second->idle_since < max_idle) {
+                c = std::move(it->second);
+                idle_.erase(it);
+                break;
+            }
             idle_.erase(it);
-        } else {
+            it = next;
+        }
+        if (!c) {
             c = std::make_unique<connection>(ex_, *tls_, key, url->tls);
         }
         bool reused = c->requests > 0;
@@ -233,7 +278,9 @@ asio::awaitable<boost::system::result<response>> client::send(request req)
         if (shut_down_)
             co_return make_error_code(errc::cancelled);
         if (result) {
-            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - started
+            );
             log::debug(
                 log_,
                 "http.response",
@@ -245,8 +292,10 @@ asio::awaitable<boost::system::result<response>> client::send(request req)
                  {"reused", reused},
                  {"ms", ms.count()}}
             );
-            if (result->keep_alive())
+            if (result->keep_alive()) {
+                c->idle_since = std::chrono::steady_clock::now();
                 idle_.emplace(key, std::move(c));
+            }
             co_return result;
         }
         if (reused && !received_any && attempt == 0 && is_stale_connection_error(result.error())) {
@@ -261,6 +310,8 @@ void client::shutdown()
 {
     shut_down_ = true;
     for (auto* c : in_flight_) {
+        if (c->resolver)
+            c->resolver->cancel();
         boost::system::error_code ignored;
         c->tcp().socket().cancel(ignored);
         c->tcp().socket().close(ignored);

@@ -32,9 +32,9 @@ namespace ditio_sync::http {
 struct client_options {
     std::chrono::milliseconds timeout{std::chrono::seconds{60}};
     std::size_t max_body_bytes = 512u * 1024u * 1024u;
-    std::string ca_file;   // extra trust anchors, added to the system store
-    std::string proxy;     // "http://host:port"; empty: none
-    std::string no_proxy;  // comma-separated host suffixes that bypass the proxy
+    std::string ca_file;  // extra trust anchors, added to the system store
+    std::string proxy;    // "http://host:port"; empty: none
+    std::string no_proxy; // comma-separated host suffixes that bypass the proxy
     std::string user_agent = "ditio-sync/" DITIO_SYNC_VERSION;
 };
 
@@ -70,11 +70,15 @@ public:
 
 private:
     struct connection;
-    boost::asio::awaitable<boost::system::error_code> connect(connection& c, const endpoint_url& url,
-                                                              std::chrono::steady_clock::time_point deadline);
-    boost::asio::awaitable<boost::system::result<response>>
-    exchange(connection& c, const endpoint_url& url, const request& req,
-             std::chrono::steady_clock::time_point deadline, bool& received_any);
+    boost::asio::awaitable<boost::system::error_code>
+    connect(connection& c, const endpoint_url& url, std::chrono::steady_clock::time_point deadline);
+    boost::asio::awaitable<boost::system::result<response>> exchange(
+        connection& c,
+        const endpoint_url& url,
+        const request& req,
+        std::chrono::steady_clock::time_point deadline,
+        bool& received_any
+    );
     bool use_proxy_for(const std::string& host) const;
 
     boost::asio::any_io_executor ex_;

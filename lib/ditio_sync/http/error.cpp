@@ -24,7 +24,9 @@ public:
         case errc::timeout:
             return "request timed out (http.timeout)";
         case errc::proxy_refused:
-            return "the proxy refused the CONNECT request";
+            return "the proxy refused the CONNECT request (check http.proxy / HTTPS_PROXY)";
+        case errc::proxy_failed:
+            return "the proxy could not open a tunnel";
         case errc::cancelled:
             return "cancelled by shutdown";
         }
@@ -50,7 +52,8 @@ error_kind classify(const boost::system::error_code& ec)
         return error_kind::timeout;
     if (ec == errc::bad_url || ec == errc::proxy_refused)
         return error_kind::config;
-    if (ec == errc::body_too_large || ec.category() == make_error_code(boost::beast::http::error::end_of_stream).category())
+    if (ec == errc::body_too_large ||
+        ec.category() == make_error_code(boost::beast::http::error::end_of_stream).category())
         return error_kind::protocol;
     if (ec == asio::ssl::error::stream_truncated)
         return error_kind::network;
@@ -63,7 +66,8 @@ std::string describe(const boost::system::error_code& ec)
 {
     switch (classify(ec)) {
     case error_kind::tls:
-        return "TLS failure: " + ec.message() + " (check the server certificate, http.ca_file, SSL_CERT_FILE)";
+        return "TLS failure: " + ec.message() +
+               " (check the server certificate, http.ca_file, SSL_CERT_FILE)";
     default:
         return ec.message();
     }

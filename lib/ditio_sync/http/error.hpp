@@ -10,11 +10,12 @@
 namespace ditio_sync::http {
 
 enum class errc {
-    bad_url = 1,        // the URL could not be parsed or has an unsupported scheme
-    body_too_large,     // the response body exceeded http.max_body_mb
-    timeout,            // the request deadline (http.timeout) passed
-    proxy_refused,      // the proxy did not accept the CONNECT request
-    cancelled,          // the client was shut down while the request was in flight
+    bad_url = 1,    // the URL could not be parsed or has an unsupported scheme
+    body_too_large, // the response body exceeded http.max_body_mb
+    timeout,        // the request deadline (http.timeout) passed
+    proxy_refused,  // the proxy refused the CONNECT request (407, 403): configuration
+    proxy_failed,   // the proxy could not open the tunnel (5xx): retry
+    cancelled,      // the client was shut down while the request was in flight
 };
 
 const boost::system::error_category& http_category() noexcept;
@@ -41,5 +42,5 @@ std::string describe(const boost::system::error_code& ec);
 
 } // namespace ditio_sync::http
 
-template <>
-struct boost::system::is_error_code_enum<ditio_sync::http::errc> : std::true_type {};
+template <> struct boost::system::is_error_code_enum<ditio_sync::http::errc> : std::true_type {
+};

@@ -4,7 +4,6 @@
 
 #include <cctype>
 
-
 namespace ditio_sync::http {
 namespace {
 

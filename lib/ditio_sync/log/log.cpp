@@ -30,7 +30,9 @@ std::string pattern_for(config::log_format f)
 spdlog::sink_ptr make_sink(config::log_format f)
 {
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    sink->set_formatter(std::make_unique<spdlog::pattern_formatter>(pattern_for(f), spdlog::pattern_time_type::utc));
+    sink->set_formatter(
+        std::make_unique<spdlog::pattern_formatter>(pattern_for(f), spdlog::pattern_time_type::utc)
+    );
     return sink;
 }
 
@@ -124,7 +126,9 @@ logger_ptr get(std::string_view name)
     return lg;
 }
 
-void event(const logger_ptr& lg, spdlog::level::level_enum level, std::string_view name, boost::json::object fields)
+void event(
+    const logger_ptr& lg, spdlog::level::level_enum level, std::string_view name, boost::json::object fields
+)
 {
     if (!lg || !lg->should_log(level))
         return;

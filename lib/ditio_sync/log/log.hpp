@@ -23,7 +23,12 @@ logger_ptr get(std::string_view name);
 
 // Writes one event. Values of fields whose names look secret (authorization, secret, password, any
 // *token* except continuation tokens) are replaced by "[redacted]".
-void event(const logger_ptr& lg, spdlog::level::level_enum level, std::string_view name, boost::json::object fields = {});
+void event(
+    const logger_ptr& lg,
+    spdlog::level::level_enum level,
+    std::string_view name,
+    boost::json::object fields = {}
+);
 
 inline void info(const logger_ptr& lg, std::string_view name, boost::json::object fields = {})
 {
@@ -46,6 +51,7 @@ inline void debug(const logger_ptr& lg, std::string_view name, boost::json::obje
 bool is_secret_field(std::string_view name);
 
 // Formats one event's message part (everything but timestamp, level and logger); exposed for tests.
-std::string format_fields(config::log_format format, std::string_view name, const boost::json::object& fields);
+std::string
+format_fields(config::log_format format, std::string_view name, const boost::json::object& fields);
 
 } // namespace ditio_sync::log

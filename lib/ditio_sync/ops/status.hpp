@@ -4,8 +4,8 @@
 
 #include <ditio_sync/ditio/streams.hpp>
 
-#include <boost/json/value.hpp>
 #include <SQLiteCpp/Database.h>
+#include <boost/json/value.hpp>
 
 #include <chrono>
 #include <string>
@@ -14,8 +14,11 @@
 namespace ditio_sync::ops {
 
 // Throws store::db_error.
-boost::json::value collect_status(SQLite::Database& db, const std::vector<const ditio::stream_def*>& streams,
-                                  std::chrono::milliseconds overlap);
+boost::json::value collect_status(
+    SQLite::Database& db,
+    const std::vector<const ditio::stream_def*>& streams,
+    std::chrono::milliseconds overlap
+);
 
 std::string format_status_text(const boost::json::value& status);
 

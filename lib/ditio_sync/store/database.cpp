@@ -2,6 +2,7 @@
 
 #include <SQLiteCpp/Exception.h>
 #include <fmt/format.h>
+
 #include <sqlite3.h>
 
 namespace ditio_sync::store {
@@ -16,27 +17,40 @@ namespace ditio_sync::store {
     case SQLITE_LOCKED:
         throw db_error(
             db_failure::busy,
-            fmt::format("{}: database is locked by another process beyond storage.busy_timeout ({})", context, se->what())
+            fmt::format(
+                "{}: database is locked by another process beyond storage.busy_timeout ({})",
+                context,
+                se->what()
+            )
         );
     case SQLITE_READONLY:
-        throw db_error(db_failure::read_only, fmt::format("{}: database is read-only ({})", context, se->what()));
+        throw db_error(
+            db_failure::read_only, fmt::format("{}: database is read-only ({})", context, se->what())
+        );
     case SQLITE_FULL:
         throw db_error(db_failure::full, fmt::format("{}: disk full ({})", context, se->what()));
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-        throw db_error(db_failure::corrupt, fmt::format("{}: database file is damaged ({})", context, se->what()));
+        throw db_error(
+            db_failure::corrupt, fmt::format("{}: database file is damaged ({})", context, se->what())
+        );
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
     case SQLITE_AUTH:
-        throw db_error(db_failure::cannot_open, fmt::format("{}: cannot open database ({})", context, se->what()));
+        throw db_error(
+            db_failure::cannot_open, fmt::format("{}: cannot open database ({})", context, se->what())
+        );
     case SQLITE_IOERR:
-        throw db_error(db_failure::full, fmt::format("{}: I/O error writing the database ({})", context, se->what()));
+        throw db_error(
+            db_failure::full, fmt::format("{}: I/O error writing the database ({})", context, se->what())
+        );
     default:
         throw db_error(db_failure::other, fmt::format("{}: {}", context, se->what()));
     }
 }
 
-SQLite::Database open_database(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout, open_mode mode)
+SQLite::Database
+open_database(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout, open_mode mode)
 {
     return guarded(fmt::format("opening {}", path.string()), [&] {
         if (mode == open_mode::read_write && path.has_parent_path()) {
@@ -46,15 +60,22 @@ SQLite::Database open_database(const std::filesystem::path& path, std::chrono::m
                 if (ec)
                     throw db_error(
                         db_failure::cannot_open,
-                        fmt::format("cannot create directory {}: {}", path.parent_path().string(), ec.message())
+                        fmt::format(
+                            "cannot create directory {}: {}", path.parent_path().string(), ec.message()
+                        )
                     );
                 std::filesystem::permissions(path.parent_path(), std::filesystem::perms::owner_all, ec);
             }
         }
-        int flags = mode == open_mode::read_write ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE : SQLite::OPEN_READONLY;
+        int flags = mode == open_mode::read_write ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE
+                                                  : SQLite::OPEN_READONLY;
         if (mode == open_mode::read_only && !std::filesystem::exists(path))
-            throw db_error(db_failure::cannot_open, fmt::format("database {} does not exist yet", path.string()));
-        SQLite::Database db(path.string(), flags | SQLITE_OPEN_NOMUTEX, static_cast<int>(busy_timeout.count()));
+            throw db_error(
+                db_failure::cannot_open, fmt::format("database {} does not exist yet", path.string())
+            );
+        SQLite::Database db(
+            path.string(), flags | SQLITE_OPEN_NOMUTEX, static_cast<int>(busy_timeout.count())
+        );
         if (mode == open_mode::read_write) {
             // WAL: readers never block the daemon, the daemon never blocks readers for long.
             db.exec("PRAGMA journal_mode=WAL");

@@ -15,7 +15,9 @@ int latest_schema_version()
 
 int schema_version(SQLite::Database& db)
 {
-    return guarded("reading the schema version", [&] { return db.execAndGet("PRAGMA user_version").getInt(); });
+    return guarded("reading the schema version", [&] {
+        return db.execAndGet("PRAGMA user_version").getInt();
+    });
 }
 
 int migrate(SQLite::Database& db)

@@ -1,4 +1,5 @@
-// Numbered schema migrations, embedded at build time from migrations/NNNN_*.sql, keyed on PRAGMA user_version.
+// Numbered schema migrations, embedded at build time from migrations/NNNN_*.sql, keyed on PRAGMA
+// user_version.
 #pragma once
 
 #include <SQLiteCpp/Database.h>

@@ -35,11 +35,26 @@ mirror_table::mirror_table(SQLite::Database& db, std::string table)
               table_
           )
       )
-{}
+{
+}
 
-apply_counts mirror_table::apply(const std::vector<ditio::record>& records, std::int64_t run_id, const std::string& now)
+namespace {
+
+// A cached statement whose step failed (disk full, I/O error) must be reset, or every later bind fails
+// with SQLITE_MISUSE for the life of the process. tryReset() does not rethrow the step's error.
+struct reset_on_exit {
+    SQLite::Statement& stmt;
+    ~reset_on_exit() { stmt.tryReset(); }
+};
+
+} // namespace
+
+apply_counts
+mirror_table::apply(const std::vector<ditio::record>& records, std::int64_t run_id, const std::string& now)
 {
     apply_counts counts;
+    reset_on_exit upsert_guard{upsert_};
+    reset_on_exit tombstone_guard{tombstone_};
     for (const auto& r : records) {
         if (!r.deleted) {
             upsert_.bind(":id", r.id);
@@ -66,8 +81,13 @@ apply_counts mirror_table::apply(const std::vector<ditio::record>& records, std:
     return counts;
 }
 
-std::int64_t mirror_table::sweep(std::int64_t run_id, const std::string& window_field, const std::string& from,
-                                 const std::string& to, const std::string& now)
+std::int64_t mirror_table::sweep(
+    std::int64_t run_id,
+    const std::string& window_field,
+    const std::string& from,
+    const std::string& to,
+    const std::string& now
+)
 {
     // An inferred deletion leaves change_key alone: if the row was only moved out of the traversal's
     // reach by an edit during the run, the next incremental run's newer version brings it back.
@@ -77,7 +97,8 @@ std::int64_t mirror_table::sweep(std::int64_t run_id, const std::string& window_
         table_
     );
     if (!window_field.empty())
-        sql += " AND substr(json_extract(data, :path), 1, 10) BETWEEN substr(:from, 1, 10) AND substr(:to, 1, 10)";
+        sql += " AND substr(json_extract(data, :path), 1, 10) BETWEEN substr(:from, 1, 10) AND substr(:to, "
+               "1, 10)";
     SQLite::Statement stmt(db_, sql);
     stmt.bind(":now", now);
     stmt.bind(":run", run_id);

@@ -26,12 +26,18 @@ public:
 
     // Upserts live records and applies tombstones (flag the row, keep its last data; store the tombstone
     // itself when the id is unknown). Idempotent.
-    apply_counts apply(const std::vector<ditio::record>& records, std::int64_t run_id, const std::string& now);
+    apply_counts
+    apply(const std::vector<ditio::record>& records, std::int64_t run_id, const std::string& now);
 
     // Marks deleted every live row that run `run_id` did not return, limited to rows whose
     // `window_field` date lies in [from, to] when window_field is not empty. Returns the rows marked.
-    std::int64_t sweep(std::int64_t run_id, const std::string& window_field, const std::string& from,
-                       const std::string& to, const std::string& now);
+    std::int64_t sweep(
+        std::int64_t run_id,
+        const std::string& window_field,
+        const std::string& from,
+        const std::string& to,
+        const std::string& now
+    );
 
     const std::string& table() const { return table_; }
 

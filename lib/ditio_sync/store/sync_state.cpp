@@ -14,8 +14,7 @@ std::optional<std::string> opt_text(const SQLite::Column& c)
     return c.getString();
 }
 
-template <class T>
-void bind_opt(SQLite::Statement& s, const char* name, const std::optional<T>& v)
+template <class T> void bind_opt(SQLite::Statement& s, const char* name, const std::optional<T>& v)
 {
     if (v)
         s.bind(name, *v);
@@ -23,7 +22,8 @@ void bind_opt(SQLite::Statement& s, const char* name, const std::optional<T>& v)
         s.bind(name);
 }
 
-constexpr const char* select_state = R"(SELECT stream, watermark, last_full_sync_at, run_id, run_mode, run_params,
+constexpr const char* select_state =
+    R"(SELECT stream, watermark, last_full_sync_at, run_id, run_mode, run_params,
     run_server_start, run_local_start, continuation_token, pages_done, last_success_at, last_error, last_error_at
     FROM sync_state)";
 
@@ -61,7 +61,9 @@ mirror_table& sync_store::mirror(const std::string& table)
 
 void sync_store::ensure_row(const std::string& stream, const std::string& now)
 {
-    SQLite::Statement s(db_, "INSERT INTO sync_state (stream, updated_at) VALUES (:s, :now) ON CONFLICT (stream) DO NOTHING");
+    SQLite::Statement s(
+        db_, "INSERT INTO sync_state (stream, updated_at) VALUES (:s, :now) ON CONFLICT (stream) DO NOTHING"
+    );
     s.bind(":s", stream);
     s.bind(":now", now);
     s.exec();
@@ -89,15 +91,18 @@ std::vector<stream_state> sync_store::load_all()
     });
 }
 
-std::int64_t sync_store::begin_run(const std::string& stream, const std::string& mode, const std::string& params_json,
-                                   const std::string& now)
+std::int64_t sync_store::begin_run(
+    const std::string& stream, const std::string& mode, const std::string& params_json, const std::string& now
+)
 {
     return guarded("starting a run", [&] {
         SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
         ensure_row(stream, now);
         // A run left in progress by an explicit full request is superseded, not resumed.
-        SQLite::Statement old(db_, R"(UPDATE sync_runs SET status = 'interrupted', finished_at = coalesce(finished_at, :now)
-            WHERE id = (SELECT run_id FROM sync_state WHERE stream = :s) AND status = 'running')");
+        SQLite::Statement old(
+            db_, R"(UPDATE sync_runs SET status = 'interrupted', finished_at = coalesce(finished_at, :now)
+            WHERE id = (SELECT run_id FROM sync_state WHERE stream = :s) AND status = 'running')"
+        );
         old.bind(":now", now);
         old.bind(":s", stream);
         old.exec();
@@ -109,9 +114,11 @@ std::int64_t sync_store::begin_run(const std::string& stream, const std::string&
         ins.bind(":params", params_json);
         ins.exec();
         auto run_id = db_.getLastInsertRowid();
-        SQLite::Statement st(db_, R"(UPDATE sync_state SET run_id = :run, run_mode = :mode, run_params = :params,
+        SQLite::Statement st(
+            db_, R"(UPDATE sync_state SET run_id = :run, run_mode = :mode, run_params = :params,
             run_server_start = NULL, run_local_start = :now, continuation_token = NULL, pages_done = 0, updated_at = :now
-            WHERE stream = :s)");
+            WHERE stream = :s)"
+        );
         st.bind(":run", run_id);
         st.bind(":mode", mode);
         st.bind(":params", params_json);
@@ -127,7 +134,9 @@ void sync_store::resume_run(const std::string& stream, std::int64_t run_id, cons
 {
     guarded("resuming a run", [&] {
         SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
-        SQLite::Statement s(db_, "UPDATE sync_runs SET status = 'running', finished_at = NULL WHERE id = :run");
+        SQLite::Statement s(
+            db_, "UPDATE sync_runs SET status = 'running', finished_at = NULL WHERE id = :run"
+        );
         s.bind(":run", run_id);
         s.exec();
         SQLite::Statement st(db_, "UPDATE sync_state SET updated_at = :now WHERE stream = :s");
@@ -141,8 +150,10 @@ void sync_store::resume_run(const std::string& stream, std::int64_t run_id, cons
 void sync_store::restart_run(const std::string& stream, std::int64_t run_id, const std::string& now)
 {
     guarded("restarting a run", [&] {
-        SQLite::Statement st(db_, R"(UPDATE sync_state SET continuation_token = NULL, pages_done = 0, updated_at = :now
-            WHERE stream = :s AND run_id = :run)");
+        SQLite::Statement st(
+            db_, R"(UPDATE sync_state SET continuation_token = NULL, pages_done = 0, updated_at = :now
+            WHERE stream = :s AND run_id = :run)"
+        );
         st.bind(":now", now);
         st.bind(":s", stream);
         st.bind(":run", run_id);
@@ -160,9 +171,11 @@ commit_result sync_store::commit_page(const page_commit& pc)
         out.deleted = counts.deleted;
 
         if (pc.next_token) {
-            SQLite::Statement st(db_, R"(UPDATE sync_state SET continuation_token = :tok, pages_done = pages_done + 1,
+            SQLite::Statement st(
+                db_, R"(UPDATE sync_state SET continuation_token = :tok, pages_done = pages_done + 1,
                 run_server_start = coalesce(run_server_start, :server_start), updated_at = :now
-                WHERE stream = :s AND run_id = :run RETURNING pages_done)");
+                WHERE stream = :s AND run_id = :run RETURNING pages_done)"
+            );
             st.bind(":tok", *pc.next_token);
             bind_opt(st, ":server_start", pc.server_start);
             st.bind(":now", pc.now);
@@ -173,7 +186,8 @@ commit_result sync_store::commit_page(const page_commit& pc)
             out.pages_done = st.getColumn(0).getInt64();
         } else {
             if (pc.sweep)
-                out.swept = mirror(pc.table).sweep(pc.run_id, pc.window_field, pc.window_from, pc.window_to, pc.now);
+                out.swept =
+                    mirror(pc.table).sweep(pc.run_id, pc.window_field, pc.window_from, pc.window_to, pc.now);
             SQLite::Statement q(db_, "SELECT pages_done FROM sync_state WHERE stream = :s AND run_id = :run");
             q.bind(":s", pc.stream);
             q.bind(":run", pc.run_id);
@@ -193,11 +207,13 @@ commit_result sync_store::commit_page(const page_commit& pc)
             st.bind(":run", pc.run_id);
             st.exec();
         }
-        SQLite::Statement run(db_, R"(UPDATE sync_runs SET pages = pages + 1, rows_upserted = rows_upserted + :up,
+        SQLite::Statement run(
+            db_, R"(UPDATE sync_runs SET pages = pages + 1, rows_upserted = rows_upserted + :up,
             rows_deleted = rows_deleted + :del,
             status = CASE WHEN :last THEN 'ok' ELSE status END,
             finished_at = CASE WHEN :last THEN :now ELSE finished_at END
-            WHERE id = :run)");
+            WHERE id = :run)"
+        );
         run.bind(":up", out.upserted);
         run.bind(":del", out.deleted + out.swept);
         run.bind(":last", pc.next_token ? 0 : 1);
@@ -209,16 +225,24 @@ commit_result sync_store::commit_page(const page_commit& pc)
     });
 }
 
-void sync_store::fail_run(const std::string& stream, std::int64_t run_id, const std::string& error, const std::string& now)
+void sync_store::fail_run(
+    const std::string& stream, std::int64_t run_id, const std::string& error, const std::string& now
+)
 {
     guarded("recording a failed run", [&] {
         SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
-        SQLite::Statement r(db_, "UPDATE sync_runs SET status = 'failed', finished_at = :now, error = :err WHERE id = :run");
+        SQLite::Statement r(
+            db_, "UPDATE sync_runs SET status = 'failed', finished_at = :now, error = :err WHERE id = :run"
+        );
         r.bind(":now", now);
         r.bind(":err", error);
         r.bind(":run", run_id);
         r.exec();
-        SQLite::Statement st(db_, "UPDATE sync_state SET last_error = :err, last_error_at = :now, updated_at = :now WHERE stream = :s");
+        SQLite::Statement st(
+            db_,
+            "UPDATE sync_state SET last_error = :err, last_error_at = :now, updated_at = :now WHERE stream = "
+            ":s"
+        );
         st.bind(":err", error);
         st.bind(":now", now);
         st.bind(":s", stream);
@@ -230,7 +254,11 @@ void sync_store::fail_run(const std::string& stream, std::int64_t run_id, const 
 void sync_store::interrupt_run(const std::string& stream, std::int64_t run_id, const std::string& now)
 {
     guarded("recording an interrupted run", [&] {
-        SQLite::Statement r(db_, "UPDATE sync_runs SET status = 'interrupted', finished_at = :now WHERE id = :run AND status = 'running'");
+        SQLite::Statement r(
+            db_,
+            "UPDATE sync_runs SET status = 'interrupted', finished_at = :now WHERE id = :run AND status = "
+            "'running'"
+        );
         r.bind(":now", now);
         r.bind(":run", run_id);
         r.exec();
@@ -243,7 +271,11 @@ void sync_store::record_error(const std::string& stream, const std::string& erro
     guarded("recording an error", [&] {
         SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
         ensure_row(stream, now);
-        SQLite::Statement st(db_, "UPDATE sync_state SET last_error = :err, last_error_at = :now, updated_at = :now WHERE stream = :s");
+        SQLite::Statement st(
+            db_,
+            "UPDATE sync_state SET last_error = :err, last_error_at = :now, updated_at = :now WHERE stream = "
+            ":s"
+        );
         st.bind(":err", error);
         st.bind(":now", now);
         st.bind(":s", stream);

@@ -22,7 +22,7 @@ struct stream_state {
     std::optional<std::string> last_full_sync_at;
     std::optional<std::int64_t> run_id; // set while a run is in progress
     std::string run_mode;
-    std::string run_params;             // JSON
+    std::string run_params; // JSON
     std::optional<std::string> run_server_start;
     std::optional<std::string> run_local_start;
     std::optional<std::string> continuation_token;
@@ -42,9 +42,9 @@ struct page_commit {
     std::optional<std::string> server_start; // Ditio's Date for the run, recorded once (first page)
     std::string now;                         // local UTC time, for synced_at and bookkeeping
     // Only read on the last page:
-    std::string watermark;                   // the run's start by Ditio's clock
+    std::string watermark; // the run's start by Ditio's clock
     bool full = false;
-    bool sweep = false;                      // mark rows not returned by this full traversal deleted
+    bool sweep = false; // mark rows not returned by this full traversal deleted
     std::string window_field, window_from, window_to;
 };
 
@@ -63,8 +63,12 @@ public:
     std::vector<stream_state> load_all();
 
     // Records a new run and its fixed parameters before its first request; returns the run id.
-    std::int64_t begin_run(const std::string& stream, const std::string& mode, const std::string& params_json,
-                           const std::string& now);
+    std::int64_t begin_run(
+        const std::string& stream,
+        const std::string& mode,
+        const std::string& params_json,
+        const std::string& now
+    );
     // Marks a run found in progress at start-up as running again (it continues from its checkpoint).
     void resume_run(const std::string& stream, std::int64_t run_id, const std::string& now);
     // Ditio rejected the saved continuation token: the run starts again from its first page.
@@ -75,7 +79,9 @@ public:
     commit_result commit_page(const page_commit& pc);
 
     // The run failed: keep its checkpoint (the next attempt resumes), record the error.
-    void fail_run(const std::string& stream, std::int64_t run_id, const std::string& error, const std::string& now);
+    void fail_run(
+        const std::string& stream, std::int64_t run_id, const std::string& error, const std::string& now
+    );
     // The process is stopping: keep the checkpoint, mark the run interrupted.
     void interrupt_run(const std::string& stream, std::int64_t run_id, const std::string& now);
     // Records an error that happened before any run began (e.g. authentication).

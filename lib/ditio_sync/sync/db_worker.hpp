@@ -4,10 +4,10 @@
 
 #include <ditio_sync/store/sync_state.hpp>
 
+#include <SQLiteCpp/Database.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <SQLiteCpp/Database.h>
 
 #include <memory>
 #include <type_traits>
@@ -16,15 +16,17 @@ namespace ditio_sync::sync {
 
 class db_worker {
 public:
-    explicit db_worker(SQLite::Database db) : db_(std::make_unique<SQLite::Database>(std::move(db))), store_(*db_) {}
+    explicit db_worker(SQLite::Database db)
+        : db_(std::make_unique<SQLite::Database>(std::move(db))), store_(*db_)
+    {
+    }
     ~db_worker() { pool_.join(); }
     db_worker(const db_worker&) = delete;
     db_worker& operator=(const db_worker&) = delete;
 
     // Runs f(store) on the database thread and resumes the caller on its own executor with the result;
     // exceptions (store::db_error) propagate to the caller.
-    template <class F>
-    boost::asio::awaitable<std::invoke_result_t<F&, store::sync_store&>> run(F f)
+    template <class F> boost::asio::awaitable<std::invoke_result_t<F&, store::sync_store&>> run(F f)
     {
         using result_t = std::invoke_result_t<F&, store::sync_store&>;
         return boost::asio::co_spawn(

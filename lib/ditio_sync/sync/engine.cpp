@@ -49,8 +49,7 @@ struct run_plan {
         for (const auto& [k, v] : query)
             q.push_back(json::array{json::string(k), json::string(v)});
         return json::serialize(json::object{
-            {"mode", mode}, {"query", std::move(q)}, {"window_from", window_from}, {"window_to", window_to}
-        });
+            {"mode", mode}, {"query", std::move(q)}, {"window_from", window_from}, {"window_to", window_to}});
     }
 
     static std::optional<run_plan> from_json(const std::string& text)
@@ -83,7 +82,9 @@ struct run_plan {
 
 // A commit running on the database thread while the next page is fetched.
 struct pending_commit {
-    explicit pending_commit(asio::any_io_executor ex) : done(ex, std::chrono::steady_clock::time_point::max()) {}
+    explicit pending_commit(asio::any_io_executor ex) : done(ex, std::chrono::steady_clock::time_point::max())
+    {
+    }
     asio::steady_timer done;
     bool finished = false;
     std::exception_ptr error;
@@ -99,10 +100,17 @@ util::sys_micros to_micros(std::chrono::system_clock::time_point t)
 
 } // namespace
 
-engine::engine(ditio::extraction_client& api, db_worker& db, const util::clock& clock, engine_settings settings,
-               util::stop_source& stop, log::logger_ptr logger)
+engine::engine(
+    ditio::extraction_client& api,
+    db_worker& db,
+    const util::clock& clock,
+    engine_settings settings,
+    util::stop_source& stop,
+    log::logger_ptr logger
+)
     : api_(api), db_(db), clock_(clock), settings_(std::move(settings)), stop_(stop), log_(std::move(logger))
-{}
+{
+}
 
 asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kind kind)
 {
@@ -122,7 +130,9 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
             if (status == run_status::cancelled) {
                 co_await db_.run([&](store::sync_store& s) { s.interrupt_run(name, report.run_id, now); });
             } else if (report.run_id != 0) {
-                co_await db_.run([&](store::sync_store& s) { s.fail_run(name, report.run_id, report.error, now); });
+                co_await db_.run([&](store::sync_store& s) {
+                    s.fail_run(name, report.run_id, report.error, now);
+                });
             } else {
                 co_await db_.run([&](store::sync_store& s) { s.record_error(name, report.error, now); });
             }
@@ -170,7 +180,9 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
                 plan.mode = "incremental";
                 auto wm = util::parse_iso8601(*state->watermark);
                 if (!wm)
-                    throw store::db_error(store::db_failure::corrupt, "sync_state.watermark is unreadable: " + *state->watermark);
+                    throw store::db_error(
+                        store::db_failure::corrupt, "sync_state.watermark is unreadable: " + *state->watermark
+                    );
                 auto since = *wm - std::chrono::duration_cast<std::chrono::microseconds>(settings_.overlap);
                 plan.query.emplace_back("ModifiedSince", util::format_iso8601_ms(since));
             }
@@ -188,12 +200,15 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
     }
     if (setup_error) {
         co_await record_failure(run_status::db_error, *setup_error);
-        log::error(log_, "sync.run_failed", {{"stream", name}, {"status", "db_error"}, {"error", report.error}});
+        log::error(
+            log_, "sync.run_failed", {{"stream", name}, {"status", "db_error"}, {"error", report.error}}
+        );
         co_return report;
     }
     report.mode = plan.mode;
 
-    json::object started{{"stream", name}, {"run_id", report.run_id}, {"mode", plan.mode}, {"resumed", report.resumed}};
+    json::object started{
+        {"stream", name}, {"run_id", report.run_id}, {"mode", plan.mode}, {"resumed", report.resumed}};
     for (const auto& [k, v] : plan.query)
         if (k != "ChunkLimit")
             started[k] = v;
@@ -206,7 +221,7 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
     auto settle = [&]() -> asio::awaitable<bool> {
         if (!pending)
             co_return true;
-        if (!pending->finished)
+        while (!pending->finished)
             co_await pending->done.async_wait(util::use_nothrow);
         auto p = std::move(pending);
         if (p->error) {
@@ -225,7 +240,8 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
         report.upserted += p->result.upserted;
         report.deleted += p->result.deleted;
         report.swept += p->result.swept;
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - p->started).count();
+        auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - p->started).count();
         log::info(
             log_,
             "sync.page_committed",
@@ -252,7 +268,11 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
             const auto& f = fetched.error();
             if (f.code == ditio::fetch_errc::token_rejected && restarts < 2) {
                 ++restarts;
-                log::warn(log_, "sync.run_restarted", {{"stream", name}, {"run_id", report.run_id}, {"reason", f.message}});
+                log::warn(
+                    log_,
+                    "sync.run_restarted",
+                    {{"stream", name}, {"run_id", report.run_id}, {"reason", f.message}}
+                );
                 token.reset();
                 page_no = 0;
                 std::optional<std::string> restart_error;
@@ -277,13 +297,16 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
 
         auto page = std::make_shared<ditio::fetched_page>(std::move(*fetched));
         if (page->body.continuation && page->body.continuation == token) {
-            co_await record_failure(run_status::failed, "Ditio returned the continuation token it was sent; stopping to avoid a loop");
+            co_await record_failure(
+                run_status::failed,
+                "Ditio returned the continuation token it was sent; stopping to avoid a loop"
+            );
             break;
         }
         if (!server_start)
-            server_start = util::format_iso8601_ms(
-                page->server_date.value_or(to_micros(clock_.system_now() - (clock_.steady_now() - run_started)))
-            );
+            server_start = util::format_iso8601_ms(page->server_date.value_or(
+                to_micros(clock_.system_now() - (clock_.steady_now() - run_started))
+            ));
 
         store::page_commit pc;
         pc.stream = name;
@@ -295,8 +318,12 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
         pc.now = now_text();
         bool last = !page->body.continuation;
         if (last) {
-            // Never move the watermark backwards, whatever Ditio's clock says.
-            pc.watermark = previous_watermark && *previous_watermark > *server_start ? *previous_watermark : *server_start;
+            // Never move the watermark backwards, whatever Ditio's clock says. A full re-sync keeps the old
+            // watermark: its window may not cover every row the mirror holds, and the next incremental
+            // run must still see the deletions and edits made since then.
+            bool keep_old =
+                previous_watermark && (plan.mode == "full" || *previous_watermark > *server_start);
+            pc.watermark = keep_old ? *previous_watermark : *server_start;
             pc.full = plan.mode == "full";
             pc.sweep = pc.full;
             pc.window_field = stream.windowed ? std::string(stream.window_field) : std::string{};
@@ -311,12 +338,15 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
             [this, pc = std::move(pc)]() -> asio::awaitable<store::commit_result> {
                 co_return db_.store_unsafe().commit_page(pc);
             },
-            asio::bind_executor(io, [p = pending](std::exception_ptr e, store::commit_result r) {
-                p->error = e;
-                p->result = r;
-                p->finished = true;
-                p->done.cancel();
-            })
+            asio::bind_executor(
+                io,
+                [p = pending](std::exception_ptr e, store::commit_result r) {
+                    p->error = e;
+                    p->result = r;
+                    p->finished = true;
+                    p->done.cancel();
+                }
+            )
         );
         token = page->body.continuation;
         ++page_no;
@@ -335,7 +365,8 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
         }
     }
 
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - run_started).count();
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - run_started).count();
     json::object fields{
         {"stream", name},
         {"run_id", report.run_id},

@@ -56,8 +56,14 @@ enum class run_kind { automatic, full };
 
 class engine {
 public:
-    engine(ditio::extraction_client& api, db_worker& db, const util::clock& clock, engine_settings settings,
-           util::stop_source& stop, log::logger_ptr logger);
+    engine(
+        ditio::extraction_client& api,
+        db_worker& db,
+        const util::clock& clock,
+        engine_settings settings,
+        util::stop_source& stop,
+        log::logger_ptr logger
+    );
 
     // Runs `stream` until its traversal ends, it fails, or a stop is requested. Never throws for
     // expected failures; the report says what happened (and sync_state/sync_runs record it).

@@ -8,11 +8,18 @@ namespace ditio_sync::sync {
 
 namespace asio = boost::asio;
 
-scheduler::scheduler(engine& eng, std::vector<const ditio::stream_def*> streams, schedule_settings settings,
-                     util::stop_source& stop, log::logger_ptr logger, std::uint64_t seed)
+scheduler::scheduler(
+    engine& eng,
+    std::vector<const ditio::stream_def*> streams,
+    schedule_settings settings,
+    util::stop_source& stop,
+    log::logger_ptr logger,
+    std::uint64_t seed
+)
     : engine_(eng), streams_(std::move(streams)), settings_(settings), stop_(stop), log_(std::move(logger)),
       backoff_(settings.failure_initial, settings.interval, seed)
-{}
+{
+}
 
 asio::awaitable<void> scheduler::stream_loop(const ditio::stream_def& stream)
 {
@@ -30,7 +37,8 @@ asio::awaitable<void> scheduler::stream_loop(const ditio::stream_def& stream)
             wait = std::max(backoff_.delay(failures), std::chrono::milliseconds{1000});
             wait = std::min(wait, settings_.interval);
             ++failures;
-            auto level = report.status == run_status::auth_refused ? spdlog::level::critical : spdlog::level::warn;
+            auto level =
+                report.status == run_status::auth_refused ? spdlog::level::critical : spdlog::level::warn;
             log::event(
                 log_,
                 level,

@@ -18,14 +18,20 @@ namespace ditio_sync::sync {
 
 struct schedule_settings {
     std::chrono::milliseconds interval{std::chrono::minutes{15}};
-    double jitter = 0.1;                                   // +-10% of the interval
+    double jitter = 0.1; // +-10% of the interval
     std::chrono::milliseconds failure_initial{std::chrono::seconds{30}};
 };
 
 class scheduler {
 public:
-    scheduler(engine& eng, std::vector<const ditio::stream_def*> streams, schedule_settings settings,
-              util::stop_source& stop, log::logger_ptr logger, std::uint64_t seed);
+    scheduler(
+        engine& eng,
+        std::vector<const ditio::stream_def*> streams,
+        schedule_settings settings,
+        util::stop_source& stop,
+        log::logger_ptr logger,
+        std::uint64_t seed
+    );
 
     // Runs until a stop is requested. A failing stream (auth refused, database locked, Ditio down) is
     // retried on its backoff and logged each time; the daemon never gives up on its own.

@@ -6,7 +6,8 @@ namespace ditio_sync::util {
 
 backoff::backoff(std::chrono::milliseconds initial, std::chrono::milliseconds cap, std::uint64_t seed)
     : initial_(initial), cap_(cap), rng_(seed)
-{}
+{
+}
 
 std::chrono::milliseconds backoff::delay(unsigned attempt)
 {

@@ -21,7 +21,8 @@ bool port_invalid(std::string_view port)
 {
     if (port.empty())
         return false;
-    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }))
+    if (port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }))
         return true;
     auto value = std::stoi(std::string(port));
     return value < 1 || value > 65535;
@@ -32,7 +33,9 @@ bool port_invalid(std::string_view port)
 bool is_loopback_host(std::string_view host)
 {
     std::string lower(host);
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) {
+        return std::tolower(c);
+    });
     if (lower == "localhost")
         return true;
     boost::system::error_code ec;
@@ -63,7 +66,8 @@ std::optional<url_parts> split_url(std::string_view url)
     auto end = rest.find_first_of("/?#");
     auto authority = rest.substr(0, end);
     auto tail = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
-    if (authority.empty() || authority.find('@') != std::string_view::npos || tail.find('#') != std::string_view::npos)
+    if (authority.empty() || authority.find('@') != std::string_view::npos ||
+        tail.find('#') != std::string_view::npos)
         return std::nullopt;
 
     std::string_view host;
@@ -97,7 +101,9 @@ std::optional<url_parts> split_url(std::string_view url)
     if (port_invalid(port))
         return std::nullopt;
     out.host = std::string(host);
-    std::transform(out.host.begin(), out.host.end(), out.host.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(out.host.begin(), out.host.end(), out.host.begin(), [](unsigned char c) {
+        return std::tolower(c);
+    });
     out.port = std::string(port);
     out.target = tail.empty() || tail.front() != '/' ? "/" + std::string(tail) : std::string(tail);
     return out;

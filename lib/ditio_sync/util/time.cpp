@@ -23,8 +23,9 @@ bool read_int(std::string_view s, std::size_t pos, std::size_t len, int& out)
 std::optional<std::chrono::sys_days> make_date(int y, int m, int d)
 {
     std::chrono::year_month_day ymd{
-        std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(m)}, std::chrono::day{static_cast<unsigned>(d)}
-    };
+        std::chrono::year{y},
+        std::chrono::month{static_cast<unsigned>(m)},
+        std::chrono::day{static_cast<unsigned>(d)}};
     if (!ymd.ok())
         return std::nullopt;
     return std::chrono::sys_days{ymd};
@@ -32,8 +33,7 @@ std::optional<std::chrono::sys_days> make_date(int y, int m, int d)
 
 constexpr std::array<std::string_view, 7> weekdays{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 constexpr std::array<std::string_view, 12> months{
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-};
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 struct civil {
     int year, month, day, hour, minute, second;
@@ -113,14 +113,23 @@ std::string format_iso8601_ms(sys_micros t)
 {
     auto c = split(t);
     return fmt::format(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", c.year, c.month, c.day, c.hour, c.minute, c.second, c.micros / 1000
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        c.year,
+        c.month,
+        c.day,
+        c.hour,
+        c.minute,
+        c.second,
+        c.micros / 1000
     );
 }
 
 std::string format_iso8601_s(sys_micros t)
 {
     auto c = split(t);
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", c.year, c.month, c.day, c.hour, c.minute, c.second);
+    return fmt::format(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", c.year, c.month, c.day, c.hour, c.minute, c.second
+    );
 }
 
 std::string change_key(std::string_view iso_text)
@@ -130,7 +139,14 @@ std::string change_key(std::string_view iso_text)
         return {};
     auto c = split(*t);
     return fmt::format(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", c.year, c.month, c.day, c.hour, c.minute, c.second, c.micros
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        c.year,
+        c.month,
+        c.day,
+        c.hour,
+        c.minute,
+        c.second,
+        c.micros
     );
 }
 
