@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <support/temp_dir.hpp>
 
 namespace {
 
@@ -18,37 +19,7 @@ namespace fs = std::filesystem;
 namespace cfg = ditio_sync::config;
 using namespace std::chrono_literals;
 
-// A unique directory under the system temp dir, removed with everything in it.
-class temp_dir {
-public:
-    temp_dir()
-    {
-        std::random_device rd;
-        path_ = fs::temp_directory_path() /
-                ("ditio-sync-config-test-" + std::to_string(rd()) + std::to_string(rd()));
-        fs::create_directories(path_);
-    }
-    ~temp_dir()
-    {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-
-    const fs::path& path() const { return path_; }
-
-    fs::path write(const std::string& name, const std::string& content) const
-    {
-        auto p = path_ / name;
-        std::ofstream out(p, std::ios::binary);
-        out << content;
-        return p;
-    }
-
-private:
-    fs::path path_;
-};
+using ditio_sync::testing::temp_dir;
 
 // An env_lookup backed by a map: tests never touch the process environment.
 cfg::env_lookup env_of(std::map<std::string, std::string> vars)

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <support/temp_dir.hpp>
 
 namespace {
 
@@ -34,28 +35,7 @@ bool has_object(SQLite::Database& db, const std::string& type, const std::string
     return q.getColumn(0).getInt() == 1;
 }
 
-// A unique directory under the system temp dir, removed with everything in it.
-class temp_dir {
-public:
-    temp_dir()
-    {
-        std::random_device rd;
-        path_ = fs::temp_directory_path() /
-                ("ditio-sync-store-test-" + std::to_string(rd()) + std::to_string(rd()));
-        fs::create_directories(path_);
-    }
-    ~temp_dir()
-    {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using ditio_sync::testing::temp_dir;
 
 } // namespace
 
