@@ -105,6 +105,8 @@ TEST_CASE("e2e: initial full sync mirrors every live record over TLS with one ke
         CHECK(param(r, "modifiedsince").empty());
     }
     CHECK(param(reqs.front(), "fromdatetime") == "2020-01-01");
+    for (const auto& r : fx.server().requests())
+        CHECK(r.user_agent == "ditio-sync/" DITIO_SYNC_VERSION);
     // Identity and reporting share the origin here, so every request should ride one connection.
     CHECK(fx.server().stats().connections_accepted <= 2);
     CHECK(fx.server().stats().tokens_issued == 1);
@@ -166,7 +168,8 @@ TEST_CASE("e2e: a run that crosses a token expiry refreshes once and loses no pa
     o.chunk_limit = 50;
     fixture fx(o);
     fx.server().hold_request(10);
-    auto proc = fx.start({"sync"});
+    // Debug level logs every request: still no header, token or secret may appear.
+    auto proc = fx.start({"--log-level", "debug", "sync"});
     REQUIRE(fx.server().wait_until_held(std::chrono::seconds{30}));
     fx.server().expire_all_tokens();
     fx.server().release();
@@ -177,6 +180,7 @@ TEST_CASE("e2e: a run that crosses a token expiry refreshes once and loses no pa
     CHECK(fx.server().stats().unauthorized >= 1);
     CHECK(fx.server().stats().tokens_issued == 2);
     CHECK(lines_with_event(res.err, "auth.token_rejected").size() == 1);
+    CHECK(lines_with_event(res.err, "http.response").size() >= 40);
     check_no_leaks(fx, res.err);
 }
 

@@ -1820,6 +1820,7 @@ struct fake_ditio::impl {
         request_record rec;
         rec.method = std::string(req.method_string());
         rec.path = std::string(path);
+        rec.user_agent = std::string(req[http::field::user_agent]);
         rec.query = params;
         rec.status = status;
         if (r) {

@@ -81,6 +81,7 @@ struct request_record {
     int status = 0;
     std::size_t records = 0;        // records in the answered page
     std::string continuation_token; // token returned to the client, empty at the end
+    std::string user_agent;
 };
 
 struct fake_stats {
