@@ -132,6 +132,18 @@ http::client_options http_options(const config::config& cfg)
     return o;
 }
 
+sync::engine_settings engine_settings_for(const config::config& c)
+{
+    sync::engine_settings s;
+    s.overlap = c.sync.overlap;
+    s.chunk_limit = c.sync.chunk_limit;
+    s.full_from = c.sync.full_from;
+    s.full_ahead = c.sync.full_ahead;
+    s.company_id = c.ditio.company_id;
+    s.run_retry_budget = c.http.run_retry_budget;
+    return s;
+}
+
 // Everything a command that talks to Ditio needs, wired together on one io_context.
 struct runtime {
     // `secret` is resolved by the caller before the database is touched, so a missing secret writes nothing.
@@ -152,19 +164,8 @@ struct runtime {
               clock,
               log::get("http"),
               std::random_device{}()),
-          db_thread(std::move(db)), engine(
-                                        api,
-                                        db_thread,
-                                        clock,
-                                        sync::engine_settings{
-                                            c.sync.overlap,
-                                            c.sync.chunk_limit,
-                                            c.sync.full_from,
-                                            c.sync.full_ahead,
-                                            c.ditio.company_id},
-                                        stop,
-                                        log::get("sync")
-                                    ),
+          db_thread(std::move(db)),
+          engine(api, db_thread, clock, engine_settings_for(c), stop, log::get("sync")),
           signals(io, SIGINT, SIGTERM)
     {
         stop.on_stop([this] { http.shutdown(); });

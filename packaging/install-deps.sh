@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package that building, testing and running the demo of ditio-sync needs.
+# Installs every Debian 12 package that building, testing and running the demo of ditio-sync needs
+# (clang and its runtime for the libFuzzer targets, tinyproxy for the proxy test, prlimit from util-linux).
 # Idempotent: when everything is present it prints nothing and changes nothing.
 set -euo pipefail
 
@@ -8,6 +9,8 @@ packages=(
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
     libssl-dev libsqlitecpp-dev libsqlite3-dev libspdlog-dev libfmt-dev
     doctest-dev libtomlplusplus-dev libcli11-dev zlib1g-dev
+    clang-14 libclang-rt-14-dev
+    tinyproxy util-linux
 )
 
 missing=()

@@ -223,6 +223,18 @@ std::vector<std::string> lines_with_event(const std::string& log, const std::str
     return out;
 }
 
+bool wait_for_event(const child& c, const std::string& event, std::size_t n, std::chrono::milliseconds timeout)
+{
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (lines_with_event(c.err_so_far(), event).size() < n) {
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
+        // Polling a log file: there is nothing to block on.
+        std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    }
+    return true;
+}
+
 std::optional<std::string> query_text(const fs::path& db, const std::string& sql)
 {
     SQLite::Database conn(db.string(), SQLite::OPEN_READONLY);
@@ -258,35 +270,32 @@ fixture::~fixture()
 void fixture::write_config(const std::string& extra_toml)
 {
     auto base = server_->base_url();
+    // Defaults for tests: quick retries, a short timeout, the test CA; options_.settings override them.
+    std::map<std::string, std::string> values{
+        {"ditio.identity_base", fmt::format("\"{}\"", base)},
+        {"ditio.api_base", fmt::format("\"{}/core\"", base)},
+        {"ditio.reporting_base", fmt::format("\"{}/reporting\"", base)},
+        {"ditio.client_id", fmt::format("\"{}\"", options_.server.client_id)},
+        {"storage.path", fmt::format("\"{}\"", db_.string())},
+        {"sync.chunk_limit", std::to_string(options_.chunk_limit)},
+        {"http.ca_file", fmt::format("\"{}\"", pki_.ca_cert.string())},
+        {"http.timeout", "\"10s\""},
+        {"http.retry_initial", "\"50ms\""},
+        {"http.retry_max", "\"500ms\""},
+        {"log.format", "\"json\""},
+    };
+    for (const auto& [k, v] : options_.settings)
+        values[k] = v;
     std::ofstream out(config_, std::ios::trunc);
-    out << fmt::format(
-        R"([ditio]
-identity_base = "{0}"
-api_base = "{0}/core"
-reporting_base = "{0}/reporting"
-client_id = "{1}"
-
-[storage]
-path = "{2}"
-
-[sync]
-chunk_limit = {3}
-
-[http]
-ca_file = "{4}"
-timeout = "10s"
-retry_initial = "50ms"
-retry_max = "500ms"
-
-[log]
-format = "json"
-)",
-        base,
-        options_.server.client_id,
-        db_.string(),
-        options_.chunk_limit,
-        pki_.ca_cert.string()
-    );
+    std::string section;
+    for (const auto& [k, v] : values) {
+        auto dot = k.find('.');
+        if (k.substr(0, dot) != section) {
+            section = k.substr(0, dot);
+            out << "\n[" << section << "]\n";
+        }
+        out << k.substr(dot + 1) << " = " << v << "\n";
+    }
     out << extra_toml << "\n";
 }
 
@@ -302,7 +311,8 @@ child fixture::start(
     auto environment = env();
     for (const auto& [k, v] : env_overrides)
         environment[k] = v;
-    std::vector<std::string> argv{DITIO_SYNC_BINARY, "--config", config_.string()};
+    std::vector<std::string> argv = prefix_;
+    argv.insert(argv.end(), {DITIO_SYNC_BINARY, "--config", config_.string()});
     argv.insert(argv.end(), args.begin(), args.end());
     ++runs_;
     return child(

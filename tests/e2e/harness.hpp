@@ -70,6 +70,9 @@ std::vector<std::string> non_json_lines(const std::string& log);
 // The parsed JSON log lines whose "event" equals `event`.
 std::vector<std::string> lines_with_event(const std::string& log, const std::string& event);
 
+// Polls the child's log until `event` has appeared `n` times; false when `timeout` passes first.
+bool wait_for_event(const child& c, const std::string& event, std::size_t n, std::chrono::milliseconds timeout);
+
 // A value read by a one-off SQL query (first column of the first row), or nullopt for NULL/no row.
 std::optional<std::string> query_text(const std::filesystem::path& db, const std::string& sql);
 
@@ -79,6 +82,8 @@ struct fixture_options {
     std::uint64_t seed = 42;
     int chunk_limit = 100;
     std::string extra_toml; // appended to the config file
+    // Config values by "section.key", raw TOML (strings quoted): added to, or replacing, the defaults.
+    std::map<std::string, std::string> settings;
 };
 
 // One test's world: directory, PKI, fake server (started and seeded), config file, database path.
@@ -108,12 +113,15 @@ public:
     // Starts it without waiting.
     child
     start(const std::vector<std::string>& args, const std::map<std::string, std::string>& env_overrides = {});
+    // Runs ditio-sync under a wrapper command (e.g. {"/usr/bin/prlimit", "--fsize=1000000", "--"}) from now on.
+    void set_command_prefix(std::vector<std::string> prefix) { prefix_ = std::move(prefix); }
 
 private:
     fixture_options options_;
     std::filesystem::path dir_, db_, config_;
     testing::test_pki pki_;
     std::unique_ptr<testing::fake_ditio> server_;
+    std::vector<std::string> prefix_;
     int runs_ = 0;
 };
 

@@ -426,12 +426,8 @@ TEST_CASE(
 TEST_CASE("e2e: the daemon syncs on its interval and stops cleanly on SIGTERM")
 {
     fixture_options o;
-    o.extra_toml = "";
+    o.settings["sync.interval"] = "\"1s\"";
     fixture fx(o);
-    // The interval is the only difference from the default config.
-    auto text = read_file(fx.config());
-    text.replace(text.find("chunk_limit"), 0, "interval = \"1s\"\n");
-    std::ofstream(fx.config(), std::ios::trunc) << text;
 
     auto proc = fx.start({"run"});
     auto wait_for_runs = [&](std::size_t n) {

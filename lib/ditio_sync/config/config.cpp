@@ -130,6 +130,14 @@ const std::vector<key_def>& key_table()
                  fail(o, k, fmt::format("{} is out of range 0..100", v));
              c.http.max_retries = static_cast<int>(v);
          }},
+        {"http",
+         "run_retry_budget",
+         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+             auto v = read_int(n, o, k);
+             if (v < 0 || v > 10000)
+                 fail(o, k, fmt::format("{} is out of range 0..10000", v));
+             c.http.run_retry_budget = static_cast<int>(v);
+         }},
         {"http", "retry_initial", duration_into([](config & c) -> auto& { return c.http.retry_initial; })},
         {"http", "retry_max", duration_into([](config & c) -> auto& { return c.http.retry_max; })},
         {"log", "level", string_into([](config & c) -> auto& { return c.log.level; })},

@@ -88,7 +88,8 @@ asio::awaitable<boost::system::result<fetched_page, fetch_failure>> extraction_c
     std::string_view stream,
     std::string_view path,
     const query& params,
-    const std::optional<std::string>& continuation
+    const std::optional<std::string>& continuation,
+    retry_budget& budget
 )
 {
     auto q = params;
@@ -135,7 +136,15 @@ asio::awaitable<boost::system::result<fetched_page, fetch_failure>> extraction_c
                 std::optional<util::sys_micros> date;
                 if (auto it = res->find(field::date); it != res->end())
                     date = util::parse_http_date(it->value());
-                if (status == 200) {
+                auto content_type = res->find(field::content_type);
+                bool json_body = content_type == res->end() ||
+                                 content_type->value().find("json") != std::string_view::npos;
+                if (status == 200 && !json_body) {
+                    // An HTML error page from a proxy, typically: never parsed, never committed.
+                    why = fmt::format(
+                        "unexpected content type '{}'", std::string_view(content_type->value()).substr(0, 60)
+                    );
+                } else if (status == 200) {
                     fetched_page out;
                     out.server_date = date;
                     out.bytes = res->body().size();
@@ -188,6 +197,10 @@ asio::awaitable<boost::system::result<fetched_page, fetch_failure>> extraction_c
                 fetch_errc::unavailable,
                 fmt::format("gave up after {} attempts: {}", failures + 1, why),
                 status};
+        if (budget.remaining <= 0)
+            co_return fetch_failure{
+                fetch_errc::unavailable, fmt::format("the run's retry budget is spent: {}", why), status};
+        --budget.remaining;
         auto delay = wait ? std::min<std::chrono::milliseconds>(*wait, max_retry_after)
                           : backoff_.delay(static_cast<unsigned>(failures));
         ++failures;

@@ -52,6 +52,11 @@ struct fetched_page {
 
 using query = std::vector<std::pair<std::string, std::string>>;
 
+// Retries left for one run, shared by all its requests.
+struct retry_budget {
+    int remaining = 30;
+};
+
 struct retry_settings {
     int max_retries = 6;
     std::chrono::milliseconds initial{1000};
@@ -71,12 +76,14 @@ public:
         std::uint64_t seed
     );
 
-    // GET {reporting_base}/{path}?{params}[&ContinuationToken=...], retried per the policy above.
+    // GET {reporting_base}/{path}?{params}[&ContinuationToken=...], retried per the policy above while
+    // `budget` lasts; each retry spends one.
     boost::asio::awaitable<boost::system::result<fetched_page, fetch_failure>> fetch_page(
         std::string_view stream,
         std::string_view path,
         const query& params,
-        const std::optional<std::string>& continuation
+        const std::optional<std::string>& continuation,
+        retry_budget& budget
     );
 
     std::uint64_t retries() const { return retries_; }

@@ -90,8 +90,45 @@ struct pending_commit {
     std::exception_ptr error;
     store::commit_result result;
     std::shared_ptr<ditio::fetched_page> page; // kept alive until the commit is over
+    store::page_commit commit;                 // kept to try again when the database is busy
     std::chrono::steady_clock::time_point started;
+    unsigned attempts = 0;
 };
+
+// Starts (again) the commit of p on the database thread; completion wakes p->done on `io`.
+void launch_commit(db_worker& db, asio::any_io_executor io, const std::shared_ptr<pending_commit>& p)
+{
+    p->finished = false;
+    p->error = nullptr;
+    ++p->attempts;
+    asio::co_spawn(
+        db.executor(),
+        [&db, p]() -> asio::awaitable<store::commit_result> {
+            co_return db.store_unsafe().commit_page(p->commit);
+        },
+        asio::bind_executor(
+            io,
+            [p](std::exception_ptr e, store::commit_result r) {
+                p->error = e;
+                p->result = r;
+                p->finished = true;
+                p->done.cancel();
+            }
+        )
+    );
+}
+
+// True for a lock held by another process beyond busy_timeout: worth waiting for, unlike a full disk.
+bool is_busy(const std::exception_ptr& e)
+{
+    try {
+        std::rethrow_exception(e);
+    } catch (const store::db_error& err) {
+        return err.kind() == store::db_failure::busy;
+    } catch (...) {
+        return false;
+    }
+}
 
 util::sys_micros to_micros(std::chrono::system_clock::time_point t)
 {
@@ -217,12 +254,31 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
     log::info(log_, "sync.run_started", std::move(started));
 
     std::shared_ptr<pending_commit> pending;
+    util::backoff busy_backoff(std::chrono::milliseconds{200}, std::chrono::seconds{5}, report.run_id);
     // Waits for the commit in flight and logs it; returns false (report filled in) when it failed.
+    // A page that meets a lock held by another writer is committed again a few times before the run
+    // gives up; the checkpoint stays at the previous page meanwhile.
     auto settle = [&]() -> asio::awaitable<bool> {
         if (!pending)
             co_return true;
-        while (!pending->finished)
-            co_await pending->done.async_wait(util::use_nothrow);
+        for (;;) {
+            while (!pending->finished)
+                co_await pending->done.async_wait(util::use_nothrow);
+            if (!pending->error || !is_busy(pending->error) || pending->attempts >= settings_.commit_attempts)
+                break;
+            auto delay = busy_backoff.delay(pending->attempts);
+            log::warn(
+                log_,
+                "store.busy_retry",
+                {{"stream", name},
+                 {"run_id", report.run_id},
+                 {"attempt", pending->attempts},
+                 {"delay_ms", delay.count()}}
+            );
+            if (!co_await stop_.sleep_for(delay))
+                break;
+            launch_commit(db_, io, pending);
+        }
         auto p = std::move(pending);
         if (p->error) {
             try {
@@ -257,8 +313,9 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
     };
 
     int restarts = 0;
+    ditio::retry_budget budget{settings_.run_retry_budget};
     for (;;) {
-        auto fetched = co_await api_.fetch_page(name, stream.path, plan.query, token);
+        auto fetched = co_await api_.fetch_page(name, stream.path, plan.query, token, budget);
         // The previous page's commit must be settled before anything else is decided.
         if (!co_await settle()) {
             co_await record_failure(report.status, report.error);
@@ -308,7 +365,10 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
                 to_micros(clock_.system_now() - (clock_.steady_now() - run_started))
             ));
 
-        store::page_commit pc;
+        pending = std::make_shared<pending_commit>(io);
+        pending->page = page;
+        pending->started = clock_.steady_now();
+        auto& pc = pending->commit;
         pc.stream = name;
         pc.table = table;
         pc.run_id = report.run_id;
@@ -330,24 +390,7 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
             pc.window_from = plan.window_from;
             pc.window_to = plan.window_to;
         }
-        pending = std::make_shared<pending_commit>(io);
-        pending->page = page;
-        pending->started = clock_.steady_now();
-        asio::co_spawn(
-            db_.executor(),
-            [this, pc = std::move(pc)]() -> asio::awaitable<store::commit_result> {
-                co_return db_.store_unsafe().commit_page(pc);
-            },
-            asio::bind_executor(
-                io,
-                [p = pending](std::exception_ptr e, store::commit_result r) {
-                    p->error = e;
-                    p->result = r;
-                    p->finished = true;
-                    p->done.cancel();
-                }
-            )
-        );
+        launch_commit(db_, io, pending);
         token = page->body.continuation;
         ++page_no;
 

@@ -28,6 +28,8 @@ struct engine_settings {
     std::string full_from = "2020-01-01";
     std::chrono::milliseconds full_ahead{std::chrono::hours{24 * 366}};
     std::string company_id;
+    int run_retry_budget = 30;    // retries of all requests of one run together
+    unsigned commit_attempts = 4; // tries of one page commit against a lock held by another writer
 };
 
 enum class run_status {
