@@ -90,14 +90,14 @@ child::child(
 }
 
 child::child(child&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)), out_file_(std::move(other.out_file_)),
+    : pid_(std::exchange(other.pid_, -1)), status_(other.status_), out_file_(std::move(other.out_file_)),
       err_file_(std::move(other.err_file_))
 {
 }
 
 child::~child()
 {
-    if (pid_ > 0) {
+    if (pid_ > 0 && !status_) {
         ::kill(pid_, SIGKILL);
         int status = 0;
         ::waitpid(pid_, &status, 0);
@@ -106,8 +106,18 @@ child::~child()
 
 void child::kill(int sig)
 {
-    if (pid_ > 0)
+    if (pid_ > 0 && !status_)
         ::kill(pid_, sig);
+}
+
+bool child::exited()
+{
+    if (status_)
+        return true;
+    int status = 0;
+    if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_)
+        status_ = status;
+    return status_.has_value();
 }
 
 std::string child::err_so_far() const
@@ -120,8 +130,8 @@ process_result child::wait(std::chrono::milliseconds timeout)
     if (pid_ <= 0)
         throw std::logic_error("child already waited for");
     auto deadline = std::chrono::steady_clock::now() + timeout;
-    int status = 0;
-    for (;;) {
+    int status = status_.value_or(0);
+    while (!status_) {
         pid_t r = ::waitpid(pid_, &status, WNOHANG);
         if (r == pid_)
             break;

@@ -40,11 +40,14 @@ public:
     void kill(int sig);
     // Waits for the exit; kills with SIGKILL and throws on timeout.
     process_result wait(std::chrono::milliseconds timeout = std::chrono::seconds{120});
+    // True once the process has exited (it is reaped then; wait() still returns its result).
+    bool exited();
     // Current stderr content (the logs so far).
     std::string err_so_far() const;
 
 private:
     pid_t pid_ = -1;
+    std::optional<int> status_; // wait status once reaped by exited()
     std::filesystem::path out_file_, err_file_;
 };
 

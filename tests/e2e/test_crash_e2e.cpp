@@ -1,0 +1,120 @@
+// Crash safety: ditio-sync is killed with SIGKILL at random points across many runs while Ditio's data
+// keeps changing; after a final clean run the mirror must equal the server exactly. The number of kills
+// and the seed come from DITIO_CRASH_KILLS (default 30) and DITIO_CRASH_SEED (default 20261128);
+// scripts/crash-test.sh runs it longer.
+#include "harness.hpp"
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <random>
+#include <thread>
+
+using namespace ditio_sync;
+using namespace ditio_sync::e2e;
+
+namespace {
+
+std::uint64_t env_number(const char* name, std::uint64_t fallback)
+{
+    const char* v = std::getenv(name);
+    return v && *v ? std::stoull(v) : fallback;
+}
+
+std::int64_t count(const std::filesystem::path& db, const std::string& sql)
+{
+    return std::stoll(query_text(db, sql).value_or("0"));
+}
+
+} // namespace
+
+TEST_SUITE_BEGIN("e2e-crash");
+
+TEST_CASE("e2e crash: SIGKILL at random points across many runs loses, duplicates and regresses nothing")
+{
+    const auto kills_wanted = env_number("DITIO_CRASH_KILLS", 30);
+    const auto seed = env_number("DITIO_CRASH_SEED", 20261128);
+    INFO("DITIO_CRASH_SEED=" << seed << " DITIO_CRASH_KILLS=" << kills_wanted);
+    MESSAGE("crash test: seed " << seed << ", " << kills_wanted << " kills");
+    std::mt19937_64 rng(seed);
+    auto pick = [&](std::uint64_t n) { return n == 0 ? 0 : rng() % n; };
+
+    fixture_options o;
+    o.records = 3000;
+    o.chunk_limit = 50;
+    o.seed = seed;
+    fixture fx(o);
+    auto& server = fx.server();
+
+    std::uint64_t kills = 0;
+    std::uint64_t completed = 0;
+    std::optional<std::string> last_watermark;
+    for (std::uint64_t round = 0; kills < kills_wanted && round < kills_wanted * 4; ++round) {
+        // Ditio changes while the daemon is down (or about to start).
+        server.edit(server.pick_live(pick(60), rng()));
+        server.remove(server.pick_live(pick(15), rng()));
+        server.insert(pick(40));
+        if (pick(5) == 0)
+            server.move_work_date(server.pick_live(pick(20), rng()), fmt::format("2025-0{}-1{}T00:00:00Z", 1 + pick(9), pick(10)));
+
+        std::vector<std::string> args{"sync"};
+        if (pick(6) == 0)
+            args.push_back("--full");
+        process_result res;
+        if (pick(2) == 0) {
+            // Kill while a request is parked on the server: a page fetch in flight, earlier commits racing.
+            server.hold_request(1 + pick(8));
+            auto proc = fx.start(args);
+            // The run may end before it makes that many requests: then there is nothing to kill.
+            bool held = false;
+            while (!(held = server.wait_until_held(std::chrono::milliseconds{20})) && !proc.exited()) {
+            }
+            if (held)
+                proc.kill(SIGKILL);
+            res = proc.wait();
+            server.release();
+        } else {
+            // Kill after a random delay: anywhere, including inside a commit or the token request.
+            auto proc = fx.start(args);
+            std::this_thread::sleep_for(std::chrono::milliseconds{pick(250)});
+            proc.kill(SIGKILL);
+            res = proc.wait();
+        }
+        INFO("round " << round << " stderr:\n" << res.err);
+        if (res.signal == SIGKILL)
+            ++kills;
+        else {
+            REQUIRE(res.exit_code == 0);
+            ++completed;
+        }
+
+        REQUIRE(query_text(fx.db(), "PRAGMA integrity_check") == "ok");
+        auto watermark = query_text(fx.db(), "SELECT watermark FROM sync_state");
+        if (last_watermark)
+            REQUIRE((watermark && *watermark >= *last_watermark));
+        if (watermark)
+            last_watermark = watermark;
+    }
+    MESSAGE("crash test: " << kills << " kills, " << completed << " runs that finished first");
+    REQUIRE(kills >= kills_wanted);
+
+    // Two clean runs: the first finishes whatever run was interrupted, the second catches every change
+    // made behind a full traversal's cursor.
+    for (int i = 0; i < 2; ++i) {
+        auto res = fx.run({"sync"});
+        INFO(res.err);
+        REQUIRE(res.exit_code == 0);
+    }
+    auto diffs = compare_with_server(server, fx.db());
+    std::string first;
+    for (std::size_t i = 0; i < diffs.size() && i < 5; ++i)
+        first += diffs[i] + "\n";
+    CHECK_MESSAGE(diffs.empty(), first);
+    CHECK(count(fx.db(), "SELECT count(*) FROM sync_runs WHERE status = 'running'") == 0);
+    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations WHERE is_deleted = 0") ==
+          static_cast<std::int64_t>(server.live_count()));
+}
+
+TEST_SUITE_END();
