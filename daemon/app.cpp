@@ -132,6 +132,16 @@ http::client_options http_options(const config::config& cfg)
     return o;
 }
 
+// Everything that can be wrong with the settings, checked before the database is touched: the secret,
+// HTTPS_PROXY and the trust anchors. Returns the client secret; throws config_error.
+std::string preflight(const config::config& cfg)
+{
+    auto secret = config::resolve_client_secret(cfg, config::process_environment());
+    http_options(cfg);
+    http::make_tls_context(cfg.http.ca_file);
+    return secret;
+}
+
 sync::engine_settings engine_settings_for(const config::config& c)
 {
     sync::engine_settings s;
@@ -239,8 +249,7 @@ int cmd_sync(const options& opt)
 {
     auto cfg = load_config(opt, config::need_credentials::yes);
     auto streams = resolve_streams(opt.sync_streams.empty() ? cfg.sync.streams : opt.sync_streams);
-    auto secret = config::resolve_client_secret(cfg, config::process_environment());
-    http_options(cfg); // checks HTTPS_PROXY before anything is written
+    auto secret = preflight(cfg);
     store::instance_lock lock(cfg.storage.path);
     runtime rt(cfg, std::move(secret), open_and_migrate(cfg));
     auto kind = opt.sync_full ? sync::run_kind::full : sync::run_kind::automatic;
@@ -272,8 +281,7 @@ int cmd_run(const options& opt)
 {
     auto cfg = load_config(opt, config::need_credentials::yes);
     auto streams = resolve_streams(cfg.sync.streams);
-    auto secret = config::resolve_client_secret(cfg, config::process_environment());
-    http_options(cfg); // checks HTTPS_PROXY before anything is written
+    auto secret = preflight(cfg);
     store::instance_lock lock(cfg.storage.path);
     runtime rt(cfg, std::move(secret), open_and_migrate(cfg));
     sync::scheduler sched(
@@ -303,8 +311,7 @@ int cmd_run(const options& opt)
 int cmd_check(const options& opt)
 {
     auto cfg = load_config(opt, config::need_credentials::yes);
-    auto secret = config::resolve_client_secret(cfg, config::process_environment());
-    http_options(cfg); // checks HTTPS_PROXY before anything is written
+    auto secret = preflight(cfg);
     std::cout << "configuration: ok\n";
     store::instance_lock lock(cfg.storage.path);
     runtime rt(cfg, std::move(secret), open_and_migrate(cfg));
@@ -412,6 +419,16 @@ int run(int argc, char** argv)
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
+        // CLI11 says "A subcommand is required" for a misspelt command; name the word instead.
+        if (cli.get_subcommands().empty() && !cli.remaining().empty() &&
+            cli.remaining().front().front() != '-') {
+            std::fprintf(
+                stderr,
+                "ditio-sync: unknown command '%s' (known: run, sync, status, check, migrate, reset)\n",
+                cli.remaining().front().c_str()
+            );
+            return exit_code::usage;
+        }
         int rc = cli.exit(e);
         return rc == 0 ? exit_code::ok : exit_code::usage;
     }

@@ -233,7 +233,9 @@ std::vector<std::string> lines_with_event(const std::string& log, const std::str
     return out;
 }
 
-bool wait_for_event(const child& c, const std::string& event, std::size_t n, std::chrono::milliseconds timeout)
+bool wait_for_event(
+    const child& c, const std::string& event, std::size_t n, std::chrono::milliseconds timeout
+)
 {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (lines_with_event(c.err_so_far(), event).size() < n) {

@@ -74,7 +74,9 @@ std::vector<std::string> non_json_lines(const std::string& log);
 std::vector<std::string> lines_with_event(const std::string& log, const std::string& event);
 
 // Polls the child's log until `event` has appeared `n` times; false when `timeout` passes first.
-bool wait_for_event(const child& c, const std::string& event, std::size_t n, std::chrono::milliseconds timeout);
+bool wait_for_event(
+    const child& c, const std::string& event, std::size_t n, std::chrono::milliseconds timeout
+);
 
 // A value read by a one-off SQL query (first column of the first row), or nullopt for NULL/no row.
 std::optional<std::string> query_text(const std::filesystem::path& db, const std::string& sql);
@@ -116,7 +118,8 @@ public:
     // Starts it without waiting.
     child
     start(const std::vector<std::string>& args, const std::map<std::string, std::string>& env_overrides = {});
-    // Runs ditio-sync under a wrapper command (e.g. {"/usr/bin/prlimit", "--fsize=1000000", "--"}) from now on.
+    // Runs ditio-sync under a wrapper command (e.g. {"/usr/bin/prlimit", "--fsize=1000000", "--"}) from now
+    // on.
     void set_command_prefix(std::vector<std::string> prefix) { prefix_ = std::move(prefix); }
 
 private:

@@ -57,7 +57,10 @@ TEST_CASE("e2e crash: SIGKILL at random points across many runs loses, duplicate
         server.remove(server.pick_live(pick(15), rng()));
         server.insert(pick(40));
         if (pick(5) == 0)
-            server.move_work_date(server.pick_live(pick(20), rng()), fmt::format("2025-0{}-1{}T00:00:00Z", 1 + pick(9), pick(10)));
+            server.move_work_date(
+                server.pick_live(pick(20), rng()),
+                fmt::format("2025-0{}-1{}T00:00:00Z", 1 + pick(9), pick(10))
+            );
 
         std::vector<std::string> args{"sync"};
         if (pick(6) == 0)
@@ -113,8 +116,10 @@ TEST_CASE("e2e crash: SIGKILL at random points across many runs loses, duplicate
         first += diffs[i] + "\n";
     CHECK_MESSAGE(diffs.empty(), first);
     CHECK(count(fx.db(), "SELECT count(*) FROM sync_runs WHERE status = 'running'") == 0);
-    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations WHERE is_deleted = 0") ==
-          static_cast<std::int64_t>(server.live_count()));
+    CHECK(
+        count(fx.db(), "SELECT count(*) FROM time_registrations WHERE is_deleted = 0") ==
+        static_cast<std::int64_t>(server.live_count())
+    );
 }
 
 TEST_SUITE_END();

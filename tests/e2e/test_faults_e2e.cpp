@@ -5,11 +5,11 @@
 
 #include <ditio_sync/util/time.hpp>
 
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Transaction.h>
 #include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
 #include <fmt/format.h>
-#include <SQLiteCpp/Database.h>
-#include <SQLiteCpp/Transaction.h>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -98,7 +98,10 @@ void expect_recovered(fixture& fx, std::size_t retries, std::string_view reason_
     auto lines = lines_with_event(res.err, "http.retry");
     CHECK(lines.size() == retries);
     if (!reason_part.empty() && !lines.empty())
-        CHECK(std::string(field_of(lines.front()).at("reason").as_string()).find(reason_part) != std::string::npos);
+        CHECK(
+            std::string(field_of(lines.front()).at("reason").as_string()).find(reason_part) !=
+            std::string::npos
+        );
     check_no_leaks(fx, res.err);
 }
 
@@ -126,7 +129,9 @@ TEST_CASE("e2e fault: 429 with Retry-After as an HTTP date waits until that date
     check_mirror_exact(fx);
 }
 
-TEST_CASE("e2e fault: a persistent 503 fails the run after a bounded number of requests and keeps the checkpoint")
+TEST_CASE(
+    "e2e fault: a persistent 503 fails the run after a bounded number of requests and keeps the checkpoint"
+)
 {
     fixture_options o;
     o.settings["http.max_retries"] = "3";
@@ -155,6 +160,32 @@ TEST_CASE("e2e fault: a persistent 503 fails the run after a bounded number of r
     check_mirror_exact(fx);
 }
 
+TEST_CASE("e2e fault: a persistent fault makes the daemon send a bounded number of requests")
+{
+    fixture_options o;
+    o.settings["sync.interval"] = "\"4s\"";
+    o.settings["http.max_retries"] = "2";
+    fixture fx(o);
+    fx.server().inject(status_fault(503, 100000));
+    auto started = std::chrono::steady_clock::now();
+    auto proc = fx.start({"run"});
+    // Three failed runs: each is at most max_retries + 1 requests, and the next run after a failure
+    // waits at least half of min(interval, 30 s).
+    REQUIRE(wait_for_event(proc, "sync.stream_backoff", 3, std::chrono::seconds{60}));
+    proc.kill(SIGTERM);
+    auto res = proc.wait(std::chrono::seconds{10});
+    auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    INFO(res.err);
+    CHECK(res.exit_code == 0);
+    auto runs = lines_with_event(res.err, "sync.run_finished").size();
+    auto requests = data_requests(fx.server());
+    CHECK(requests <= runs * 3);
+    CHECK(seconds >= 2.0 * 2); // two waits of at least 2 s between the three runs
+    CHECK(static_cast<double>(requests) <= (seconds / 2.0 + 1.0) * 3.0);
+    for (const auto& line : lines_with_event(res.err, "sync.stream_backoff"))
+        CHECK(field_of(line).at("retry_in_ms").as_int64() >= 2000);
+}
+
 TEST_CASE("e2e fault: the run's retry budget ends a run before http.max_retries would")
 {
     fixture_options o;
@@ -170,7 +201,10 @@ TEST_CASE("e2e fault: the run's retry budget ends a run before http.max_retries 
     INFO(res.err);
     CHECK(res.exit_code == 1);
     CHECK(data_requests(fx.server()) == 2 + 4);
-    CHECK(query_text(fx.db(), "SELECT last_error FROM sync_state").value_or("").find("budget") != std::string::npos);
+    CHECK(
+        query_text(fx.db(), "SELECT last_error FROM sync_state").value_or("").find("budget") !=
+        std::string::npos
+    );
     CHECK(count(fx.db(), "SELECT pages_done FROM sync_state") == 2);
 }
 
@@ -212,7 +246,9 @@ TEST_CASE("e2e fault: an HTML error page with status 200 from a proxy is retried
 TEST_CASE("e2e fault: malformed JSON envelopes are retried and commit nothing")
 {
     fixture fx;
-    fx.server().inject(status_fault(200, 1, R"({"data":[{"id":"a1","modifiedDateTime":"2026-01-01T00:00:00Z"},)"));
+    fx.server().inject(
+        status_fault(200, 1, R"({"data":[{"id":"a1","modifiedDateTime":"2026-01-01T00:00:00Z"},)")
+    );
     fx.server().inject(status_fault(200, 1, R"({"data":{"id":"a2"}})"));
     fx.server().inject(status_fault(200, 1, R"({"data":[{"modifiedDateTime":"2026-01-01T00:00:00Z"}]})"));
     fx.server().inject(status_fault(200, 1, R"([1,2,3])"));
@@ -255,7 +291,10 @@ TEST_CASE("e2e fault: a 400 with Ditio's error fails the run with its message in
     CHECK(last_error.find("parameter is required") != std::string::npos);
     auto finished = lines_with_event(res.err, "sync.run_finished");
     REQUIRE(finished.size() == 1);
-    CHECK(std::string(field_of(finished.front()).at("error").as_string()).find("ArgumentIsNull") != std::string::npos);
+    CHECK(
+        std::string(field_of(finished.front()).at("error").as_string()).find("ArgumentIsNull") !=
+        std::string::npos
+    );
     CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations") == 0);
 }
 
@@ -278,7 +317,9 @@ TEST_CASE("e2e fault: a 403 for a token without the right scope stops with exit 
     CHECK(res.exit_code == 3);
     CHECK(fx.server().stats().tokens_issued == 1);
     CHECK(data_requests(fx.server()) == 1);
-    CHECK(query_text(fx.db(), "SELECT last_error FROM sync_state").value_or("").find("403") != std::string::npos);
+    CHECK(
+        query_text(fx.db(), "SELECT last_error FROM sync_state").value_or("").find("403") != std::string::npos
+    );
 }
 
 TEST_CASE("e2e fault: invalid_scope from the identity server stops with exit code 3 naming the scope")
@@ -338,7 +379,9 @@ TEST_CASE("e2e fault: a reader holding a long read transaction does not stall th
     check_mirror_exact(fx);
 }
 
-TEST_CASE("e2e fault: a write lock held by another process beyond busy_timeout delays the page, then it commits")
+TEST_CASE(
+    "e2e fault: a write lock held by another process beyond busy_timeout delays the page, then it commits"
+)
 {
     fixture_options o;
     o.settings["storage.busy_timeout"] = "\"100ms\"";
@@ -359,7 +402,9 @@ TEST_CASE("e2e fault: a write lock held by another process beyond busy_timeout d
     check_mirror_exact(fx);
 }
 
-TEST_CASE("e2e fault: a write lock that is never released fails the run with exit code 4 and an intact checkpoint")
+TEST_CASE(
+    "e2e fault: a write lock that is never released fails the run with exit code 4 and an intact checkpoint"
+)
 {
     fixture_options o;
     o.settings["storage.busy_timeout"] = "\"100ms\"";

@@ -359,9 +359,9 @@ TEST_CASE("e2e: a missing or unparsable http.ca_file is a configuration error th
         CHECK(res.exit_code == 2);
         auto lines = nonempty_lines(res.err);
         CHECK_MESSAGE(lines.size() == 1, join_first(lines));
-        REQUIRE(!lines.empty());
-        CHECK(field(lines.back(), "event") == "app.config_error");
-        CHECK(contains(field(lines.back(), "error"), "http.ca_file"));
+        auto last = lines.empty() ? std::string{} : lines.back();
+        CHECK(field(last, "event") == "app.config_error");
+        CHECK(contains(field(last, "error"), "http.ca_file"));
         CHECK_FALSE(fs::exists(db));
     }
     CHECK(fx.server().stats().connections_accepted == 0);
@@ -413,8 +413,8 @@ TEST_CASE("e2e: plain http:// is refused for a non-loopback host and allowed for
         CHECK(res.exit_code == 2);
         auto lines = nonempty_lines(res.err);
         CHECK(lines.size() == 1);
-        REQUIRE(!lines.empty());
-        CHECK(contains(field(lines.front(), "error"), "ditio." + c.key));
+        auto last = lines.empty() ? std::string{} : lines.back();
+        CHECK(contains(field(last, "error"), "ditio." + c.key));
         CHECK_FALSE(fs::exists(db));
     }
     CHECK(plain.stats().connections_accepted == 0);
@@ -452,7 +452,9 @@ TEST_CASE("e2e: HTTPS goes through a real tinyproxy with CONNECT and NO_PROXY by
     // 1. http.proxy in the configuration file.
     write_text(
         fx.config(),
-        config_text({fx.server().base_url(), fx.db(), fx.pki().ca_cert, fmt::format("proxy = \"{}\"\n", proxy.url())})
+        config_text(
+            {fx.server().base_url(), fx.db(), fx.pki().ca_cert, fmt::format("proxy = \"{}\"\n", proxy.url())}
+        )
     );
     auto via_config = fx.run({"sync"});
     INFO(via_config.err);
@@ -513,7 +515,8 @@ TEST_CASE("e2e: HTTPS goes through a real tinyproxy with CONNECT and NO_PROXY by
     // A NO_PROXY entry for another host does not bypass the proxy.
     fx.server().insert(3);
     auto before_other = proxy.connects_to(target);
-    auto other = fx.run({"sync"}, {{"HTTPS_PROXY", proxy.url()}, {"NO_PROXY", "ditio.example.com,.internal"}});
+    auto other =
+        fx.run({"sync"}, {{"HTTPS_PROXY", proxy.url()}, {"NO_PROXY", "ditio.example.com,.internal"}});
     INFO(other.err);
     REQUIRE(other.exit_code == 0);
     CHECK(proxy.connects_to(target) > before_other);
@@ -528,7 +531,9 @@ TEST_CASE("e2e: a proxy that refuses the CONNECT tunnel fails the sync with exit
     const auto target = authority_of(fx.server());
     write_text(
         fx.config(),
-        config_text({fx.server().base_url(), fx.db(), fx.pki().ca_cert, fmt::format("proxy = \"{}\"\n", proxy.url())})
+        config_text(
+            {fx.server().base_url(), fx.db(), fx.pki().ca_cert, fmt::format("proxy = \"{}\"\n", proxy.url())}
+        )
     );
     auto res = fx.run({"sync"});
     INFO(res.err);
@@ -551,8 +556,7 @@ TEST_CASE("e2e: a proxy that is down fails the sync with exit code 1 after a bou
     fixture fx;
     const auto closed = free_port();
     write_text(
-        fx.config(),
-        config_text({fx.server().base_url(), fx.db(), fx.pki().ca_cert, "max_retries = 2\n"})
+        fx.config(), config_text({fx.server().base_url(), fx.db(), fx.pki().ca_cert, "max_retries = 2\n"})
     );
     auto started = std::chrono::steady_clock::now();
     auto res = fx.run({"sync"}, {{"HTTPS_PROXY", fmt::format("http://127.0.0.1:{}", closed)}});
@@ -562,7 +566,7 @@ TEST_CASE("e2e: a proxy that is down fails the sync with exit code 1 after a bou
     CHECK(res.exit_code == 1);
     auto error = run_error(res.err);
     CHECK(contains(error, "gave up after 3 attempts"));
-    CHECK(contains(error, "refused"));
+    CHECK(contains(error, "proxy could not be reached"));
     CHECK(lines_with_event(res.err, "http.retry").size() == 2);
     CHECK(took < std::chrono::seconds{20});
     CHECK(fx.server().stats().connections_accepted == 0);
@@ -576,8 +580,8 @@ namespace {
 
 struct bad_input {
     std::string what;
-    std::vector<std::string> args{"sync"}; // after --config <file>
-    std::string append;                    // TOML appended to the base configuration
+    std::vector<std::string> args{"sync"};                    // after --config <file>
+    std::string append;                                       // TOML appended to the base configuration
     std::vector<std::pair<std::string, std::string>> replace; // substring replacements in the base
     std::map<std::string, std::string> env;
     std::vector<std::string> expect; // the message names these
@@ -631,70 +635,166 @@ std::vector<bad_input> bad_inputs(const fs::path& dir, std::size_t base_lines)
     };
     return {
         // --- keys, sections, types
-        {.what = "unknown key", .append = "[sync]\nintervall = \"15m\"\n", .expect = {"sync.intervall", "unknown key"}},
-        {.what = "unknown key in [ditio]", .replace = in_ditio("client_secrett = \"x\""), .expect = {"ditio.client_secrett"}},
-        {.what = "unknown section", .append = "[synch]\ninterval = \"15m\"\n", .expect = {"synch", "unknown section"}},
-        {.what = "unknown key with migrate", .args = {"migrate"}, .append = "[sync]\nintervall = \"15m\"\n", .expect = {"sync.intervall"}},
-        {.what = "unknown key with status", .args = {"status"}, .append = "[log]\nlevle = \"info\"\n", .expect = {"log.levle"}},
-        {.what = "unknown key with run", .args = {"run"}, .append = "[sync]\nintervall = \"15m\"\n", .expect = {"sync.intervall"}},
-        {.what = "inline table as a value", .append = "[sync]\nstreams = [\"time-registrations\"]\n[log]\nformat = { a = 1 }\n", .expect = {"log.format"}},
-        {.what = "chunk_limit of the wrong type", .append = "[sync]\nchunk_limit = \"5000\"\n", .expect = {"sync.chunk_limit", "integer"}},
-        {.what = "chunk_limit 0", .append = "[sync]\nchunk_limit = 0\n", .expect = {"sync.chunk_limit", "1..10000"}},
-        {.what = "chunk_limit 10001", .append = "[sync]\nchunk_limit = 10001\n", .expect = {"sync.chunk_limit", "1..10000"}},
-        {.what = "chunk_limit as a float", .append = "[sync]\nchunk_limit = 50.5\n", .expect = {"sync.chunk_limit"}},
+        {.what = "unknown key",
+         .append = "[sync]\nintervall = \"15m\"\n",
+         .expect = {"sync.intervall", "unknown key"}},
+        {.what = "unknown key in [ditio]",
+         .replace = in_ditio("client_secrett = \"x\""),
+         .expect = {"ditio.client_secrett"}},
+        {.what = "unknown section",
+         .append = "[synch]\ninterval = \"15m\"\n",
+         .expect = {"synch", "unknown section"}},
+        {.what = "unknown key with migrate",
+         .args = {"migrate"},
+         .append = "[sync]\nintervall = \"15m\"\n",
+         .expect = {"sync.intervall"}},
+        {.what = "unknown key with status",
+         .args = {"status"},
+         .append = "[log]\nlevle = \"info\"\n",
+         .expect = {"log.levle"}},
+        {.what = "unknown key with run",
+         .args = {"run"},
+         .append = "[sync]\nintervall = \"15m\"\n",
+         .expect = {"sync.intervall"}},
+        {.what = "inline table as a value",
+         .append = "[sync]\nstreams = [\"time-registrations\"]\n[log]\nformat = { a = 1 }\n",
+         .expect = {"log.format"}},
+        {.what = "chunk_limit of the wrong type",
+         .append = "[sync]\nchunk_limit = \"5000\"\n",
+         .expect = {"sync.chunk_limit", "integer"}},
+        {.what = "chunk_limit 0",
+         .append = "[sync]\nchunk_limit = 0\n",
+         .expect = {"sync.chunk_limit", "1..10000"}},
+        {.what = "chunk_limit 10001",
+         .append = "[sync]\nchunk_limit = 10001\n",
+         .expect = {"sync.chunk_limit", "1..10000"}},
+        {.what = "chunk_limit as a float",
+         .append = "[sync]\nchunk_limit = 50.5\n",
+         .expect = {"sync.chunk_limit"}},
         {.what = "max_retries -1", .replace = in_http("max_retries = -1"), .expect = {"http.max_retries"}},
         {.what = "max_retries 101", .replace = in_http("max_retries = 101"), .expect = {"http.max_retries"}},
         {.what = "max_body_mb 0", .replace = in_http("max_body_mb = 0"), .expect = {"http.max_body_mb"}},
-        {.what = "client_id of the wrong type", .replace = set_key("client_id", "5"), .expect = {"ditio.client_id"}},
+        {.what = "client_id of the wrong type",
+         .replace = set_key("client_id", "5"),
+         .expect = {"ditio.client_id"}},
         // --- durations
-        {.what = "interval with a unit in words", .append = "[sync]\ninterval = \"15 minutes\"\n", .expect = {"sync.interval", "15 minutes"}},
-        {.what = "interval without a unit", .append = "[sync]\ninterval = \"15\"\n", .expect = {"sync.interval"}},
-        {.what = "interval as a number", .append = "[sync]\ninterval = 15\n", .expect = {"sync.interval", "string"}},
+        {.what = "interval with a unit in words",
+         .append = "[sync]\ninterval = \"15 minutes\"\n",
+         .expect = {"sync.interval", "15 minutes"}},
+        {.what = "interval without a unit",
+         .append = "[sync]\ninterval = \"15\"\n",
+         .expect = {"sync.interval"}},
+        {.what = "interval as a number",
+         .append = "[sync]\ninterval = 15\n",
+         .expect = {"sync.interval", "string"}},
         {.what = "interval negative", .append = "[sync]\ninterval = \"-5m\"\n", .expect = {"sync.interval"}},
         {.what = "interval empty", .append = "[sync]\ninterval = \"\"\n", .expect = {"sync.interval"}},
         {.what = "interval 0s", .append = "[sync]\ninterval = \"0s\"\n", .expect = {"sync.interval"}},
-        {.what = "interval overflowing", .append = "[sync]\ninterval = \"99999999999999999d\"\n", .expect = {"sync.interval"}},
+        {.what = "interval overflowing",
+         .append = "[sync]\ninterval = \"99999999999999999d\"\n",
+         .expect = {"sync.interval"}},
         {.what = "overlap below 1m", .append = "[sync]\noverlap = \"30s\"\n", .expect = {"sync.overlap"}},
         {.what = "overlap above 30d", .append = "[sync]\noverlap = \"31d\"\n", .expect = {"sync.overlap"}},
-        {.what = "full_ahead not a duration", .append = "[sync]\nfull_ahead = \"1 year\"\n", .expect = {"sync.full_ahead"}},
-        {.what = "busy_timeout without a unit", .replace = {{"[storage]\n", "[storage]\nbusy_timeout = \"5\"\n"}}, .expect = {"storage.busy_timeout"}},
+        {.what = "full_ahead not a duration",
+         .append = "[sync]\nfull_ahead = \"1 year\"\n",
+         .expect = {"sync.full_ahead"}},
+        {.what = "busy_timeout without a unit",
+         .replace = {{"[storage]\n", "[storage]\nbusy_timeout = \"5\"\n"}},
+         .expect = {"storage.busy_timeout"}},
         {.what = "http.timeout 0s", .replace = set_key("timeout", "\"0s\""), .expect = {"http.timeout"}},
-        {.what = "http.timeout with a bad unit", .replace = set_key("timeout", "\"10sec\""), .expect = {"http.timeout"}},
-        {.what = "retry_initial above retry_max", .replace = set_key("retry_initial", "\"2s\""), .expect = {"http.retry_initial"}},
+        {.what = "http.timeout with a bad unit",
+         .replace = set_key("timeout", "\"10sec\""),
+         .expect = {"http.timeout"}},
+        {.what = "retry_initial above retry_max",
+         .replace = set_key("retry_initial", "\"2s\""),
+         .expect = {"http.retry_initial"}},
         // --- values
-        {.what = "full_from month 13", .append = "[sync]\nfull_from = \"2020-13-01\"\n", .expect = {"sync.full_from", "2020-13-01"}},
-        {.what = "full_from with a time", .append = "[sync]\nfull_from = \"2020-01-01T00:00:00Z\"\n", .expect = {"sync.full_from"}},
-        {.what = "unknown stream", .append = "[sync]\nstreams = [\"time-registration\"]\n", .expect = {"sync.streams", "time-registration"}},
-        {.what = "duplicate stream", .append = "[sync]\nstreams = [\"time-registrations\", \"time-registrations\"]\n", .expect = {"sync.streams", "twice"}},
+        {.what = "full_from month 13",
+         .append = "[sync]\nfull_from = \"2020-13-01\"\n",
+         .expect = {"sync.full_from", "2020-13-01"}},
+        {.what = "full_from with a time",
+         .append = "[sync]\nfull_from = \"2020-01-01T00:00:00Z\"\n",
+         .expect = {"sync.full_from"}},
+        {.what = "unknown stream",
+         .append = "[sync]\nstreams = [\"time-registration\"]\n",
+         .expect = {"sync.streams", "time-registration"}},
+        {.what = "duplicate stream",
+         .append = "[sync]\nstreams = [\"time-registrations\", \"time-registrations\"]\n",
+         .expect = {"sync.streams", "twice"}},
         {.what = "no stream", .append = "[sync]\nstreams = []\n", .expect = {"sync.streams"}},
-        {.what = "streams as a string", .append = "[sync]\nstreams = \"time-registrations\"\n", .expect = {"sync.streams"}},
+        {.what = "streams as a string",
+         .append = "[sync]\nstreams = \"time-registrations\"\n",
+         .expect = {"sync.streams"}},
         {.what = "bad log.level", .append = "[log]\nlevel = \"loud\"\n", .expect = {"log.level", "loud"}},
         {.what = "bad log.format", .append = "[log]\nformat = \"xml\"\n", .expect = {"log.format", "xml"}},
-        {.what = "scope without reportingapiv1", .replace = in_ditio("scope = \"ditioapiv3\""), .expect = {"ditio.scope", "reportingapiv1"}},
+        {.what = "scope without reportingapiv1",
+         .replace = in_ditio("scope = \"ditioapiv3\""),
+         .expect = {"ditio.scope", "reportingapiv1"}},
         {.what = "empty scope", .replace = in_ditio("scope = \"\""), .expect = {"ditio.scope"}},
         {.what = "empty storage.path", .replace = set_key("path", "\"\""), .expect = {"storage.path"}},
-        {.what = "storage.path of the wrong type", .replace = set_key("path", "5"), .expect = {"storage.path", "string"}},
+        {.what = "storage.path of the wrong type",
+         .replace = set_key("path", "5"),
+         .expect = {"storage.path", "string"}},
         // --- URLs
-        {.what = "URL without a scheme", .replace = set_key("reporting_base", "\"core-api.ditio.app/reporting\""), .expect = {"ditio.reporting_base"}},
-        {.what = "URL with another scheme", .replace = set_key("identity_base", "\"ftp://identity.ditio.app\""), .expect = {"ditio.identity_base"}},
-        {.what = "URL with a query", .replace = set_key("api_base", "\"https://core-api.ditio.app/core?x=1\""), .expect = {"ditio.api_base"}},
-        {.what = "URL with a bad port", .replace = set_key("api_base", "\"https://core-api.ditio.app:99999/core\""), .expect = {"ditio.api_base"}},
-        {.what = "URL from the environment without a scheme", .env = {{"DITIO_API_BASE", "core-api.ditio.app/core"}}, .expect = {"ditio.api_base"}},
-        {.what = "plain http to a non-loopback host", .replace = set_key("reporting_base", "\"http://ditio.example.com/reporting\""), .expect = {"ditio.reporting_base", "http://"}},
-        {.what = "plain http to a loopback look-alike", .replace = set_key("identity_base", "\"http://127.0.0.1.example.com\""), .expect = {"ditio.identity_base", "http://"}},
-        {.what = "http.proxy without a scheme", .replace = in_http("proxy = \"proxy.example:3128\""), .expect = {"http.proxy"}},
-        {.what = "http.proxy with a password", .replace = in_http("proxy = \"http://user:" + pasted + "@proxy.example:3128\""), .expect = {"http.proxy"}, .forbid = {pasted}},
-        {.what = "HTTPS_PROXY without a scheme", .env = {{"HTTPS_PROXY", "proxy.example:3128"}}, .expect = {"HTTPS_PROXY"}},
-        {.what = "https_proxy with another scheme", .env = {{"https_proxy", "socks5://127.0.0.1:1080"}}, .expect = {"https_proxy"}},
-        {.what = "HTTPS_PROXY with a password", .env = {{"HTTPS_PROXY", "http://user:" + pasted + "@proxy.example:3128"}}, .expect = {"HTTPS_PROXY"}, .forbid = {pasted}},
-        {.what = "http.ca_file missing", .replace = set_key("ca_file", "\"" + (dir / "no-such-ca.pem").string() + "\""), .expect = {"http.ca_file"}},
-        {.what = "http.ca_file not PEM", .replace = set_key("ca_file", "\"" + (dir / "garbage-ca.pem").string() + "\""), .expect = {"http.ca_file"}},
-        {.what = "http.ca_file not PEM with check", .args = {"check"}, .replace = set_key("ca_file", "\"" + (dir / "garbage-ca.pem").string() + "\""), .expect = {"http.ca_file"}},
-        {.what = "http.ca_file missing with run", .args = {"run"}, .replace = set_key("ca_file", "\"" + (dir / "no-such-ca.pem").string() + "\""), .expect = {"http.ca_file"}},
+        {.what = "URL without a scheme",
+         .replace = set_key("reporting_base", "\"core-api.ditio.app/reporting\""),
+         .expect = {"ditio.reporting_base"}},
+        {.what = "URL with another scheme",
+         .replace = set_key("identity_base", "\"ftp://identity.ditio.app\""),
+         .expect = {"ditio.identity_base"}},
+        {.what = "URL with a query",
+         .replace = set_key("api_base", "\"https://core-api.ditio.app/core?x=1\""),
+         .expect = {"ditio.api_base"}},
+        {.what = "URL with a bad port",
+         .replace = set_key("api_base", "\"https://core-api.ditio.app:99999/core\""),
+         .expect = {"ditio.api_base"}},
+        {.what = "URL from the environment without a scheme",
+         .env = {{"DITIO_API_BASE", "core-api.ditio.app/core"}},
+         .expect = {"ditio.api_base"}},
+        {.what = "plain http to a non-loopback host",
+         .replace = set_key("reporting_base", "\"http://ditio.example.com/reporting\""),
+         .expect = {"ditio.reporting_base", "http://"}},
+        {.what = "plain http to a loopback look-alike",
+         .replace = set_key("identity_base", "\"http://127.0.0.1.example.com\""),
+         .expect = {"ditio.identity_base", "http://"}},
+        {.what = "http.proxy without a scheme",
+         .replace = in_http("proxy = \"proxy.example:3128\""),
+         .expect = {"http.proxy"}},
+        {.what = "http.proxy with a password",
+         .replace = in_http("proxy = \"http://user:" + pasted + "@proxy.example:3128\""),
+         .expect = {"http.proxy"},
+         .forbid = {pasted}},
+        {.what = "HTTPS_PROXY without a scheme",
+         .env = {{"HTTPS_PROXY", "proxy.example:3128"}},
+         .expect = {"HTTPS_PROXY"}},
+        {.what = "https_proxy with another scheme",
+         .env = {{"https_proxy", "socks5://127.0.0.1:1080"}},
+         .expect = {"https_proxy"}},
+        {.what = "HTTPS_PROXY with a password",
+         .env = {{"HTTPS_PROXY", "http://user:" + pasted + "@proxy.example:3128"}},
+         .expect = {"HTTPS_PROXY"},
+         .forbid = {pasted}},
+        {.what = "http.ca_file missing",
+         .replace = set_key("ca_file", "\"" + (dir / "no-such-ca.pem").string() + "\""),
+         .expect = {"http.ca_file"}},
+        {.what = "http.ca_file not PEM",
+         .replace = set_key("ca_file", "\"" + (dir / "garbage-ca.pem").string() + "\""),
+         .expect = {"http.ca_file"}},
+        {.what = "http.ca_file not PEM with check",
+         .args = {"check"},
+         .replace = set_key("ca_file", "\"" + (dir / "garbage-ca.pem").string() + "\""),
+         .expect = {"http.ca_file"}},
+        {.what = "http.ca_file missing with run",
+         .args = {"run"},
+         .replace = set_key("ca_file", "\"" + (dir / "no-such-ca.pem").string() + "\""),
+         .expect = {"http.ca_file"}},
         // --- credentials
         {.what = "missing client_id", .replace = {{ditio, ""}}, .expect = {"ditio.client_id"}},
         {.what = "missing secret", .env = {{"DITIO_CLIENT_SECRET", ""}}, .expect = {"client_secret"}},
-        {.what = "missing secret with check", .args = {"check"}, .env = {{"DITIO_CLIENT_SECRET", ""}}, .expect = {"client_secret"}},
+        {.what = "missing secret with check",
+         .args = {"check"},
+         .env = {{"DITIO_CLIENT_SECRET", ""}},
+         .expect = {"client_secret"}},
         {.what = "client_secret_file missing",
          .replace = in_ditio("client_secret_file = \"" + (dir / pasted).string() + "\""),
          .env = {{"DITIO_CLIENT_SECRET", ""}},
@@ -724,8 +824,12 @@ std::vector<bad_input> bad_inputs(const fs::path& dir, std::size_t base_lines)
         {.what = "duplicate key",
          .append = "[sync]\ninterval = \"15m\"\ninterval = \"20m\"\n",
          .expect = {fmt::format(":{}:", base_lines + 3)}},
-        {.what = "duplicate section", .append = "[http]\ntimeout = \"5s\"\n", .expect = {fmt::format(":{}:", base_lines + 1)}},
-        {.what = "unterminated string", .append = "[sync]\ninterval = \"15m\n", .expect = {fmt::format(":{}:", base_lines + 2)}},
+        {.what = "duplicate section",
+         .append = "[http]\ntimeout = \"5s\"\n",
+         .expect = {fmt::format(":{}:", base_lines + 1)}},
+        {.what = "unterminated string",
+         .append = "[sync]\ninterval = \"15m\n",
+         .expect = {fmt::format(":{}:", base_lines + 2)}},
         // --- the command line
         {.what = "config file that does not exist",
          .args = {"--config", "/nonexistent/ditio-sync.toml", "sync"},
@@ -735,21 +839,42 @@ std::vector<bad_input> bad_inputs(const fs::path& dir, std::size_t base_lines)
          .args = {"--config", dir.string(), "sync"},
          .expect = {dir.string()},
          .own_config = true},
+        {.what = "config file that is a directory with migrate",
+         .args = {"--config", dir.string(), "migrate"},
+         .expect = {dir.string()},
+         .own_config = true},
         {.what = "unknown command", .args = {"frobnicate"}, .expect = {"frobnicate"}, .cli = true},
         {.what = "no command", .args = {}, .expect = {"subcommand"}, .cli = true},
         {.what = "unknown option", .args = {"--frobnicate", "sync"}, .expect = {"--frobnicate"}, .cli = true},
         {.what = "unknown option of sync", .args = {"sync", "--bogus"}, .expect = {"--bogus"}, .cli = true},
         {.what = "unknown option of status", .args = {"status", "--yaml"}, .expect = {"--yaml"}, .cli = true},
-        {.what = "--config given twice", .args = {"--config", "/etc/other.toml", "sync"}, .expect = {"--config"}, .cli = true},
-        {.what = "--config without a value", .args = {"--config"}, .expect = {"--config"}, .cli = true, .own_config = true},
+        {.what = "--config given twice",
+         .args = {"--config", "/etc/other.toml", "sync"},
+         .expect = {"--config"},
+         .cli = true},
+        {.what = "--config without a value",
+         .args = {"--config"},
+         .expect = {"--config"},
+         .cli = true,
+         .own_config = true},
         {.what = "reset without a stream", .args = {"reset"}, .expect = {"stream"}, .cli = true},
-        {.what = "reset of an unknown stream", .args = {"reset", "no-such-stream"}, .expect = {"no-such-stream"}},
-        {.what = "sync of an unknown stream", .args = {"sync", "no-such-stream"}, .expect = {"no-such-stream"}},
+        {.what = "reset of an unknown stream",
+         .args = {"reset", "no-such-stream"},
+         .expect = {"no-such-stream"}},
+        {.what = "sync of an unknown stream",
+         .args = {"sync", "no-such-stream"},
+         .expect = {"no-such-stream"}},
         {.what = "sync of a known and an unknown stream",
          .args = {"sync", "time-registrations", "no-such-stream"},
          .expect = {"no-such-stream"}},
-        {.what = "--log-format xml", .args = {"--log-format", "xml", "sync"}, .expect = {"--log-format", "xml"}, .cli = true},
-        {.what = "--log-level loud", .args = {"--log-level", "loud", "sync"}, .expect = {"--log-level", "loud"}, .cli = true},
+        {.what = "--log-format xml",
+         .args = {"--log-format", "xml", "sync"},
+         .expect = {"--log-format", "xml"},
+         .cli = true},
+        {.what = "--log-level loud",
+         .args = {"--log-level", "loud", "sync"},
+         .expect = {"--log-level", "loud"},
+         .cli = true},
     };
 }
 
@@ -765,9 +890,12 @@ mirror_state state_of(const fs::path& db)
 {
     return {
         count(db, "SELECT count(*) FROM time_registrations"),
-        query_text(db, "SELECT group_concat(json_array(stream, watermark, run_id, run_params, continuation_token, "
-                       "pages_done, last_success_at, last_error, updated_at), ';') "
-                       "FROM sync_state")
+        query_text(
+            db,
+            "SELECT group_concat(json_array(stream, watermark, run_id, run_params, continuation_token, "
+            "pages_done, last_success_at, last_error, updated_at), ';') "
+            "FROM sync_state"
+        )
             .value_or(""),
         count(db, "SELECT count(*) FROM sync_runs"),
         query_text(db, "PRAGMA user_version"),
@@ -787,10 +915,13 @@ process_result run_row(fixture& fx, const bad_input& row, const fs::path& db, co
     auto config = fx.dir() / (tag + ".toml");
     write_text(config, text);
     std::vector<std::string> args;
+    auto env = row.env;
     if (!row.own_config)
         args = {"--config", config.string()};
+    else // no configuration file of ours: keep the database inside the test directory whatever happens
+        env.emplace("DITIO_SYNC_DB", db.string());
     args.insert(args.end(), row.args.begin(), row.args.end());
-    auto res = run_binary(fx.dir(), tag, args, row.env);
+    auto res = run_binary(fx.dir(), tag, args, env);
 
     INFO("stderr: " << res.err);
     INFO("config:\n" << text);
@@ -799,16 +930,17 @@ process_result run_row(fixture& fx, const bad_input& row, const fs::path& db, co
     CHECK(res.out.empty());
     auto lines = nonempty_lines(res.err);
     std::string message;
-    if (row.cli) {
+    // A failing row must not stop the others: no REQUIRE from here on.
+    CHECK_MESSAGE(!lines.empty(), "nothing on stderr");
+    if (lines.empty()) {
+    } else if (row.cli) {
         // CLI11 prints the problem, then one hint line pointing at --help.
-        REQUIRE(!lines.empty());
         message = lines.front();
         CHECK(lines.size() <= 2);
         if (lines.size() == 2)
             CHECK(contains(lines[1], "--help"));
     } else {
         CHECK_MESSAGE(lines.size() == 1, join_first(lines));
-        REQUIRE(!lines.empty());
         const auto& line = lines.back();
         auto event = field(line, "event");
         CHECK((event == "app.config_error" || event == "app.usage_error"));
@@ -827,7 +959,9 @@ process_result run_row(fixture& fx, const bad_input& row, const fs::path& db, co
 
 } // namespace
 
-TEST_CASE("e2e: every bad key, value, duration, URL, credential or argument exits 2 with one line and no database")
+TEST_CASE(
+    "e2e: every bad key, value, duration, URL, credential or argument exits 2 with one line and no database"
+)
 {
     fixture fx;
     const auto base_text = table_base(fx, fx.db());

@@ -26,6 +26,20 @@ struct test_pki {
 // Creates (or reuses, when all three files exist) a test PKI in dir. Throws on failure.
 test_pki make_test_pki(const std::filesystem::path& dir);
 
+// A CA whose key is kept (ca.pem and ca-key.pem in dir), for tests that need server certificates for other
+// names from one trusted CA. Created, or reused when both files exist. Throws on failure.
+struct test_ca {
+    std::filesystem::path cert;
+    std::filesystem::path key;
+};
+test_ca make_test_ca(const std::filesystem::path& dir);
+
+// A server certificate and key signed by `ca` for `names` (IP literals become IP SANs, anything else DNS
+// SANs; the first name is also the CN), written as server.pem and server-key.pem in dir. The result's
+// ca_cert is ca.cert. Throws on failure.
+test_pki
+make_server_cert(const test_ca& ca, const std::filesystem::path& dir, const std::vector<std::string>& names);
+
 struct fake_options {
     std::string client_id = "demo-client";
     std::string client_secret = "demo-secret";

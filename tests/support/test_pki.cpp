@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace ditio_sync::testing {
 namespace {
@@ -81,7 +82,13 @@ void set_name(X509_NAME* name, const char* common_name)
 }
 
 // A certificate for `key`, signed by `issuer_key` (self-signed when issuer is null).
-x509_ptr make_cert(EVP_PKEY* key, const char* common_name, X509* issuer, EVP_PKEY* issuer_key)
+x509_ptr make_cert(
+    EVP_PKEY* key,
+    const char* common_name,
+    X509* issuer,
+    EVP_PKEY* issuer_key,
+    const char* subject_alt_names = "IP:127.0.0.1,IP:::1,DNS:localhost"
+)
 {
     x509_ptr cert{X509_new()};
     if (!cert)
@@ -112,7 +119,7 @@ x509_ptr make_cert(EVP_PKEY* key, const char* common_name, X509* issuer, EVP_PKE
         add_ext(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE");
         add_ext(cert.get(), signer, NID_key_usage, "critical,digitalSignature,keyAgreement");
         add_ext(cert.get(), signer, NID_ext_key_usage, "serverAuth");
-        add_ext(cert.get(), signer, NID_subject_alt_name, "IP:127.0.0.1,IP:::1,DNS:localhost");
+        add_ext(cert.get(), signer, NID_subject_alt_name, subject_alt_names);
     }
     if (X509_sign(cert.get(), issuer_key, EVP_sha256()) <= 0)
         fail("X509_sign");
@@ -158,6 +165,56 @@ test_pki make_test_pki(const std::filesystem::path& dir)
     });
     write_pem(pki.server_cert, false, [&](BIO* b) { return PEM_write_bio_X509(b, server.get()); });
     write_pem(pki.ca_cert, false, [&](BIO* b) { return PEM_write_bio_X509(b, ca.get()); });
+    return pki;
+}
+
+test_ca make_test_ca(const std::filesystem::path& dir)
+{
+    test_ca ca{dir / "ca.pem", dir / "ca-key.pem"};
+    if (std::filesystem::exists(ca.cert) && std::filesystem::exists(ca.key))
+        return ca;
+    std::filesystem::create_directories(dir);
+    auto key = make_key();
+    auto cert = make_cert(key.get(), "ditio-sync test CA", nullptr, key.get());
+    write_pem(ca.key, true, [&](BIO* b) {
+        return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+    });
+    write_pem(ca.cert, false, [&](BIO* b) { return PEM_write_bio_X509(b, cert.get()); });
+    return ca;
+}
+
+test_pki
+make_server_cert(const test_ca& ca, const std::filesystem::path& dir, const std::vector<std::string>& names)
+{
+    if (names.empty())
+        throw std::invalid_argument("make_server_cert: no names");
+    bio_ptr cert_in{BIO_new_file(ca.cert.c_str(), "r")};
+    if (!cert_in)
+        fail(("cannot read " + ca.cert.string()).c_str());
+    x509_ptr ca_cert{PEM_read_bio_X509(cert_in.get(), nullptr, nullptr, nullptr)};
+    if (!ca_cert)
+        fail(("no certificate in " + ca.cert.string()).c_str());
+    bio_ptr key_in{BIO_new_file(ca.key.c_str(), "r")};
+    if (!key_in)
+        fail(("cannot read " + ca.key.string()).c_str());
+    pkey_ptr ca_key{PEM_read_bio_PrivateKey(key_in.get(), nullptr, nullptr, nullptr)};
+    if (!ca_key)
+        fail(("no private key in " + ca.key.string()).c_str());
+
+    // IP literals become iPAddress entries, everything else dNSName entries.
+    std::string san;
+    for (const auto& n : names) {
+        std::unique_ptr<ASN1_OCTET_STRING, deleter<ASN1_OCTET_STRING_free>> ip{a2i_IPADDRESS(n.c_str())};
+        san += (san.empty() ? "" : ",") + std::string(ip ? "IP:" : "DNS:") + n;
+    }
+    std::filesystem::create_directories(dir);
+    auto key = make_key();
+    auto cert = make_cert(key.get(), names.front().c_str(), ca_cert.get(), ca_key.get(), san.c_str());
+    test_pki pki{ca.cert, dir / "server.pem", dir / "server-key.pem"};
+    write_pem(pki.server_key, true, [&](BIO* b) {
+        return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+    });
+    write_pem(pki.server_cert, false, [&](BIO* b) { return PEM_write_bio_X509(b, cert.get()); });
     return pki;
 }
 

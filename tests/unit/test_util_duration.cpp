@@ -174,4 +174,23 @@ TEST_CASE("backoff: jittered stays within +-fraction of the base")
     }
 }
 
+TEST_CASE("backoff: delay_at_least_half stays within [ceiling / 2, ceiling]")
+{
+    ditio_sync::util::backoff b(std::chrono::seconds{30}, std::chrono::minutes{15}, 11);
+    for (unsigned attempt = 0; attempt < 8; ++attempt) {
+        auto ceiling = std::min<std::int64_t>(30'000LL << attempt, 900'000);
+        for (int i = 0; i < 200; ++i) {
+            auto d = b.delay_at_least_half(attempt).count();
+            CHECK(d >= ceiling / 2);
+            CHECK(d <= ceiling);
+        }
+    }
+    ditio_sync::util::backoff short_interval(std::chrono::seconds{30}, std::chrono::seconds{2}, 3);
+    for (int i = 0; i < 100; ++i) {
+        auto d = short_interval.delay_at_least_half(0).count();
+        CHECK(d >= 1000);
+        CHECK(d <= 2000);
+    }
+}
+
 TEST_SUITE_END();

@@ -234,6 +234,8 @@ config load(const std::filesystem::path& file, bool required, const env_lookup& 
     config c;
     std::error_code ec;
     if (std::filesystem::exists(file, ec)) {
+        if (!std::filesystem::is_regular_file(file, ec))
+            throw config_error(fmt::format("{}: not a regular file", file.string()));
         std::ifstream in(file, std::ios::binary);
         if (!in)
             throw config_error(fmt::format("{}: cannot read the configuration file", file.string()));

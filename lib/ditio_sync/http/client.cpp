@@ -145,6 +145,8 @@ client::connect(connection& c, const endpoint_url& url, std::chrono::steady_cloc
     auto [cec, ep] = co_await c.tcp().async_connect(endpoints, util::use_nothrow);
     if (shut_down_)
         co_return errc::cancelled;
+    if (cec && via_proxy && classify(normalise(cec)) == error_kind::network)
+        co_return errc::proxy_failed; // say it was the proxy, not Ditio, that could not be reached
     if (cec)
         co_return normalise(cec);
     boost::system::error_code ignored;

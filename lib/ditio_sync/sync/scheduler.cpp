@@ -33,9 +33,10 @@ asio::awaitable<void> scheduler::stream_loop(const ditio::stream_def& stream)
             failures = 0;
             wait = backoff_.jittered(settings_.interval, settings_.jitter);
         } else {
-            // Capped at the interval: a failing stream is never retried less often than a healthy one runs.
-            wait = std::max(backoff_.delay(failures), std::chrono::milliseconds{1000});
-            wait = std::min(wait, settings_.interval);
+            // Between half and all of min(interval, 30 s * 2^failures): a failing stream is never retried
+            // less often than a healthy one runs, and never more often than every 15 s (or half the
+            // interval), which bounds the requests a persistent fault can cause.
+            wait = backoff_.delay_at_least_half(failures);
             ++failures;
             auto level =
                 report.status == run_status::auth_refused ? spdlog::level::critical : spdlog::level::warn;

@@ -9,13 +9,24 @@ backoff::backoff(std::chrono::milliseconds initial, std::chrono::milliseconds ca
 {
 }
 
+std::int64_t backoff::ceiling(unsigned attempt) const
+{
+    auto c = initial_.count();
+    for (unsigned i = 0; i < attempt && c < cap_.count(); ++i)
+        c *= 2;
+    return std::max<std::int64_t>(std::min(c, cap_.count()), 0);
+}
+
 std::chrono::milliseconds backoff::delay(unsigned attempt)
 {
-    auto ceiling = initial_.count();
-    for (unsigned i = 0; i < attempt && ceiling < cap_.count(); ++i)
-        ceiling *= 2;
-    ceiling = std::min(ceiling, cap_.count());
-    std::uniform_int_distribution<std::int64_t> pick(0, std::max<std::int64_t>(ceiling, 0));
+    std::uniform_int_distribution<std::int64_t> pick(0, ceiling(attempt));
+    return std::chrono::milliseconds{pick(rng_)};
+}
+
+std::chrono::milliseconds backoff::delay_at_least_half(unsigned attempt)
+{
+    auto c = ceiling(attempt);
+    std::uniform_int_distribution<std::int64_t> pick(c / 2, c);
     return std::chrono::milliseconds{pick(rng_)};
 }
 
