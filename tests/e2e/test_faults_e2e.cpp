@@ -457,6 +457,35 @@ TEST_CASE("e2e fault: a full disk fails the run cleanly with exit code 4 and not
     check_mirror_exact(fx);
 }
 
+TEST_CASE("e2e fault: a read-only database fails cleanly with exit code 4 and changes nothing")
+{
+    fixture fx;
+    REQUIRE(fx.run({"sync"}).exit_code == 0);
+    fx.server().insert(50);
+    auto rows = count(fx.db(), "SELECT count(*) FROM time_registrations");
+    auto watermark = query_text(fx.db(), "SELECT watermark FROM sync_state");
+    // A private mount namespace in which the database's directory is a read-only bind mount.
+    auto dir = fx.db().parent_path().string();
+    fx.set_command_prefix(
+        {"/usr/bin/unshare",
+         "-m",
+         "/bin/sh",
+         "-c",
+         R"(mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@")",
+         dir}
+    );
+    auto res = fx.run({"sync"});
+    INFO(res.err);
+    CHECK(res.exit_code == 4);
+    CHECK(res.err.find("Read-only") != std::string::npos);
+    CHECK(fx.server().stats().token_requests == 1);
+    fx.set_command_prefix({});
+    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations") == rows);
+    CHECK(query_text(fx.db(), "SELECT watermark FROM sync_state") == watermark);
+    REQUIRE(fx.run({"sync"}).exit_code == 0);
+    check_mirror_exact(fx);
+}
+
 TEST_CASE("e2e fault: a second ditio-sync on the same database is refused with exit code 4")
 {
     fixture fx;
