@@ -217,9 +217,11 @@ config parse(std::string_view toml_text, std::string_view origin)
         if (!table)
             fail(origin, tname, "must be a table");
         for (auto&& [key, node] : *table) {
-            auto full = fmt::format("{}.{}", tname, key.str());
+            // A named copy: clang before 16 cannot capture a structured binding in a lambda.
+            auto key_name = key.str();
+            auto full = fmt::format("{}.{}", tname, key_name);
             auto it = std::find_if(key_table().begin(), key_table().end(), [&](const key_def& k) {
-                return k.table == tname && k.key == key.str();
+                return k.table == tname && k.key == key_name;
             });
             if (it == key_table().end())
                 fail(origin, full, "unknown key");

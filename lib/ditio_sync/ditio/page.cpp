@@ -33,7 +33,7 @@ public:
             skip_ws();
             eat(':');
             skip_ws();
-            if (key == "\"data\"" && pos_ < s_.size() && s_[pos_] == '[') {
+            if (is_data_key(key) && pos_ < s_.size() && s_[pos_] == '[') {
                 ++pos_;
                 std::vector<std::string_view> items;
                 while (skip_ws(), pos_ < s_.size() && s_[pos_] != ']') {
@@ -55,6 +55,19 @@ public:
     }
 
 private:
+    // The key as written may escape letters ("d\\u0061ta"); the DOM decodes it, so must we. Like the
+    // DOM, the last "data" key wins.
+    static bool is_data_key(std::string_view token)
+    {
+        if (token == "\"data\"")
+            return true;
+        if (token.find('\\') == std::string_view::npos)
+            return false;
+        boost::system::error_code ec;
+        auto decoded = json::parse(token, ec);
+        return !ec && decoded.is_string() && decoded.get_string() == "data";
+    }
+
     void skip_ws()
     {
         while (pos_ < s_.size() &&

@@ -22,6 +22,9 @@ constexpr std::array<unit, 5> units{
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text)
 {
+    // from_chars takes a leading minus ("-0s"); a duration has none.
+    if (text.empty() || text.front() == '-')
+        return std::nullopt;
     std::int64_t value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc{} || end == text.data() || value < 0)
