@@ -3,6 +3,7 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <boost/json/parse.hpp>
+#include <doctest/doctest.h>
 #include <fmt/format.h>
 
 #include <fcntl.h>
@@ -272,8 +273,34 @@ fixture::fixture(fixture_options options) : options_(std::move(options)), dir_(u
     write_config(options_.extra_toml);
 }
 
+std::vector<std::string> fixture::leaks() const
+{
+    // Everything ditio-sync wrote: its stdout and stderr of every run, and the database files.
+    std::string written;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+        auto name = entry.path().filename().string();
+        if (name.starts_with("run") && (name.ends_with(".err") || name.ends_with(".out")))
+            written += slurp(entry.path());
+    }
+    for (const auto* suffix : {"", "-wal", "-journal"})
+        written += slurp(db_.string() + suffix);
+    std::vector<std::string> found;
+    if (written.find(options_.server.client_secret) != std::string::npos)
+        found.push_back("the client secret");
+    for (const auto& token : server_->issued_tokens())
+        if (written.find(token) != std::string::npos)
+            found.push_back("an access token");
+    return found;
+}
+
 fixture::~fixture()
 {
+    // Every e2e test, whatever its fault, proves that no secret or token reached logs or database.
+    auto found = leaks();
+    CHECK_MESSAGE(
+        found.empty(), "leaked into ditio-sync's output or database: " << (found.empty() ? "" : found.front())
+    );
     server_->stop();
     std::error_code ec;
     fs::remove_all(dir_, ec);

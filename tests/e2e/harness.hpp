@@ -106,6 +106,10 @@ public:
 
     // Writes the config file again with `extra_toml` appended.
     void write_config(const std::string& extra_toml);
+    // What of the client secret and the access tokens the server issued appears in any run's output or
+    // in the database files (nothing, or the test fails when the fixture ends).
+    std::vector<std::string> leaks() const;
+
     // Environment for the child: the client secret and a clean DITIO_* set.
     std::map<std::string, std::string> env() const;
 
