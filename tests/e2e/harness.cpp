@@ -27,7 +27,7 @@ namespace json = boost::json;
 
 namespace {
 
-std::string slurp(const fs::path& p)
+std::string read_all(const fs::path& p)
 {
     std::ifstream in(p, std::ios::binary);
     std::ostringstream ss;
@@ -123,7 +123,7 @@ bool child::exited()
 
 std::string child::err_so_far() const
 {
-    return slurp(err_file_);
+    return read_all(err_file_);
 }
 
 process_result child::wait(std::chrono::milliseconds timeout)
@@ -140,7 +140,7 @@ process_result child::wait(std::chrono::milliseconds timeout)
             ::kill(pid_, SIGKILL);
             ::waitpid(pid_, &status, 0);
             pid_ = -1;
-            throw std::runtime_error("ditio-sync did not exit in time; stderr:\n" + slurp(err_file_));
+            throw std::runtime_error("ditio-sync did not exit in time; stderr:\n" + read_all(err_file_));
         }
         // Polling the exit status: there is no portable blocking wait with a timeout.
         std::this_thread::sleep_for(std::chrono::milliseconds{5});
@@ -151,8 +151,8 @@ process_result child::wait(std::chrono::milliseconds timeout)
         res.exit_code = WEXITSTATUS(status);
     if (WIFSIGNALED(status))
         res.signal = WTERMSIG(status);
-    res.out = slurp(out_file_);
-    res.err = slurp(err_file_);
+    res.out = read_all(out_file_);
+    res.err = read_all(err_file_);
     return res;
 }
 
@@ -248,6 +248,41 @@ bool wait_for_event(
     return true;
 }
 
+std::string read_file(const fs::path& p)
+{
+    return read_all(p);
+}
+
+std::string join_first(const std::vector<std::string>& v, std::size_t n)
+{
+    std::string out;
+    for (std::size_t i = 0; i < v.size() && i < n; ++i)
+        out += v[i] + "\n";
+    if (v.size() > n)
+        out += fmt::format("... and {} more\n", v.size() - n);
+    return out;
+}
+
+std::int64_t query_int(const fs::path& db, const std::string& sql)
+{
+    return std::stoll(query_text(db, sql).value_or("0"));
+}
+
+void check_mirror_exact(const testing::fake_ditio& server, const fs::path& db)
+{
+    auto diffs = compare_with_server(server, db);
+    CHECK_MESSAGE(diffs.empty(), join_first(diffs));
+}
+
+void check_no_leaks(fixture& fx, const std::string& log)
+{
+    auto bad = non_json_lines(log);
+    CHECK_MESSAGE(bad.empty(), join_first(bad));
+    CHECK(log.find(fx.secret()) == std::string::npos);
+    for (const auto& token : fx.server().issued_tokens())
+        CHECK(log.find(token) == std::string::npos);
+}
+
 std::optional<std::string> query_text(const fs::path& db, const std::string& sql)
 {
     SQLite::Database conn(db.string(), SQLite::OPEN_READONLY);
@@ -281,10 +316,10 @@ std::vector<std::string> fixture::leaks() const
     for (const auto& entry : fs::directory_iterator(dir_, ec)) {
         auto name = entry.path().filename().string();
         if (name.starts_with("run") && (name.ends_with(".err") || name.ends_with(".out")))
-            written += slurp(entry.path());
+            written += read_all(entry.path());
     }
     for (const auto* suffix : {"", "-wal", "-journal"})
-        written += slurp(db_.string() + suffix);
+        written += read_all(db_.string() + suffix);
     std::vector<std::string> found;
     if (written.find(options_.server.client_secret) != std::string::npos)
         found.push_back("the client secret");

@@ -78,6 +78,23 @@ bool wait_for_event(
     const child& c, const std::string& event, std::size_t n, std::chrono::milliseconds timeout
 );
 
+// The whole content of a file ("" when missing).
+std::string read_file(const std::filesystem::path& p);
+
+// The first n lines of a list, and how many more there are, for test messages.
+std::string join_first(const std::vector<std::string>& v, std::size_t n = 5);
+
+class fixture;
+
+// A number read by a one-off SQL query (0 for NULL or no row).
+std::int64_t query_int(const std::filesystem::path& db, const std::string& sql);
+
+// Checks (doctest) that the mirror equals the server's data, listing the first differences.
+void check_mirror_exact(const testing::fake_ditio& server, const std::filesystem::path& db);
+
+// Checks (doctest) that a run's log is JSON lines holding neither the secret nor any issued token.
+void check_no_leaks(fixture& fx, const std::string& log);
+
 // A value read by a one-off SQL query (first column of the first row), or nullopt for NULL/no row.
 std::optional<std::string> query_text(const std::filesystem::path& db, const std::string& sql);
 

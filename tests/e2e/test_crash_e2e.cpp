@@ -23,11 +23,6 @@ std::uint64_t env_number(const char* name, std::uint64_t fallback)
     return v && *v ? std::stoull(v) : fallback;
 }
 
-std::int64_t count(const std::filesystem::path& db, const std::string& sql)
-{
-    return std::stoll(query_text(db, sql).value_or("0"));
-}
-
 } // namespace
 
 TEST_SUITE_BEGIN("e2e-crash");
@@ -115,9 +110,9 @@ TEST_CASE("e2e crash: SIGKILL at random points across many runs loses, duplicate
     for (std::size_t i = 0; i < diffs.size() && i < 5; ++i)
         first += diffs[i] + "\n";
     CHECK_MESSAGE(diffs.empty(), first);
-    CHECK(count(fx.db(), "SELECT count(*) FROM sync_runs WHERE status = 'running'") == 0);
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM sync_runs WHERE status = 'running'") == 0);
     CHECK(
-        count(fx.db(), "SELECT count(*) FROM time_registrations WHERE is_deleted = 0") ==
+        query_int(fx.db(), "SELECT count(*) FROM time_registrations WHERE is_deleted = 0") ==
         static_cast<std::int64_t>(server.live_count())
     );
 }

@@ -27,33 +27,6 @@ namespace {
 
 const std::string data_path = "/v1/time-registrations";
 
-std::string first_lines(const std::vector<std::string>& v)
-{
-    std::string out;
-    for (std::size_t i = 0; i < v.size() && i < 5; ++i)
-        out += v[i] + "\n";
-    return out;
-}
-
-void check_mirror_exact(fixture& fx)
-{
-    auto diffs = compare_with_server(fx.server(), fx.db());
-    CHECK_MESSAGE(diffs.empty(), first_lines(diffs));
-}
-
-void check_no_leaks(fixture& fx, const std::string& log)
-{
-    CHECK(non_json_lines(log).empty());
-    CHECK(log.find(fx.secret()) == std::string::npos);
-    for (const auto& token : fx.server().issued_tokens())
-        CHECK(log.find(token) == std::string::npos);
-}
-
-std::int64_t count(const std::filesystem::path& db, const std::string& sql)
-{
-    return std::stoll(query_text(db, sql).value_or("0"));
-}
-
 std::size_t data_requests(const testing::fake_ditio& server)
 {
     std::size_t n = 0;
@@ -94,7 +67,7 @@ void expect_recovered(fixture& fx, std::size_t retries, std::string_view reason_
     auto res = fx.run({"sync"});
     INFO(res.err);
     REQUIRE(res.exit_code == 0);
-    check_mirror_exact(fx);
+    check_mirror_exact(fx.server(), fx.db());
     auto lines = lines_with_event(res.err, "http.retry");
     CHECK(lines.size() == retries);
     if (!reason_part.empty() && !lines.empty())
@@ -126,7 +99,7 @@ TEST_CASE("e2e fault: 429 with Retry-After as an HTTP date waits until that date
     // Whole seconds in the header, measured against the response's own Date.
     CHECK(delay >= 1000);
     CHECK(delay <= 2000);
-    check_mirror_exact(fx);
+    check_mirror_exact(fx.server(), fx.db());
 }
 
 TEST_CASE(
@@ -147,7 +120,7 @@ TEST_CASE(
     // Three pages, then the held fourth (answered 503 once released) and its three retries.
     CHECK(data_requests(fx.server()) == 3 + 4);
     CHECK(query_text(fx.db(), "SELECT continuation_token FROM sync_state").has_value());
-    CHECK(count(fx.db(), "SELECT pages_done FROM sync_state") == 3);
+    CHECK(query_int(fx.db(), "SELECT pages_done FROM sync_state") == 3);
     auto last_error = query_text(fx.db(), "SELECT last_error FROM sync_state").value_or("");
     CHECK(last_error.find("503") != std::string::npos);
     CHECK(last_error.find("maintenance") != std::string::npos);
@@ -157,7 +130,7 @@ TEST_CASE(
     auto again = fx.run({"sync"});
     INFO(again.err);
     REQUIRE(again.exit_code == 0);
-    check_mirror_exact(fx);
+    check_mirror_exact(fx.server(), fx.db());
 }
 
 TEST_CASE("e2e fault: a persistent fault makes the daemon send a bounded number of requests")
@@ -205,7 +178,7 @@ TEST_CASE("e2e fault: the run's retry budget ends a run before http.max_retries 
         query_text(fx.db(), "SELECT last_error FROM sync_state").value_or("").find("budget") !=
         std::string::npos
     );
-    CHECK(count(fx.db(), "SELECT pages_done FROM sync_state") == 2);
+    CHECK(query_int(fx.db(), "SELECT pages_done FROM sync_state") == 2);
 }
 
 TEST_CASE("e2e fault: a connection reset mid-page is retried")
@@ -295,7 +268,7 @@ TEST_CASE("e2e fault: a 400 with Ditio's error fails the run with its message in
         std::string(field_of(finished.front()).at("error").as_string()).find("ArgumentIsNull") !=
         std::string::npos
     );
-    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations") == 0);
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM time_registrations") == 0);
 }
 
 TEST_CASE("e2e fault: the token endpoint down is retried with backoff")
@@ -376,7 +349,7 @@ TEST_CASE("e2e fault: a reader holding a long read transaction does not stall th
     // The reader still sees its snapshot; the writer went on regardless.
     CHECK(reader.execAndGet("SELECT count(*) FROM time_registrations").getInt64() == before);
     reader.exec("COMMIT");
-    check_mirror_exact(fx);
+    check_mirror_exact(fx.server(), fx.db());
 }
 
 TEST_CASE(
@@ -394,12 +367,12 @@ TEST_CASE(
         SQLite::Transaction lock(other, SQLite::TransactionBehavior::IMMEDIATE);
         fx.server().release();
         REQUIRE(wait_for_event(proc, "store.busy_retry", 1, std::chrono::seconds{30}));
-        CHECK(count(fx.db(), "SELECT pages_done FROM sync_state") <= 2);
+        CHECK(query_int(fx.db(), "SELECT pages_done FROM sync_state") <= 2);
     }
     auto res = proc.wait();
     INFO(res.err);
     REQUIRE(res.exit_code == 0);
-    check_mirror_exact(fx);
+    check_mirror_exact(fx.server(), fx.db());
 }
 
 TEST_CASE(
@@ -422,15 +395,15 @@ TEST_CASE(
     INFO(res.err);
     CHECK(res.exit_code == 4);
     CHECK(res.err.find("locked") != std::string::npos);
-    auto pages = count(fx.db(), "SELECT pages_done FROM sync_state");
+    auto pages = query_int(fx.db(), "SELECT pages_done FROM sync_state");
     CHECK(pages >= 1);
-    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations") == pages * 100);
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM time_registrations") == pages * 100);
     CHECK(query_text(fx.db(), "SELECT continuation_token FROM sync_state").has_value());
 
     auto again = fx.run({"sync"});
     INFO(again.err);
     REQUIRE(again.exit_code == 0);
-    check_mirror_exact(fx);
+    check_mirror_exact(fx.server(), fx.db());
 }
 
 TEST_CASE("e2e fault: a full disk fails the run cleanly with exit code 4 and nothing half-written")
@@ -446,15 +419,15 @@ TEST_CASE("e2e fault: a full disk fails the run cleanly with exit code 4 and not
     CHECK(res.signal == 0);
     CHECK((res.err.find("disk full") != std::string::npos || res.err.find("I/O error") != std::string::npos));
     CHECK(query_text(fx.db(), "PRAGMA integrity_check") == "ok");
-    auto pages = count(fx.db(), "SELECT pages_done FROM sync_state");
-    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations") == pages * 100);
-    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations") < 3000);
+    auto pages = query_int(fx.db(), "SELECT pages_done FROM sync_state");
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM time_registrations") == pages * 100);
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM time_registrations") < 3000);
 
     fx.set_command_prefix({});
     auto again = fx.run({"sync"});
     INFO(again.err);
     REQUIRE(again.exit_code == 0);
-    check_mirror_exact(fx);
+    check_mirror_exact(fx.server(), fx.db());
 }
 
 TEST_CASE("e2e fault: a read-only database fails cleanly with exit code 4 and changes nothing")
@@ -462,7 +435,7 @@ TEST_CASE("e2e fault: a read-only database fails cleanly with exit code 4 and ch
     fixture fx;
     REQUIRE(fx.run({"sync"}).exit_code == 0);
     fx.server().insert(50);
-    auto rows = count(fx.db(), "SELECT count(*) FROM time_registrations");
+    auto rows = query_int(fx.db(), "SELECT count(*) FROM time_registrations");
     auto watermark = query_text(fx.db(), "SELECT watermark FROM sync_state");
     // A private mount namespace in which the database's directory is a read-only bind mount.
     auto dir = fx.db().parent_path().string();
@@ -480,10 +453,10 @@ TEST_CASE("e2e fault: a read-only database fails cleanly with exit code 4 and ch
     CHECK(res.err.find("Read-only") != std::string::npos);
     CHECK(fx.server().stats().token_requests == 1);
     fx.set_command_prefix({});
-    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations") == rows);
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM time_registrations") == rows);
     CHECK(query_text(fx.db(), "SELECT watermark FROM sync_state") == watermark);
     REQUIRE(fx.run({"sync"}).exit_code == 0);
-    check_mirror_exact(fx);
+    check_mirror_exact(fx.server(), fx.db());
 }
 
 TEST_CASE("e2e fault: a second ditio-sync on the same database is refused with exit code 4")

@@ -32,14 +32,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string slurp(const fs::path& p)
-{
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 void write_text(const fs::path& p, const std::string& text)
 {
     fs::create_directories(p.parent_path());
@@ -82,21 +74,6 @@ std::string field(const std::string& line, const char* name)
         return {};
     const auto* f = v.as_object().if_contains(name);
     return f && f->is_string() ? std::string(f->get_string()) : std::string{};
-}
-
-std::string join_first(const std::vector<std::string>& v, std::size_t n = 5)
-{
-    std::string out;
-    for (std::size_t i = 0; i < v.size() && i < n; ++i)
-        out += v[i] + "\n";
-    if (v.size() > n)
-        out += fmt::format("... and {} more\n", v.size() - n);
-    return out;
-}
-
-std::int64_t count(const fs::path& db, const std::string& sql)
-{
-    return std::stoll(query_text(db, sql).value_or("0"));
 }
 
 // The error of the (single) failed run, from its sync.run_finished line.
@@ -239,7 +216,7 @@ public:
     std::uint16_t port() const { return port_; }
     std::string url() const { return fmt::format("http://127.0.0.1:{}", port_); }
     fs::path log_file() const { return dir_ / "tinyproxy.log"; }
-    std::string log() const { return slurp(log_file()); }
+    std::string log() const { return read_file(log_file()); }
     // CONNECT requests for `authority` ("127.0.0.1:PORT") logged so far. tinyproxy logs the request line
     // before it opens the tunnel, so once ditio-sync has exited every CONNECT it made is in the log.
     std::size_t connects_to(const std::string& authority) const
@@ -257,12 +234,6 @@ private:
 std::string authority_of(const testing::fake_ditio& server)
 {
     return fmt::format("127.0.0.1:{}", server.port());
-}
-
-void check_mirror_exact(const testing::fake_ditio& server, const fs::path& db)
-{
-    auto diffs = compare_with_server(server, db);
-    CHECK_MESSAGE(diffs.empty(), join_first(diffs));
 }
 
 } // namespace
@@ -303,7 +274,7 @@ TEST_CASE("e2e: a certificate from the trusted CA for another host name is refus
     CHECK(impostor.stats().api_requests == 0);
     // A certificate problem is a setting to fix: it is not retried.
     CHECK(lines_with_event(res.err, "http.retry").empty());
-    CHECK(count(db, "SELECT count(*) FROM time_registrations") == 0);
+    CHECK(query_int(db, "SELECT count(*) FROM time_registrations") == 0);
     CHECK(!query_text(db, "SELECT watermark FROM sync_state").has_value());
     CHECK(!contains(res.err, fx.secret()));
 
@@ -324,7 +295,7 @@ TEST_CASE("e2e: a certificate from the trusted CA for another host name is refus
     CHECK(by_ip.exit_code == 1);
     CHECK(contains(run_error(by_ip.err), "TLS"));
     CHECK(genuine.stats().token_requests == 0);
-    CHECK(count(by_ip_db, "SELECT count(*) FROM time_registrations") == 0);
+    CHECK(query_int(by_ip_db, "SELECT count(*) FROM time_registrations") == 0);
 
     auto by_name_db = fx.dir() / "by-name" / "ditio.db";
     write_text(
@@ -547,7 +518,7 @@ TEST_CASE("e2e: a proxy that refuses the CONNECT tunnel fails the sync with exit
     CHECK(proxy.connects_to(target) == 1);
     CHECK(lines_with_event(res.err, "http.retry").empty());
     CHECK(fx.server().stats().connections_accepted == 0);
-    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations") == 0);
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM time_registrations") == 0);
     CHECK(non_json_lines(res.err).empty());
 }
 
@@ -570,7 +541,7 @@ TEST_CASE("e2e: a proxy that is down fails the sync with exit code 1 after a bou
     CHECK(lines_with_event(res.err, "http.retry").size() == 2);
     CHECK(took < std::chrono::seconds{20});
     CHECK(fx.server().stats().connections_accepted == 0);
-    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations") == 0);
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM time_registrations") == 0);
     CHECK(non_json_lines(res.err).empty());
 }
 
@@ -889,7 +860,7 @@ struct mirror_state {
 mirror_state state_of(const fs::path& db)
 {
     return {
-        count(db, "SELECT count(*) FROM time_registrations"),
+        query_int(db, "SELECT count(*) FROM time_registrations"),
         query_text(
             db,
             "SELECT group_concat(json_array(stream, watermark, run_id, run_params, continuation_token, "
@@ -897,7 +868,7 @@ mirror_state state_of(const fs::path& db)
             "FROM sync_state"
         )
             .value_or(""),
-        count(db, "SELECT count(*) FROM sync_runs"),
+        query_int(db, "SELECT count(*) FROM sync_runs"),
         query_text(db, "PRAGMA user_version"),
     };
 }

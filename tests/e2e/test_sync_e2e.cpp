@@ -18,44 +18,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string join_first(const std::vector<std::string>& v, std::size_t n = 5)
-{
-    std::string out;
-    for (std::size_t i = 0; i < v.size() && i < n; ++i)
-        out += v[i] + "\n";
-    if (v.size() > n)
-        out += fmt::format("... and {} more\n", v.size() - n);
-    return out;
-}
-
-void check_mirror_exact(fixture& fx)
-{
-    auto diffs = compare_with_server(fx.server(), fx.db());
-    CHECK_MESSAGE(diffs.empty(), join_first(diffs));
-}
-
-std::string read_file(const std::filesystem::path& p)
-{
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-// Logs must be JSON lines, and neither logs nor the database may hold the secret or an access token.
-void check_no_leaks(fixture& fx, const std::string& log)
-{
-    auto bad = non_json_lines(log);
-    CHECK_MESSAGE(bad.empty(), join_first(bad));
-    CHECK(log.find(fx.secret()) == std::string::npos);
-    std::string db_bytes = read_file(fx.db()) + read_file(fx.db().string() + "-wal");
-    CHECK(db_bytes.find(fx.secret()) == std::string::npos);
-    for (const auto& token : fx.server().issued_tokens()) {
-        CHECK(log.find(token) == std::string::npos);
-        CHECK(db_bytes.find(token) == std::string::npos);
-    }
-}
-
 std::vector<testing::request_record> data_requests(const testing::fake_ditio& server)
 {
     std::vector<testing::request_record> out;
@@ -71,11 +33,6 @@ std::string param(const testing::request_record& r, const std::string& key)
     return it == r.query.end() ? std::string{} : it->second;
 }
 
-std::int64_t count(const std::filesystem::path& db, const std::string& sql)
-{
-    return std::stoll(query_text(db, sql).value_or("0"));
-}
-
 } // namespace
 
 TEST_SUITE_BEGIN("e2e");
@@ -86,13 +43,13 @@ TEST_CASE("e2e: initial full sync mirrors every live record over TLS with one ke
     auto res = fx.run({"sync"});
     INFO(res.err);
     REQUIRE(res.exit_code == 0);
-    check_mirror_exact(fx);
+    check_mirror_exact(fx.server(), fx.db());
     CHECK(
-        count(fx.db(), "SELECT count(*) FROM time_registrations WHERE is_deleted = 0") ==
+        query_int(fx.db(), "SELECT count(*) FROM time_registrations WHERE is_deleted = 0") ==
         static_cast<std::int64_t>(fx.server().live_count())
     );
     CHECK(
-        count(fx.db(), "SELECT count(*) FROM v_time_registrations") ==
+        query_int(fx.db(), "SELECT count(*) FROM v_time_registrations") ==
         static_cast<std::int64_t>(fx.server().live_count())
     );
 
@@ -138,7 +95,7 @@ TEST_CASE("e2e: a second run applies edits, deletions and insertions incremental
     auto res = fx.run({"sync"});
     INFO(res.err);
     REQUIRE(res.exit_code == 0);
-    check_mirror_exact(fx);
+    check_mirror_exact(fx.server(), fx.db());
     auto mirror = read_mirror(fx.db());
     for (const auto& id : removed) {
         REQUIRE(mirror.contains(id));
@@ -158,7 +115,7 @@ TEST_CASE("e2e: a second run applies edits, deletions and insertions incremental
         CHECK(param(r, "fromdatetime").empty());
     }
     CHECK(query_text(fx.db(), "SELECT mode FROM sync_runs ORDER BY id DESC LIMIT 1") == "incremental");
-    CHECK(count(fx.db(), "SELECT rows_deleted FROM sync_runs ORDER BY id DESC LIMIT 1") >= 20);
+    CHECK(query_int(fx.db(), "SELECT rows_deleted FROM sync_runs ORDER BY id DESC LIMIT 1") >= 20);
     check_no_leaks(fx, res.err);
 }
 
@@ -176,7 +133,7 @@ TEST_CASE("e2e: a run that crosses a token expiry refreshes once and loses no pa
     auto res = proc.wait();
     INFO(res.err);
     REQUIRE(res.exit_code == 0);
-    check_mirror_exact(fx);
+    check_mirror_exact(fx.server(), fx.db());
     CHECK(fx.server().stats().unauthorized >= 1);
     CHECK(fx.server().stats().tokens_issued == 2);
     CHECK(lines_with_event(res.err, "auth.token_rejected").size() == 1);
@@ -198,10 +155,10 @@ TEST_CASE("e2e: after SIGKILL mid-run the next run resumes from the saved contin
     CHECK(killed.signal == SIGKILL);
     server.release();
 
-    auto pages_done = count(fx.db(), "SELECT pages_done FROM sync_state");
+    auto pages_done = query_int(fx.db(), "SELECT pages_done FROM sync_state");
     CHECK(pages_done >= 5);
     REQUIRE(query_text(fx.db(), "SELECT continuation_token FROM sync_state").has_value());
-    auto committed_rows = count(fx.db(), "SELECT count(*) FROM time_registrations");
+    auto committed_rows = query_int(fx.db(), "SELECT count(*) FROM time_registrations");
     CHECK(committed_rows >= pages_done * 50);
 
     // Ditio keeps changing while the daemon is down.
@@ -219,13 +176,13 @@ TEST_CASE("e2e: after SIGKILL mid-run the next run resumes from the saved contin
     auto started = lines_with_event(resumed.err, "sync.run_started");
     REQUIRE(started.size() == 1);
     CHECK(json::parse(started.front()).as_object().at("resumed").as_bool());
-    CHECK(count(fx.db(), "SELECT count(*) FROM sync_runs") == 1);
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM sync_runs") == 1);
 
     // The full traversal cannot see changes behind its cursor; the incremental run that follows must.
     auto next = fx.run({"sync"});
     INFO(next.err);
     REQUIRE(next.exit_code == 0);
-    check_mirror_exact(fx);
+    check_mirror_exact(fx.server(), fx.db());
 }
 
 TEST_CASE("e2e: a rejected continuation token restarts the run from its first page")
@@ -238,7 +195,7 @@ TEST_CASE("e2e: a rejected continuation token restarts the run from its first pa
     auto res = fx.run({"sync"});
     INFO(res.err);
     REQUIRE(res.exit_code == 0);
-    check_mirror_exact(fx);
+    check_mirror_exact(fx.server(), fx.db());
     CHECK(lines_with_event(res.err, "sync.run_restarted").size() == 1);
     auto reqs = data_requests(fx.server());
     auto first_pages = std::count_if(reqs.begin(), reqs.end(), [](const auto& r) {
@@ -256,7 +213,7 @@ TEST_CASE("e2e: a wrong client secret stops with exit code 3 and writes nothing"
     CHECK(res.exit_code == 3);
     CHECK(res.err.find("client_id") != std::string::npos);
     CHECK(res.err.find(wrong) == std::string::npos);
-    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations") == 0);
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM time_registrations") == 0);
     CHECK(!query_text(fx.db(), "SELECT watermark FROM sync_state").has_value());
     CHECK(fx.server().stats().token_requests == 1);
     CHECK(fx.server().stats().api_requests == 0);
@@ -290,7 +247,7 @@ TEST_CASE("e2e: a revoked client answering 401 to a fresh token stops with exit 
     CHECK(res.exit_code == 3);
     CHECK(fx.server().stats().tokens_issued == 2);
     CHECK(fx.server().stats().api_requests == 2);
-    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations") == 0);
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM time_registrations") == 0);
     CHECK(
         query_text(fx.db(), "SELECT last_error FROM sync_state").value_or("").find("401") != std::string::npos
     );
@@ -315,13 +272,13 @@ TEST_CASE("e2e: the server certificate must chain to a trusted CA, and SSL_CERT_
     CHECK(untrusted.exit_code == 1);
     CHECK(untrusted.err.find("TLS") != std::string::npos);
     CHECK(fx.server().stats().token_requests == 0);
-    CHECK(count(fx.db(), "SELECT count(*) FROM time_registrations") == 0);
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM time_registrations") == 0);
 
     replace_ca("");
     auto via_env = fx.run({"sync"}, {{"SSL_CERT_FILE", fx.pki().ca_cert.string()}});
     INFO(via_env.err);
     CHECK(via_env.exit_code == 0);
-    check_mirror_exact(fx);
+    check_mirror_exact(fx.server(), fx.db());
 }
 
 TEST_CASE("e2e: SIGTERM during a page exits 0 and the next run completes the mirror")
@@ -344,7 +301,7 @@ TEST_CASE("e2e: SIGTERM during a page exits 0 and the next run completes the mir
     auto again = fx.run({"sync"});
     INFO(again.err);
     REQUIRE(again.exit_code == 0);
-    check_mirror_exact(fx);
+    check_mirror_exact(fx.server(), fx.db());
 }
 
 TEST_CASE("e2e: 503 and 429 answers are retried, honouring Retry-After")
@@ -364,7 +321,7 @@ TEST_CASE("e2e: 503 and 429 answers are retried, honouring Retry-After")
     auto res = fx.run({"sync"});
     INFO(res.err);
     REQUIRE(res.exit_code == 0);
-    check_mirror_exact(fx);
+    check_mirror_exact(fx.server(), fx.db());
     auto retries = lines_with_event(res.err, "http.retry");
     REQUIRE(retries.size() == 3);
     CHECK(json::parse(retries.back()).as_object().at("delay_ms").as_int64() == 1000);
@@ -386,7 +343,7 @@ TEST_CASE("e2e: sync --full marks rows the server no longer returns as deleted")
         CHECK(mirror[id].is_deleted);
     }
     CHECK(
-        count(fx.db(), "SELECT count(*) FROM time_registrations WHERE is_deleted = 0") ==
+        query_int(fx.db(), "SELECT count(*) FROM time_registrations WHERE is_deleted = 0") ==
         static_cast<std::int64_t>(fx.server().live_count())
     );
     // A full re-sync keeps the old watermark, so the next incremental run still covers the gap.
@@ -449,7 +406,7 @@ TEST_CASE("e2e: the daemon syncs on its interval and stops cleanly on SIGTERM")
     auto res = proc.wait(std::chrono::seconds{10});
     INFO(res.err);
     CHECK(res.exit_code == 0);
-    check_mirror_exact(fx);
+    check_mirror_exact(fx.server(), fx.db());
     check_no_leaks(fx, res.err);
 }
 
