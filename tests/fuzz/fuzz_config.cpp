@@ -27,7 +27,9 @@ void check(bool ok, const char* what)
     }
 }
 
-void validate_checked(const cfg::config& c, std::span<const std::string_view> streams, cfg::need_credentials creds)
+void validate_checked(
+    const cfg::config& c, std::span<const std::string_view> streams, cfg::need_credentials creds
+)
 {
     try {
         cfg::validate(c, streams, creds);

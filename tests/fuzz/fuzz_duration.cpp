@@ -22,8 +22,13 @@ namespace {
 void check(bool ok, const char* what, std::string_view subject)
 {
     if (!ok) {
-        std::fprintf(stderr, "fuzz_duration: invariant violated: %s ('%.*s')\n", what,
-                     static_cast<int>(subject.size()), subject.data());
+        std::fprintf(
+            stderr,
+            "fuzz_duration: invariant violated: %s ('%.*s')\n",
+            what,
+            static_cast<int>(subject.size()),
+            subject.data()
+        );
         __builtin_trap();
     }
 }
@@ -51,8 +56,11 @@ std::int64_t expected_ms(std::string_view text)
             return -1;
     }
     auto unit = text.substr(i);
-    u128 scale = unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60'000
-                            : unit == "h" ? 3'600'000 : 86'400'000;
+    u128 scale = unit == "ms"  ? 1
+                 : unit == "s" ? 1000
+                 : unit == "m" ? 60'000
+                 : unit == "h" ? 3'600'000
+                               : 86'400'000;
     value *= scale;
     return value > INT64_MAX ? -1 : static_cast<std::int64_t>(value);
 }

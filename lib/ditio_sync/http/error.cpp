@@ -26,7 +26,8 @@ public:
         case errc::proxy_refused:
             return "the proxy refused the CONNECT request (check http.proxy / HTTPS_PROXY)";
         case errc::proxy_failed:
-            return "the proxy could not be reached or could not open a tunnel (check http.proxy / HTTPS_PROXY)";
+            return "the proxy could not be reached or could not open a tunnel (check http.proxy / "
+                   "HTTPS_PROXY)";
         case errc::cancelled:
             return "cancelled by shutdown";
         }
