@@ -68,6 +68,17 @@ template <class Member> setter duration_into(Member member)
     };
 }
 
+// An integer key with an inclusive range.
+template <class Member> setter int_into(Member member, std::int64_t lo, std::int64_t hi)
+{
+    return [member, lo, hi](config& c, const toml::node& n, std::string_view origin, std::string_view key) {
+        auto v = read_int(n, origin, key);
+        if (v < lo || v > hi)
+            fail(origin, key, fmt::format("{} is out of range {}..{}", v, lo, hi));
+        std::invoke(member, c) = static_cast<int>(v);
+    };
+}
+
 const std::vector<key_def>& key_table()
 {
     static const std::vector<key_def> keys{
@@ -93,12 +104,9 @@ const std::vector<key_def>& key_table()
         {"sync", "overlap", duration_into([](config & c) -> auto& { return c.sync.overlap; })},
         {"sync",
          "chunk_limit",
-         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
-             auto v = read_int(n, o, k);
-             if (v < 1 || v > 10000)
-                 fail(o, k, fmt::format("{} is out of range 1..10000", v));
-             c.sync.chunk_limit = static_cast<int>(v);
-         }},
+         int_into(
+             [](config & c) -> auto& { return c.sync.chunk_limit; }, 1, 10000
+         )},
         {"sync", "full_from", string_into([](config & c) -> auto& { return c.sync.full_from; })},
         {"sync", "full_ahead", duration_into([](config & c) -> auto& { return c.sync.full_ahead; })},
         {"sync",
@@ -124,20 +132,14 @@ const std::vector<key_def>& key_table()
          }},
         {"http",
          "max_retries",
-         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
-             auto v = read_int(n, o, k);
-             if (v < 0 || v > 100)
-                 fail(o, k, fmt::format("{} is out of range 0..100", v));
-             c.http.max_retries = static_cast<int>(v);
-         }},
+         int_into(
+             [](config & c) -> auto& { return c.http.max_retries; }, 0, 100
+         )},
         {"http",
          "run_retry_budget",
-         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
-             auto v = read_int(n, o, k);
-             if (v < 0 || v > 10000)
-                 fail(o, k, fmt::format("{} is out of range 0..10000", v));
-             c.http.run_retry_budget = static_cast<int>(v);
-         }},
+         int_into(
+             [](config & c) -> auto& { return c.http.run_retry_budget; }, 0, 10000
+         )},
         {"http", "retry_initial", duration_into([](config & c) -> auto& { return c.http.retry_initial; })},
         {"http", "retry_max", duration_into([](config & c) -> auto& { return c.http.retry_max; })},
         {"log", "level", string_into([](config & c) -> auto& { return c.log.level; })},
