@@ -394,6 +394,16 @@ child fixture::start(
     );
 }
 
+child fixture::start_held(std::uint64_t nth, const std::vector<std::string>& args)
+{
+    server_->hold_request(nth);
+    auto proc = start(args);
+    REQUIRE_MESSAGE(
+        server_->wait_until_held(std::chrono::seconds{30}), "request " << nth << " never arrived"
+    );
+    return proc;
+}
+
 process_result fixture::run(
     const std::vector<std::string>& args,
     const std::map<std::string, std::string>& env_overrides,

@@ -139,6 +139,9 @@ public:
     // Starts it without waiting.
     child
     start(const std::vector<std::string>& args, const std::map<std::string, std::string>& env_overrides = {});
+    // Starts ditio-sync and returns once its `nth` data request is parked on the fake server (released
+    // with server().release()); the test fails if that request does not arrive.
+    child start_held(std::uint64_t nth, const std::vector<std::string>& args);
     // Runs ditio-sync under a wrapper command (e.g. {"/usr/bin/prlimit", "--fsize=1000000", "--"}) from now
     // on.
     void set_command_prefix(std::vector<std::string> prefix) { prefix_ = std::move(prefix); }

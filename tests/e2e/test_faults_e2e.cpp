@@ -109,9 +109,7 @@ TEST_CASE(
     fixture_options o;
     o.settings["http.max_retries"] = "3";
     fixture fx(o);
-    fx.server().hold_request(4);
-    auto proc = fx.start({"sync"});
-    REQUIRE(fx.server().wait_until_held(std::chrono::seconds{30}));
+    auto proc = fx.start_held(4, {"sync"});
     fx.server().inject(status_fault(503, 1000, R"({"error":"ServiceUnavailable","message":"maintenance"})"));
     fx.server().release();
     auto res = proc.wait();
@@ -165,9 +163,7 @@ TEST_CASE("e2e fault: the run's retry budget ends a run before http.max_retries 
     o.settings["http.max_retries"] = "20";
     o.settings["http.run_retry_budget"] = "3";
     fixture fx(o);
-    fx.server().hold_request(3);
-    auto proc = fx.start({"sync"});
-    REQUIRE(fx.server().wait_until_held(std::chrono::seconds{30}));
+    auto proc = fx.start_held(3, {"sync"});
     fx.server().inject(status_fault(502, 1000));
     fx.server().release();
     auto res = proc.wait();
@@ -359,9 +355,7 @@ TEST_CASE(
     fixture_options o;
     o.settings["storage.busy_timeout"] = "\"100ms\"";
     fixture fx(o);
-    fx.server().hold_request(3);
-    auto proc = fx.start({"sync"});
-    REQUIRE(fx.server().wait_until_held(std::chrono::seconds{30}));
+    auto proc = fx.start_held(3, {"sync"});
     {
         SQLite::Database other(fx.db().string(), SQLite::OPEN_READWRITE, 10'000);
         SQLite::Transaction lock(other, SQLite::TransactionBehavior::IMMEDIATE);
@@ -382,9 +376,7 @@ TEST_CASE(
     fixture_options o;
     o.settings["storage.busy_timeout"] = "\"100ms\"";
     fixture fx(o);
-    fx.server().hold_request(3);
-    auto proc = fx.start({"sync"});
-    REQUIRE(fx.server().wait_until_held(std::chrono::seconds{30}));
+    auto proc = fx.start_held(3, {"sync"});
     process_result res;
     {
         SQLite::Database other(fx.db().string(), SQLite::OPEN_READWRITE, 10'000);

@@ -125,6 +125,7 @@ struct config_params {
     fs::path ca;            // http.ca_file; empty for none
     std::string http_extra; // more lines for [http]
     std::string tail;       // appended after everything (further sections)
+    bool with_log = true;   // end with [log] format = "json"
 };
 
 std::string config_text(const config_params& p)
@@ -144,16 +145,13 @@ ca_file = "{2}"
 timeout = "10s"
 retry_initial = "50ms"
 retry_max = "500ms"
-{3}
-[log]
-format = "json"
-)",
+{3})",
                p.base,
                p.db.string(),
                p.ca.string(),
                p.http_extra
            ) +
-           p.tail;
+           (p.with_log ? "\n[log]\nformat = \"json\"\n" : "") + p.tail;
 }
 
 // Runs the binary with exactly `args` (no implicit --config) and the fake's client secret unless overridden.
@@ -561,29 +559,13 @@ struct bad_input {
     bool own_config = false;         // args carry their own --config
 };
 
-// The base configuration of the table: valid, complete, pointing at the fixture's server.
+// The base configuration of the table: valid, complete, pointing at the fixture's server. No [log]
+// table, since rows append their own.
 std::string table_base(fixture& fx, const fs::path& db)
 {
-    return fmt::format(
-        R"([ditio]
-identity_base = "{0}"
-api_base = "{0}/core"
-reporting_base = "{0}/reporting"
-client_id = "demo-client"
-
-[storage]
-path = "{1}"
-
-[http]
-ca_file = "{2}"
-timeout = "10s"
-retry_initial = "50ms"
-retry_max = "500ms"
-)",
-        fx.server().base_url(),
-        db.string(),
-        fx.pki().ca_cert.string()
-    );
+    config_params p{fx.server().base_url(), db, fx.pki().ca_cert};
+    p.with_log = false;
+    return config_text(p);
 }
 
 std::vector<bad_input> bad_inputs(const fs::path& dir, std::size_t base_lines)

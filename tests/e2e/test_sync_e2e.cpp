@@ -124,10 +124,8 @@ TEST_CASE("e2e: a run that crosses a token expiry refreshes once and loses no pa
     fixture_options o;
     o.chunk_limit = 50;
     fixture fx(o);
-    fx.server().hold_request(10);
     // Debug level logs every request: still no header, token or secret may appear.
-    auto proc = fx.start({"--log-level", "debug", "sync"});
-    REQUIRE(fx.server().wait_until_held(std::chrono::seconds{30}));
+    auto proc = fx.start_held(10, {"--log-level", "debug", "sync"});
     fx.server().expire_all_tokens();
     fx.server().release();
     auto res = proc.wait();
@@ -147,9 +145,7 @@ TEST_CASE("e2e: after SIGKILL mid-run the next run resumes from the saved contin
     o.chunk_limit = 50;
     fixture fx(o);
     auto& server = fx.server();
-    server.hold_request(8);
-    auto proc = fx.start({"sync"});
-    REQUIRE(server.wait_until_held(std::chrono::seconds{30}));
+    auto proc = fx.start_held(8, {"sync"});
     proc.kill(SIGKILL);
     auto killed = proc.wait();
     CHECK(killed.signal == SIGKILL);
@@ -284,9 +280,7 @@ TEST_CASE("e2e: the server certificate must chain to a trusted CA, and SSL_CERT_
 TEST_CASE("e2e: SIGTERM during a page exits 0 and the next run completes the mirror")
 {
     fixture fx;
-    fx.server().hold_request(5);
-    auto proc = fx.start({"sync"});
-    REQUIRE(fx.server().wait_until_held(std::chrono::seconds{30}));
+    auto proc = fx.start_held(5, {"sync"});
     auto before = std::chrono::steady_clock::now();
     proc.kill(SIGTERM);
     auto res = proc.wait(std::chrono::seconds{10});
