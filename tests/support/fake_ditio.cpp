@@ -1,6 +1,10 @@
-// The fake Ditio server: token endpoint, v1/time-registrations, data mutation and fault injection.
-// Records are compact structs; their JSON is written on demand so a million of them fit in memory.
+// The fake Ditio server: token endpoint, the Data Extraction streams, data mutation and fault injection.
+// Time registrations are compact structs whose JSON is written on demand, so a million of them fit in
+// memory; the other streams live in the generic store of fake_streams.cpp.
 #include "fake_ditio.hpp"
+
+#include "fake_data.hpp"
+#include "fake_streams.hpp"
 
 #include <ditio_sync/util/asio.hpp>
 #include <ditio_sync/util/time.hpp>
@@ -44,6 +48,8 @@
 namespace ditio_sync::testing {
 namespace {
 
+using namespace detail;
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -55,7 +61,6 @@ using request_t = http::request<http::string_body>;
 using response_t = http::response<http::string_body>;
 
 constexpr std::string_view json_type = "application/json; charset=utf-8";
-constexpr std::int64_t ms_per_day = 86'400'000;
 constexpr std::size_t default_chunk = 2500;
 constexpr std::size_t max_chunk = 10000;
 constexpr std::size_t max_logged_requests = 100'000;
@@ -64,34 +69,6 @@ constexpr std::chrono::seconds io_timeout{30};
 
 // ---------------------------------------------------------------------------------------------------------
 // Small helpers
-
-// splitmix64: the std distributions differ between standard libraries, this does not.
-class rng {
-public:
-    explicit rng(std::uint64_t seed) : state_(seed) {}
-    std::uint64_t next()
-    {
-        std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-    }
-    std::uint64_t below(std::uint64_t n) { return n == 0 ? 0 : next() % n; }
-    bool chance(unsigned percent) { return below(100) < percent; }
-
-private:
-    std::uint64_t state_;
-};
-
-std::uint64_t fnv1a(std::string_view s)
-{
-    std::uint64_t h = 0xcbf29ce484222325ULL;
-    for (char c : s) {
-        h ^= static_cast<unsigned char>(c);
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
 
 std::string to_lower(std::string_view s)
 {
@@ -105,28 +82,6 @@ std::string to_lower(std::string_view s)
 bool iequals(std::string_view a, std::string_view b)
 {
     return a.size() == b.size() && to_lower(a) == to_lower(b);
-}
-
-std::int64_t floor_div(std::int64_t a, std::int64_t b)
-{
-    return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
-}
-std::int64_t ceil_div(std::int64_t a, std::int64_t b)
-{
-    return -floor_div(-a, b);
-}
-
-util::sys_micros micros_of_ms(std::int64_t ms)
-{
-    return util::sys_micros{std::chrono::milliseconds{ms}};
-}
-std::string iso_ms(std::int64_t ms)
-{
-    return util::format_iso8601_ms(micros_of_ms(ms));
-}
-std::string iso_s(std::int64_t ms)
-{
-    return util::format_iso8601_s(micros_of_ms(ms));
 }
 
 std::int64_t system_ms(std::chrono::milliseconds offset)
@@ -303,145 +258,6 @@ std::optional<param_list> parse_params(std::string_view s)
 // ---------------------------------------------------------------------------------------------------------
 // Pools the records draw from: small, realistic and full of things a JSON writer must get right.
 
-struct project_seed {
-    std::string_view number, name, external_number;
-    std::size_t leader, foreman;
-    bool other_company;
-};
-
-constexpr std::array<project_seed, 20> project_seeds{{
-    {"P-2301", "Prosjekt Fjellhall – Åsane", "EXT-55123", 0, 3, false},
-    {"P-2302", "Rv. 555 Sotrasambandet – delparsell 2, Kolltveit–Storavatnet", "SVV-2021-0412", 1, 4, false},
-    {"P-2303", "Kvartal Øvre Ullern – blokk A, B og C (byggetrinn 1)", "", 2, 5, false},
-    {"P-2304", "Bjørvika Næringsbygg \"B4\" – råbygg og tett hus", "OSL-B4-77", 0, 6, false},
-    {"P-2305", "Skøyen Stasjonsområde – VA-omlegging og fjernvarme", "", 1, 7, false},
-    {"P-2306", "Lærdalstunnelen rehabilitering – vann- og frostsikring", "SVV-2019-1187", 2, 8, false},
-    {"P-2307", "Nygårdsbroen – utskifting av lager og fuger", "BK-3341", 0, 9, false},
-    {"P-2308", "Ålesund sykehus – ny akuttmottak-fløy", "HMN-AKU-2", 1, 10, false},
-    {"P-2309", "Trondheim havn – kaiforlengelse Brattøra", "", 2, 11, false},
-    {"P-2310", "Fv. 17 Helgelandskysten – gang- og sykkelvei Sandnessjøen", "NFK-17-GS", 0, 3, false},
-    {"P-2311", "Grønland skole – rehabilitering og tilbygg", "OBY-5520", 1, 4, false},
-    {"P-2312", "Kongsberg Teknologipark – parkeringshus P3", "", 2, 5, false},
-    {"P-2313", "Hamar vannverk – ny høydebasseng og ledningsnett", "HVV-2024-03", 0, 6, false},
-    {"P-2314", "Tromsø lufthavn – utvidelse av oppstillingsplass", "AVI-TOS-118", 1, 7, false},
-    {"P-2315", "Stavanger sentrum – Breiavatnet omlegging av fjernvarme", "", 2, 8, false},
-    {"P-2316", "Drammen Strømsø – boligprosjekt «Elvekanten»", "DRM-EK-1", 0, 9, false},
-    {"P-2317", "Bodø nye bydel – grunnarbeider felt B1", "BOD-NB-B1", 1, 10, false},
-    {"P-2318", "Kristiansand Kanalbyen – mur og kaifront", "", 2, 11, false},
-    {"P-2319", "Fredrikstad Værste – næringsbygg og p-kjeller", "FRE-VA-09", 0, 3, false},
-    {"P-2320", "Voss Gondolen – bunnstasjon, fundamenter (underentreprise)", "VG-UE-7", 1, 4, true},
-}};
-
-struct user_seed {
-    std::string_view name, title, shift;
-    int company; // 0 own, 1 and 2 subcontractors
-};
-
-constexpr std::array<user_seed, 24> user_seeds{{
-    {"Bjørn Ødegård", "Prosjektleder", "Dagtid 07–15", 0},
-    {"Åse Sæther", "Prosjektleder", "Dagtid 07–15", 0},
-    {"Kari Nordmann", "Anleggsleder", "Dagtid 07–15", 0},
-    {"Ola Hansen", "Formann", "Dagtid 07–15", 0},
-    {"Per Øyvind Løvås", "Formann", "Skift 2-2-3", 0},
-    {"Ingrid Bråten", "Bas", "Dagtid 07–15", 0},
-    {"Sindre Ærø", "Bas", "Turnus 14/21", 0},
-    {"Marius Johansen", "Maskinfører", "Dagtid 06–14", 0},
-    {"Håkon Fjærli", "Maskinfører", "Skift 2-2-3", 0},
-    {"Siv Kværnes", "Anleggsarbeider", "Dagtid 07–15", 0},
-    {"Tor Åge Brøndbo", "Fagarbeider betong", "Dagtid 07–15", 0},
-    {"Eirik Strøm", "Tømrer", "Dagtid 07–15", 0},
-    {"Line Grønli", "Lærling anleggsmaskinfører", "Dagtid 07–15", 0},
-    {"Jørgen Aasheim", "Sprengningsleder", "Turnus 14/21", 0},
-    {"Mette Sørli", "Anleggsarbeider", "Dagtid 07–15", 0},
-    {"Knut Bækken", "Maskinfører", "Kveld 15–23", 0},
-    {"Ragnhild Øverås", "Betongarbeider", "Dagtid 07–15", 0},
-    {"Lars Nygård", "Lastebilsjåfør", "Dagtid 06–14", 1},
-    {"Trond Skjævestad", "Lastebilsjåfør", "Dagtid 06–14", 1},
-    {"Gro Hølås", "Maskinfører", "Dagtid 06–14", 1},
-    {"Zbigniew Wójcik", "Armerer", "Turnus 10/4", 2},
-    {"Andrius Kazlauskas", "Armerer", "Turnus 10/4", 2},
-    {"Mari-Ann O'Brien", "Stillasmontør", "Dagtid 07–15", 2},
-    {"Jon \"Jonny\" Bakke", "Anleggsarbeider", "Dagtid 07–15", 0},
-}};
-
-struct company_seed {
-    std::string_view name, org_nr;
-};
-
-constexpr std::array<company_seed, 3> user_companies{{
-    {"Fjellbygg Entreprenør AS", "914237865"},
-    {"Åsane Maskin & Transport AS", "998112334"},
-    {"Bygg & Betong Sørvest AS", "921556780"},
-}};
-
-constexpr std::string_view own_company_name = "Fjellbygg Entreprenør AS";
-constexpr std::string_view other_company_id = "61a7e2c4b9d8f0a1c2e3d4f5";
-constexpr std::string_view other_company_name = "Vestland Anlegg & Maskin AS";
-
-struct machine_seed {
-    std::string_view number, name, type, emission;
-    std::int64_t price, cost; // whole kroner per hour
-};
-
-constexpr std::array<machine_seed, 12> machine_seeds{{
-    {"M-101", "CAT 336 Gravemaskin 36 t", "Gravemaskin", "Stage V", 1450, 980},
-    {"M-102", "Hitachi ZX135US-7 Gravemaskin", "Gravemaskin", "Stage V", 1150, 760},
-    {"M-103", "Volvo A30G Dumper", "Dumper", "Stage IV", 1350, 870},
-    {"M-104", "Liebherr LTM 1090-4.2 Mobilkran", "Mobilkran", "Stage V", 2450, 1620},
-    {"M-105", "Scania R500 8x4 Lastebil m/ tipp", "Lastebil", "Euro 6", 1250, 810},
-    {"M-106", "Bobcat S770 Kompaktlaster", "Kompaktlaster", "Stage V", 750, 430},
-    {"M-107", "Atlas Copco XAS 185 Kompressor", "Kompressor", "Stage V", 350, 190},
-    {"M-108", "Sandvik DT922i Borerigg", "Borerigg", "Stage V", 2950, 2100},
-    {"M-109", "Hamm HD+ 120i Valse", "Valse", "Stage V", 950, 610},
-    {"M-110", "Wacker Neuson EZ26 Minigraver", "Minigraver", "Stage V", 650, 390},
-    {"M-111", "Volvo FH16 Semitrailer (ekstern)", "Lastebil", "Euro 6", 1390, 1010},
-    {"M-112", "Merlo P40.17 Teleskoptruck", "Teleskoptruck", "Stage V", 850, 520},
-}};
-
-constexpr std::array<std::string_view, 12> task_names{
-    "Rigg og drift",
-    "Graving og sprenging",
-    "Grøft – VA og overvann",
-    "Forskaling dekker og vegger",
-    "Armering",
-    "Betongstøp",
-    "Tilbakefylling og komprimering",
-    "Asfaltering og kantstein",
-    "Fjellsikring – bolting og sprøytebetong",
-    "Stillas og sikring",
-    "Ekstraarbeid etter regning (tillegg)",
-    "Opprydding og ferdigstillelse",
-};
-
-constexpr std::size_t tasks_per_project = 6;
-
-constexpr std::array<std::string_view, 24> descriptions{
-    "Støp av dekke i akse C–D, 3. etasje. Betongbil kom 40 min forsinket.",
-    "Graving for VA-grøft, fjell i bunn fra profil 120 til 165 – må sprenges.",
-    "Montert rekkverk \"type B\" langs gang- og sykkelvei, 84 lm.",
-    "Reparasjon av hydraulikkslange på gravemaskin 🔧 – deler bestilt fra Pon.",
-    "Flytting av brakkerigg og strømtilkobling 🚧 etter avtale med byggherre.",
-    "Oppmåling og utsetting, filer lagret under K:\\Prosjekt\\2301\\Stikning\\rev3.",
-    "Ventet på avklaring fra rådgiver (RIB) om utsparinger – «stopp i arbeidet».",
-    "Armering av vegg akse 4, 2 lag Ø12 c/c 150 og Ø16 c/c 200.",
-    "Komprimering av forsterkningslag 0/32, 6 overfarter med valse.",
-    "Sprøytebetong E700 i tunnelprofil 2+340 til 2+365, 12 m³.",
-    "Transport av masser til deponi på Kolltveit – 14 lass.",
-    "Forskaling av søyler i plan 2; timer inkl. riving av gammel forskaling.",
-    "Kurs: arbeidsvarsling nivå 1 (halv dag), deretter vanlig drift.",
-    "Brøyting og strøing av riggområde før oppstart. ❄️",
-    "Tetting av lekkasje i kum K12, skiftet pakning og mansjett.",
-    "Asfaltlapping etter grøft, 35 m² – ABT 11.",
-    "Riving av gammel kaifront, fjerning av armeringsjern og betong (sortert).",
-    "Befaring med byggherre og UE; notat sendt på e-post.\nOppfølging neste uke.",
-    "Montering av stillas nord-fasade, 3 etasjer, inkl. sikringsnett.",
-    "Boring av 48 hull à 3,2 m for sprengning, salve nr. 17.",
-    "Kantstein lagt langs Strandgata (granitt), 62 lm – ferdig.",
-    "Tilleggsarbeid etter regning: omlegging av fiberkabel for Telenor\tref. TA-8812.",
-    "Service på borerigg (250-timers) – «ikke fakturerbart».",
-    "Dagsrapport: 8 mann på jobb, vær: regn og 6 °C, ingen uønskede hendelser.",
-};
-
 constexpr std::array<std::string_view, 8> internal_descriptions{
     "",
     "Fakturerbart tillegg – avtalt med byggeleder på stedet.",
@@ -516,14 +332,6 @@ constexpr std::array<std::string_view, 59> record_keys{
     "deletedDateTime",
 };
 
-// A deterministic ObjectId-looking hex id for pool entries.
-std::string pool_id(std::string_view kind, std::string_view key)
-{
-    auto a = fnv1a(fmt::format("{}/{}", kind, key));
-    auto b = fnv1a(fmt::format("{}\\{}", key, kind));
-    return fmt::format("{:016x}{:08x}", a, static_cast<std::uint32_t>(b));
-}
-
 // Pre-rendered JSON fragments ("key":value,...) so serving a record is mostly appending.
 struct pools {
     struct project {
@@ -559,11 +367,11 @@ struct pools {
             user out;
             out.name = json_string(u.name);
             out.fragment = fmt::format(
-                R"("userId":"auth0|{}","userName":{},"userEmployeeNumber":"{}","userCompanyName":{},)"
+                R"("userId":"{}","userName":{},"userEmployeeNumber":"{}","userCompanyName":{},)"
                 R"("userCompanyOrgNr":"{}","userWorkTitle":{},"userWorkShiftSettingName":{})",
-                pool_id("user", u.name),
+                user_identity_id(u.name),
                 out.name,
-                u.company == 0 ? 1001 + i : 9001 + i,
+                employee_number(i),
                 json_string(c.name),
                 c.org_nr,
                 json_string(u.title),
@@ -574,7 +382,7 @@ struct pools {
             resource r;
             r.head = fmt::format(
                 R"("resourceId":"{}","resourceNumber":"A-{}","resourceName":{},"resourceTypeName":"Person")",
-                pool_id("resource", u.name),
+                person_resource_id(u.name),
                 1001 + i,
                 json_string(u.name)
             );
@@ -588,7 +396,7 @@ struct pools {
             r.machine = true;
             r.head = fmt::format(
                 R"("resourceId":"{}","resourceNumber":"{}","resourceName":{},"resourceTypeName":{})",
-                pool_id("machine", m.number),
+                machine_resource_id(m.number),
                 m.number,
                 json_string(m.name),
                 json_string(m.type)
@@ -602,7 +410,7 @@ struct pools {
         for (std::size_t p = 0; p < project_seeds.size(); ++p) {
             const auto& s = project_seeds[p];
             project out;
-            out.id = pool_id("project", s.number);
+            out.id = project_pool_id(s.number);
             out.company_id = s.other_company ? std::string(other_company_id) : company_id;
             out.fragment = fmt::format(
                 R"("projectId":"{}","projectNumber":"{}","projectName":{},"projectExternalNumber":{},)"
@@ -619,23 +427,20 @@ struct pools {
             );
             projects.push_back(std::move(out));
             for (std::size_t t = 0; t < tasks_per_project; ++t) {
-                auto name = task_names[(p * 5 + t * 7) % task_names.size()];
-                auto wbs = fmt::format("{:02}.{:02}.{:03}", p + 1, t + 1, (p * 31 + t * 17) % 400 + 1);
-                auto chapter = t % 3 == 2 ? std::string() : fmt::format("K-{:02}", t + 1);
-                auto piece_work = t % 4 == 1 ? fmt::format("AK-{}", 100 + p * 10 + t) : std::string();
+                auto seed = make_task(p, t);
                 tasks.push_back({fmt::format(
                     R"("taskId":"{}","taskName":{},"taskNameLong":{},"taskWbsNumber":"{}","taskChapterId":{},)"
                     R"("taskPieceWorkId":{})",
-                    pool_id("task", fmt::format("{}/{}", s.number, t)),
-                    json_string(name),
-                    json_string(fmt::format("{} {} – {} ({})", wbs, name, s.name, s.number)),
-                    wbs,
-                    json_string_or_null(chapter),
-                    json_string_or_null(piece_work)
+                    seed.id,
+                    json_string(seed.name),
+                    json_string(seed.name_long),
+                    seed.wbs,
+                    json_string_or_null(seed.chapter),
+                    json_string_or_null(seed.piece_work)
                 )});
             }
         }
-        for (auto d : ditio_sync::testing::descriptions)
+        for (auto d : detail::descriptions)
             descriptions.push_back(json_string(d));
         for (auto d : ditio_sync::testing::internal_descriptions)
             internal_descriptions.push_back(json_string_or_null(d));
@@ -644,42 +449,6 @@ struct pools {
 
 // ---------------------------------------------------------------------------------------------------------
 // Records
-
-using object_id = std::array<std::uint8_t, 12>;
-
-std::string to_hex(const object_id& id)
-{
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out(24, '0');
-    for (std::size_t i = 0; i < id.size(); ++i) {
-        out[2 * i] = hex[id[i] >> 4];
-        out[2 * i + 1] = hex[id[i] & 0xf];
-    }
-    return out;
-}
-
-std::optional<object_id> parse_hex_id(std::string_view s)
-{
-    if (s.size() != 24)
-        return std::nullopt;
-    auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9')
-            return c - '0';
-        if (c >= 'a' && c <= 'f')
-            return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-            return c - 'A' + 10;
-        return -1;
-    };
-    object_id id{};
-    for (std::size_t i = 0; i < id.size(); ++i) {
-        int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return std::nullopt;
-        id[i] = static_cast<std::uint8_t>(hi << 4 | lo);
-    }
-    return id;
-}
 
 enum record_flag : std::uint8_t {
     flag_approved = 1,
@@ -725,8 +494,6 @@ struct order_key {
         return a.time != b.time ? a.time < b.time : a.id < b.id;
     }
 };
-
-constexpr object_id zero_id{};
 
 // ---------------------------------------------------------------------------------------------------------
 // Query parameters of v1/time-registrations
@@ -886,11 +653,20 @@ struct fake_ditio::impl {
         std::int64_t expires_at = 0; // ms, server clock
     };
 
-    explicit impl(fake_options o) : options_(std::move(o)), pools_(options_.company_id) {}
+    explicit impl(fake_options o)
+        : options_(std::move(o)), pools_(options_.company_id), streams_(options_.company_id)
+    {
+        for (const auto& spec : detail::stream_specs())
+            data_paths_.emplace_back(fmt::format("/v1/{}", spec.name), &spec);
+    }
 
     // --- state, guarded by mutex_ ---
     fake_options options_;
     const pools pools_;
+    detail::generic_streams streams_; // every stream but time-registrations
+    std::vector<std::pair<std::string, const detail::stream_spec*>> data_paths_; // immutable
+    std::set<std::string, std::less<>> unavailable_;
+    std::map<std::string, std::chrono::hours, std::less<>> max_window_;
     mutable std::mutex mutex_;
     std::condition_variable held_cv_;
     std::vector<record> records_;
@@ -1244,33 +1020,80 @@ struct fake_ditio::impl {
     }
 
     // Builds one page; the caller holds mutex_. `raw_query` is the request's own query, for links.next.
+    // The position a continuation token carries (nullopt without one), or the 400 that rejects it: a token
+    // is valid only in its own mode and with the parameters (`hash`) it was issued for.
+    static std::variant<std::optional<cursor>, reply>
+    read_token(const std::optional<std::string>& token, bool incremental, const std::string& hash)
+    {
+        if (!token)
+            return std::optional<cursor>{};
+        std::string issued_for;
+        auto c = decode_cursor(*token, issued_for);
+        if (!c)
+            return error_reply(400, "InvalidContinuationToken", "The continuation token is not valid.");
+        if (c->mode == "inc" && !incremental)
+            return error_reply(
+                400,
+                "InvalidContinuationToken",
+                "An incremental continuation token requires ModifiedSince on every request."
+            );
+        if (c->mode == "full" && incremental)
+            return error_reply(
+                400,
+                "InvalidContinuationToken",
+                "A full-sync continuation token cannot be used with ModifiedSince."
+            );
+        if (issued_for != hash)
+            return error_reply(
+                400,
+                "InvalidContinuationToken",
+                "The continuation token does not match the request parameters; send them unchanged."
+            );
+        return c;
+    }
+
+    // Closes a page body that holds `{"data":[` and the records: links, token, mode and counts.
+    void finish_page(
+        std::string& body,
+        std::string_view stream,
+        std::string_view raw_query,
+        const std::string& token,
+        bool incremental,
+        std::size_t count,
+        std::size_t deleted
+    ) const
+    {
+        bool more = !token.empty();
+        body += "],\"links\":{";
+        if (more) {
+            body += "\"next\":";
+            append_json_string(body, next_link(stream, raw_query, token));
+        }
+        body += '}';
+        if (more) {
+            body += ",\"continuationToken\":\"";
+            body += token;
+            body += '"';
+        } else if (options_.end_of_stream_style == 1) {
+            body += ",\"continuationToken\":null";
+        } else if (options_.end_of_stream_style == 2) {
+            body += ",\"continuationToken\":\"\"";
+        }
+        body += ",\"syncTypeName\":";
+        body += incremental ? "\"incremental\"" : "\"full\"";
+        body += ",\"recordCount\":";
+        append_int(body, static_cast<std::int64_t>(count));
+        body += ",\"deletedRecordCount\":";
+        append_int(body, static_cast<std::int64_t>(deleted));
+        body += '}';
+    }
+
     reply time_registrations(const api_query& q, std::string_view raw_query)
     {
-        std::optional<cursor> from_token;
-        if (q.token) {
-            std::string hash;
-            from_token = decode_cursor(*q.token, hash);
-            if (!from_token)
-                return error_reply(400, "InvalidContinuationToken", "The continuation token is not valid.");
-            if (from_token->mode == "inc" && !q.incremental)
-                return error_reply(
-                    400,
-                    "InvalidContinuationToken",
-                    "An incremental continuation token requires ModifiedSince on every request."
-                );
-            if (from_token->mode == "full" && q.incremental)
-                return error_reply(
-                    400,
-                    "InvalidContinuationToken",
-                    "A full-sync continuation token cannot be used with ModifiedSince."
-                );
-            if (hash != q.hash)
-                return error_reply(
-                    400,
-                    "InvalidContinuationToken",
-                    "The continuation token does not match the request parameters; send them unchanged."
-                );
-        }
+        auto read = read_token(q.token, q.incremental, q.hash);
+        if (auto* rejected = std::get_if<reply>(&read))
+            return std::move(*rejected);
+        const auto& from_token = std::get<std::optional<cursor>>(read);
 
         std::vector<std::uint32_t> page;
         bool more = false;
@@ -1333,36 +1156,15 @@ struct fake_ditio::impl {
             deleted += r.has(flag_deleted) ? 1 : 0;
             append_record(body, r);
         }
-        body += "],\"links\":{";
-        if (more) {
-            body += "\"next\":";
-            append_json_string(body, next_link(raw_query, token));
-        }
-        body += '}';
-        if (more) {
-            body += ",\"continuationToken\":\"";
-            body += token;
-            body += '"';
-        } else if (options_.end_of_stream_style == 1) {
-            body += ",\"continuationToken\":null";
-        } else if (options_.end_of_stream_style == 2) {
-            body += ",\"continuationToken\":\"\"";
-        }
-        body += ",\"syncTypeName\":";
-        body += q.incremental ? "\"incremental\"" : "\"full\"";
-        body += ",\"recordCount\":";
-        append_int(body, static_cast<std::int64_t>(page.size()));
-        body += ",\"deletedRecordCount\":";
-        append_int(body, static_cast<std::int64_t>(deleted));
-        body += '}';
+        finish_page(body, "time-registrations", raw_query, token, q.incremental, page.size(), deleted);
         out.continuation_token = std::move(token);
         return out;
     }
 
     // The request's parameters plus the new token, relative and without the base path, as Ditio writes it.
-    static std::string next_link(std::string_view raw_query, std::string_view token)
+    static std::string next_link(std::string_view stream, std::string_view raw_query, std::string_view token)
     {
-        std::string out = "/v1/time-registrations?";
+        std::string out = fmt::format("/v1/{}?", stream);
         std::size_t pos = 0;
         while (pos <= raw_query.size() && !raw_query.empty()) {
             auto amp = raw_query.find('&', pos);
@@ -1525,8 +1327,21 @@ struct fake_ditio::impl {
         return std::nullopt;
     }
 
+    // The stream a data path asks for; nullptr when the path is no data endpoint. data_paths_ never
+    // changes, so no lock is needed.
+    const detail::stream_spec* data_stream(std::string_view path) const
+    {
+        for (const auto& [suffix, spec] : data_paths_)
+            if (path.ends_with(suffix))
+                return spec;
+        return nullptr;
+    }
+
     reply handle_data(
-        const request_t& req, const std::map<std::string, std::string>& params, std::string_view raw_query
+        const detail::stream_spec& spec,
+        const request_t& req,
+        const std::map<std::string, std::string>& params,
+        std::string_view raw_query
     )
     {
         std::lock_guard lock(mutex_);
@@ -1537,10 +1352,169 @@ struct fake_ditio::impl {
             r.headers.emplace_back(http::field::allow, "GET");
             return r;
         }
+        if (unavailable_.count(spec.name) != 0)
+            return error_reply(404, "NotFound", "This endpoint is not available on this environment yet.");
         auto parsed = parse_query(params);
         if (auto* e = std::get_if<api_error>(&parsed))
             return error_reply(e->status, e->error, e->message);
-        return time_registrations(std::get<api_query>(parsed), raw_query);
+        const auto& q = std::get<api_query>(parsed);
+        if (spec.from_to_together && q.from_us.has_value() != q.to_us.has_value())
+            return error_reply(400, "ValidationError", "FromDateTime and ToDateTime must be set together.");
+        if (auto max = max_window_.find(spec.name);
+            max != max_window_.end() && !q.incremental && q.from_us && q.to_us &&
+            std::chrono::microseconds(*q.to_us - *q.from_us) > max->second)
+            return error_reply(
+                400,
+                "ValidationError",
+                fmt::format(
+                    "The date range between FromDateTime and ToDateTime can be at most {} days.",
+                    static_cast<double>(max->second.count()) / 24.0
+                )
+            );
+        if (spec.name == "time-registrations")
+            return time_registrations(q, raw_query);
+        return stream_data(spec, q, params, raw_query);
+    }
+
+    // Every value of a list parameter, repeated (Sources=a&Sources=b) or comma-separated (Sources=a,b).
+    static std::vector<std::string> list_param(std::string_view raw_query, std::string_view name)
+    {
+        std::vector<std::string> out;
+        auto list = parse_params(raw_query);
+        if (!list)
+            return out;
+        for (const auto& [key, value] : *list) {
+            if (!iequals(key, name))
+                continue;
+            std::string_view rest = value;
+            for (;;) {
+                auto comma = rest.find(',');
+                auto one = rest.substr(0, comma);
+                while (!one.empty() && one.front() == ' ')
+                    one.remove_prefix(1);
+                while (!one.empty() && one.back() == ' ')
+                    one.remove_suffix(1);
+                if (!one.empty())
+                    out.emplace_back(one);
+                if (comma == std::string_view::npos)
+                    break;
+                rest.remove_prefix(comma + 1);
+            }
+        }
+        return out;
+    }
+
+    // One page of a generic stream; the caller holds mutex_ and has checked what handle_data checks.
+    reply stream_data(
+        const detail::stream_spec& spec,
+        const api_query& q,
+        const std::map<std::string, std::string>& params,
+        std::string_view raw_query
+    )
+    {
+        detail::stream_filter f;
+        f.incremental = q.incremental;
+        f.company = q.company;
+        f.project = q.project;
+        f.chunk = q.chunk;
+        if (q.since_us)
+            f.since_ms = ceil_div(*q.since_us, 1000);
+        if (q.before_us)
+            f.before_ms = ceil_div(*q.before_us, 1000); // exclusive
+        // Streams without a window field accept FromDateTime/ToDateTime and ignore them.
+        if (!spec.window_field.empty() && !q.incremental) {
+            if (q.from_us)
+                f.from_ms = ceil_div(*q.from_us, 1000);
+            if (q.to_us)
+                f.to_ms = floor_div(*q.to_us, 1000); // inclusive
+            if (spec.name == "crew-list-registrations" && !q.from_us && !q.to_us) {
+                // Asked for no period at all, the crew list answers for today (UTC, server clock).
+                auto today = floor_div(now_ms(), ms_per_day) * ms_per_day;
+                f.from_ms = today;
+                f.to_ms = today + ms_per_day - 1;
+            }
+        }
+
+        // Every parameter beyond api_query's goes into the token hash too.
+        std::string extras;
+        std::optional<api_error> bad;
+        auto flag = [&](const char* key, std::string_view name) -> std::optional<bool> {
+            std::optional<bool> out;
+            if (auto it = params.find(key); it != params.end() && !it->second.empty()) {
+                if (iequals(it->second, "true"))
+                    out = true;
+                else if (iequals(it->second, "false"))
+                    out = false;
+                else if (!bad)
+                    bad = api_error{
+                        400,
+                        "InvalidArgument",
+                        fmt::format("The value '{}' is not valid for {}.", it->second, name)};
+            }
+            extras += fmt::format("{}={}|", key, out ? (*out ? "1" : "0") : "-");
+            return out;
+        };
+        auto text = [&](const char* key) {
+            auto it = params.find(key);
+            auto value = it == params.end() ? std::string() : to_lower(it->second);
+            extras += fmt::format("{}={}|", key, value);
+            return value;
+        };
+        // Both keep only what our own company owns (tenants here have no subsidiaries of their own).
+        f.own_company_only = flag("owncompanydataonly", "OwnCompanyDataOnly").value_or(false);
+        f.own_company_only =
+            flag("excludedatafromsubsidiaries", "ExcludeDataFromSubsidiaries").value_or(false) ||
+            f.own_company_only;
+        if (spec.name == "absence-registrations") {
+            f.approved = flag("approved", "Approved");
+            f.approved_payroll = flag("approvedpayroll", "ApprovedPayroll");
+            f.locked = flag("locked", "Locked");
+            f.include_sensitive = flag("includesensitivedata", "IncludeSensitiveData").value_or(false);
+        } else if (spec.name == "payroll-lines-extended") {
+            f.all_lines = text("exportfilter") == "all";
+            f.all_users = text("userpayrolltypefilter") == "allusers";
+        } else if (spec.name == "images") {
+            for (auto& source : list_param(raw_query, "sources")) {
+                auto lower = to_lower(source);
+                if (lower != "feed" && lower != "alert" && lower != "checklist" && !bad)
+                    bad = api_error{
+                        400,
+                        "InvalidArgument",
+                        fmt::format("The value '{}' is not valid for Sources.", source)};
+                f.sources.insert(std::move(lower));
+            }
+            for (const auto& source : f.sources)
+                extras += source + ',';
+        } else if (spec.name == "crew-list-registrations") {
+            for (auto& id : list_param(raw_query, "projectids"))
+                f.project_ids.insert(std::move(id));
+            for (const auto& id : f.project_ids)
+                extras += id + ',';
+            f.include_open = flag("includeopen", "IncludeOpen").value_or(false);
+        }
+        if (bad)
+            return error_reply(bad->status, bad->error, bad->message);
+
+        auto hash = fmt::format("{:016x}", fnv1a(fmt::format("{}|{}|{}", q.hash, spec.name, extras)));
+        auto read = read_token(q.token, q.incremental, hash);
+        if (auto* rejected = std::get_if<reply>(&read))
+            return std::move(*rejected);
+        std::optional<detail::stream_position> after;
+        if (const auto& c = std::get<std::optional<cursor>>(read))
+            after = detail::stream_position{c->pos, c->id};
+
+        auto page = streams_.page(spec.name, f, after);
+        std::string token;
+        if (page.more)
+            token = encode_cursor({q.incremental ? "inc" : "full", page.last.pos, page.last.id}, hash);
+        reply out;
+        out.records = page.count;
+        out.body.reserve(page.data.size() + 512);
+        out.body += "{\"data\":[";
+        out.body += page.data;
+        finish_page(out.body, spec.name, raw_query, token, q.incremental, page.count, page.deleted);
+        out.continuation_token = std::move(token);
+        return out;
     }
 
     // -----------------------------------------------------------------------------------------------------
@@ -1712,9 +1686,92 @@ struct fake_ditio::impl {
             if (v.deleted)
                 v.deleted_at = iso_ms(r.deleted);
             v.work_date = iso_s(r.work_ms());
+            v.window_at = v.work_date;
             out.emplace(to_hex(r.id), std::move(v));
         }
         return out;
+    }
+
+    // --- the same for any stream: time-registrations goes to the compact store above, the rest to streams_
+
+    static const detail::stream_spec& spec_of(const std::string& stream)
+    {
+        const auto* spec = detail::find_stream_spec(stream);
+        if (!spec)
+            throw std::invalid_argument(fmt::format("fake_ditio: unknown stream '{}'", stream));
+        return *spec;
+    }
+
+    static bool is_time_registrations(const std::string& stream)
+    {
+        return spec_of(stream).name == "time-registrations";
+    }
+
+    void seed_streams(
+        std::size_t per_stream, std::uint64_t seed, const std::string& first, const std::string& last
+    )
+    {
+        auto first_day = parse_day(first), last_day = parse_day(last);
+        if (last_day < first_day)
+            throw std::invalid_argument("fake_ditio: last_date is before first_date");
+        std::lock_guard lock(mutex_);
+        streams_.seed(per_stream, seed, first_day, last_day, now_ms());
+    }
+
+    std::vector<std::string> insert_into(const std::string& stream, std::size_t count)
+    {
+        if (is_time_registrations(stream))
+            return insert(count);
+        std::lock_guard lock(mutex_);
+        return streams_.insert(stream, count, batch_time());
+    }
+
+    void edit_in(const std::string& stream, const std::vector<std::string>& ids)
+    {
+        if (is_time_registrations(stream))
+            return edit(ids);
+        std::lock_guard lock(mutex_);
+        streams_.edit(stream, ids, batch_time());
+    }
+
+    void remove_from(const std::string& stream, const std::vector<std::string>& ids)
+    {
+        if (is_time_registrations(stream))
+            return remove(ids);
+        std::lock_guard lock(mutex_);
+        streams_.remove(stream, ids, batch_time());
+    }
+
+    void purge_from(const std::string& stream, const std::vector<std::string>& ids)
+    {
+        if (is_time_registrations(stream))
+            return purge(ids);
+        std::lock_guard lock(mutex_);
+        streams_.purge(stream, ids);
+    }
+
+    std::vector<std::string>
+    pick_live_in(const std::string& stream, std::size_t count, std::uint64_t seed) const
+    {
+        if (is_time_registrations(stream))
+            return pick_live(count, seed);
+        std::lock_guard lock(mutex_);
+        return streams_.pick_live(stream, count, seed);
+    }
+
+    std::map<std::string, record_view> snapshot_of(const std::string& stream) const
+    {
+        if (is_time_registrations(stream))
+            return snapshot();
+        std::lock_guard lock(mutex_);
+        return streams_.snapshot(stream);
+    }
+
+    std::size_t live_in(const std::string& stream) const
+    {
+        bool tr = is_time_registrations(stream);
+        std::lock_guard lock(mutex_);
+        return tr ? live_ : streams_.live_count(stream);
     }
 
     reply handle_control(
@@ -1749,22 +1806,23 @@ struct fake_ditio::impl {
             if (ec != std::errc{} || p != it->second.data() + it->second.size())
                 return error_reply(400, "InvalidArgument", fmt::format("'{}' is not a number.", it->second));
         }
+        std::string stream = "time-registrations";
+        if (auto it = params.find("stream"); it != params.end())
+            stream = it->second;
+        if (!detail::find_stream_spec(stream))
+            return error_reply(400, "InvalidArgument", fmt::format("'{}' is not a stream.", stream));
         // Edited and deleted records are distinct: one pick, split in two.
-        auto picked = pick_live(static_cast<std::size_t>(n[1] + n[2]), n[3]);
+        auto picked = pick_live_in(stream, static_cast<std::size_t>(n[1] + n[2]), n[3]);
         auto split =
             static_cast<std::ptrdiff_t>(std::min<std::size_t>(picked.size(), static_cast<std::size_t>(n[1])));
         std::vector<std::string> edits(picked.begin(), picked.begin() + split);
         std::vector<std::string> deletes(picked.begin() + split, picked.end());
         if (!edits.empty())
-            edit(edits);
+            edit_in(stream, edits);
         if (!deletes.empty())
-            remove(deletes);
-        auto inserted = n[0] != 0 ? insert(static_cast<std::size_t>(n[0])).size() : 0;
-        std::size_t live = 0;
-        {
-            std::lock_guard lock(mutex_);
-            live = live_;
-        }
+            remove_from(stream, deletes);
+        auto inserted = n[0] != 0 ? insert_into(stream, static_cast<std::size_t>(n[0])).size() : 0;
+        auto live = live_in(stream);
         r.body = fmt::format(
             R"({{"inserted":{},"edited":{},"deleted":{},"live":{}}})",
             inserted,
@@ -1784,8 +1842,8 @@ struct fake_ditio::impl {
     {
         if (path.ends_with("/connect/token"))
             return handle_token(req);
-        if (path.ends_with("/v1/time-registrations"))
-            return handle_data(req, params, raw_query);
+        if (const auto* spec = data_stream(path))
+            return handle_data(*spec, req, params, raw_query);
         if (options_.control_endpoint && (path.ends_with("/_fake/mutate") || path.ends_with("/_fake/stats")))
             return handle_control(req, path, params);
         return error_reply(404, "NotFound", fmt::format("No endpoint matches '{}'.", path));
@@ -1892,7 +1950,7 @@ struct fake_ditio::impl {
         else
             malformed = true;
 
-        bool is_data = path.ends_with("/v1/time-registrations");
+        bool is_data = data_stream(path) != nullptr;
         {
             // Counted on arrival, so a request answered by a fault counts too.
             std::lock_guard lock(mutex_);
@@ -2195,6 +2253,77 @@ std::size_t fake_ditio::live_count() const
 {
     std::lock_guard lock(impl_->mutex_);
     return impl_->live_;
+}
+
+std::vector<std::string> fake_ditio::stream_names()
+{
+    std::vector<std::string> out;
+    for (const auto& spec : detail::stream_specs())
+        out.emplace_back(spec.name);
+    return out;
+}
+
+void fake_ditio::seed_streams(
+    std::size_t per_stream, std::uint64_t seed, std::string first_date, std::string last_date
+)
+{
+    impl_->seed_streams(per_stream, seed, first_date, last_date);
+}
+
+std::vector<std::string> fake_ditio::insert(const std::string& stream, std::size_t count)
+{
+    return impl_->insert_into(stream, count);
+}
+
+void fake_ditio::edit(const std::string& stream, const std::vector<std::string>& ids)
+{
+    impl_->edit_in(stream, ids);
+}
+
+void fake_ditio::remove(const std::string& stream, const std::vector<std::string>& ids)
+{
+    impl_->remove_from(stream, ids);
+}
+
+void fake_ditio::purge(const std::string& stream, const std::vector<std::string>& ids)
+{
+    impl_->purge_from(stream, ids);
+}
+
+std::vector<std::string>
+fake_ditio::pick_live(const std::string& stream, std::size_t count, std::uint64_t seed) const
+{
+    return impl_->pick_live_in(stream, count, seed);
+}
+
+std::map<std::string, record_view> fake_ditio::snapshot(const std::string& stream) const
+{
+    return impl_->snapshot_of(stream);
+}
+
+std::size_t fake_ditio::live_count(const std::string& stream) const
+{
+    return impl_->live_in(stream);
+}
+
+void fake_ditio::set_stream_available(const std::string& stream, bool available)
+{
+    const auto& spec = impl::spec_of(stream);
+    std::lock_guard lock(impl_->mutex_);
+    if (available)
+        impl_->unavailable_.erase(std::string(spec.name));
+    else
+        impl_->unavailable_.emplace(spec.name);
+}
+
+void fake_ditio::set_max_window(const std::string& stream, std::optional<std::chrono::hours> max)
+{
+    const auto& spec = impl::spec_of(stream);
+    std::lock_guard lock(impl_->mutex_);
+    if (max)
+        impl_->max_window_[std::string(spec.name)] = *max;
+    else
+        impl_->max_window_.erase(std::string(spec.name));
 }
 
 void fake_ditio::set_clock_offset(std::chrono::milliseconds offset)

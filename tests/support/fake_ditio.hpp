@@ -1,6 +1,8 @@
-// A fake Ditio for tests, the demo and the benchmark: the identity token endpoint and the Data Extraction
-// endpoint v1/time-registrations, over TLS (or plain HTTP) on loopback, behaving as ../shared/ditio-api.md
-// documents, with ways to change data between runs and to inject faults.
+// A fake Ditio for tests, the demo and the benchmark: the identity token endpoint and every Data Extraction
+// stream the daemon mirrors (v1/time-registrations in a compact store sized for the benchmark, the 17 others
+// in a generic one, all drawn from the same projects, tasks, people and machines so their ids join), over
+// TLS (or plain HTTP) on loopback, behaving as ../shared/ditio-api.md documents, with each stream's quirks,
+// ways to change data between runs and fault injection.
 //
 // Thread safety: the server runs on its own thread; every public member may be called from any thread.
 #pragma once
@@ -53,8 +55,8 @@ struct fake_options {
     std::string company_id = "5f0c3a9e1d2b4c6a8e0f1a2b";
     // How the last page says "no more": 0 absent key, 1 null, 2 "" (Ditio's docs allow all three).
     int end_of_stream_style = 0;
-    // Also serve POST /_fake/mutate?insert=N&edit=N&delete=N&seed=S and GET /_fake/stats, unauthenticated
-    // (ditio-fake turns this on so the demo and the benchmark can change data between runs).
+    // Also serve POST /_fake/mutate?insert=N&edit=N&delete=N&seed=S[&stream=NAME] and GET /_fake/stats,
+    // unauthenticated (ditio-fake turns this on so the demo and the benchmark can change data between runs).
     bool control_endpoint = false;
 };
 
@@ -64,11 +66,14 @@ struct record_view {
     std::string modified; // modifiedDateTime as served
     bool deleted = false;
     std::string deleted_at; // deletedDateTime when deleted
-    std::string work_date;  // workDate, "YYYY-MM-DDT00:00:00Z"
+    std::string work_date;  // time registrations: workDate, "YYYY-MM-DDT00:00:00Z"
+    // The full-mode window field's value as served (workDate, stopDateTime, checkInDateTime, ...); "" for
+    // streams without a window.
+    std::string window_at;
 };
 
 // A fault applied to the next `count` requests whose path ends with `path_suffix`
-// ("/connect/token", "/v1/time-registrations"; empty matches every request).
+// ("/connect/token", "/v1/time-registrations", "/v1/project"; empty matches every request).
 struct fault {
     enum class kind {
         status,              // answer `status` with `body` (and Retry-After when retry_after is set)
@@ -122,7 +127,7 @@ public:
     // "https://127.0.0.1:PORT" (or http://): usable as identity, api and reporting base.
     std::string base_url() const;
 
-    // --- data ---
+    // --- data of v1/time-registrations ---
     // Adds `count` realistic records with work dates spread over [first_work_date, last_work_date]
     // ("YYYY-MM-DD"), deterministic for `seed`. Modified times are spread over the past
     // (before now), several records sharing each timestamp. Returns the new ids.
@@ -149,6 +154,42 @@ public:
     // Every record the server knows, keyed by id.
     std::map<std::string, record_view> snapshot() const;
     std::size_t live_count() const;
+
+    // --- data of every stream ---
+    // `stream` is the path after v1/ ("project/work-breakdown-structure"); each of these also takes
+    // "time-registrations" and then does what the time-registrations method above does. An unknown stream
+    // throws std::invalid_argument.
+
+    // Every stream served, in the daemon's catalogue order (time-registrations first).
+    static std::vector<std::string> stream_names();
+    // Seeds every stream but time-registrations (seed() does that one): every pool entry of the metadata
+    // streams (projects, tasks, users, resources, flow locations and mass types, whatever per_stream), and
+    // `per_stream` records per registration stream with their window dates spread over [first_date,
+    // last_date] and modified times in the past, several sharing a timestamp. Deterministic for `seed`.
+    void seed_streams(
+        std::size_t per_stream,
+        std::uint64_t seed,
+        std::string first_date = "2024-01-01",
+        std::string last_date = "2026-12-31"
+    );
+    // New records (metadata: new entries, e.g. a new project), created and modified now, one timestamp.
+    std::vector<std::string> insert(const std::string& stream, std::size_t count);
+    // A real change of some fields; modifiedDateTime = now, one timestamp per batch, strictly after the
+    // previous batch. Unknown or deleted ids are ignored (as by the three below).
+    void edit(const std::string& stream, const std::vector<std::string>& ids);
+    // Tombstones in the stream's shape (ditio-api.md 3.5), served only in incremental mode: registrations
+    // empty, metadata their last version (older modifiedDateTime), checklists the full record.
+    void remove(const std::string& stream, const std::vector<std::string>& ids);
+    void purge(const std::string& stream, const std::vector<std::string>& ids);
+    std::vector<std::string>
+    pick_live(const std::string& stream, std::size_t count, std::uint64_t seed) const;
+    std::map<std::string, record_view> snapshot(const std::string& stream) const;
+    std::size_t live_count(const std::string& stream) const;
+    // An unavailable stream answers 404 NotFound ("not available on this environment yet").
+    void set_stream_available(const std::string& stream, bool available);
+    // A full-mode request whose ToDateTime - FromDateTime exceeds `max` gets 400 ValidationError (as
+    // machine-registrations once did); nullopt, the default, allows any window.
+    void set_max_window(const std::string& stream, std::optional<std::chrono::hours> max);
 
     // --- clock ---
     // Shifts the server's clock (modification times, Date header) relative to the real one.

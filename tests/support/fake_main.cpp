@@ -1,4 +1,5 @@
-// ditio-fake: the fake Ditio server as a process, for the demo and the benchmark. Runs until SIGINT/SIGTERM.
+// ditio-fake: the fake Ditio server as a process, for the demo and the benchmark: time registrations always,
+// the other streams (metadata included) with --stream-records. Runs until SIGINT/SIGTERM.
 #include "fake_ditio.hpp"
 
 #include <fmt/format.h>
@@ -23,7 +24,9 @@ using ditio_sync::testing::fake_options;
 
 constexpr std::string_view usage = R"(usage: ditio-fake [options]
   --port N                 port on 127.0.0.1 (default 0: any free port)
-  --records N              records to seed (default 5000)
+  --records N              time registrations to seed (default 5000)
+  --stream-records N       records per other registration stream, plus every metadata pool entry
+                           (default 0: time registrations only)
   --seed N                 seed for the generated data (default 1)
   --pki-dir DIR            where the test CA and server certificate live (created if missing)
   --plain                  serve plain HTTP instead of TLS
@@ -32,7 +35,8 @@ constexpr std::string_view usage = R"(usage: ditio-fake [options]
   --client-secret SECRET   (default demo-secret)
   --port-file FILE         write the bound port here once listening
   --end-of-stream STYLE    last page's continuationToken: absent (default), null or empty
-Control endpoints on the same port: POST /_fake/mutate?insert=N&edit=N&delete=N&seed=S, GET /_fake/stats.
+Control endpoints on the same port: POST /_fake/mutate?insert=N&edit=N&delete=N&seed=S[&stream=NAME]
+(stream defaults to time-registrations), GET /_fake/stats.
 )";
 
 std::uint64_t to_number(std::string_view flag, std::string_view text)
@@ -60,7 +64,7 @@ void write_port_file(const std::filesystem::path& path, std::uint16_t port)
 int run(int argc, char** argv)
 {
     fake_options options;
-    std::size_t records = 5000;
+    std::size_t records = 5000, stream_records = 0;
     std::uint64_t seed = 1;
     std::filesystem::path pki_dir, port_file;
     for (int i = 1; i < argc; ++i) {
@@ -80,6 +84,8 @@ int run(int argc, char** argv)
             options.port = static_cast<std::uint16_t>(port);
         } else if (arg == "--records") {
             records = static_cast<std::size_t>(to_number(arg, value()));
+        } else if (arg == "--stream-records") {
+            stream_records = static_cast<std::size_t>(to_number(arg, value()));
         } else if (arg == "--seed") {
             seed = to_number(arg, value());
         } else if (arg == "--pki-dir") {
@@ -126,10 +132,17 @@ int run(int argc, char** argv)
 
     fake_ditio server(options);
     server.seed(records, seed);
+    if (stream_records > 0)
+        server.seed_streams(stream_records, seed);
     server.start();
     if (!port_file.empty())
         write_port_file(port_file, server.port());
-    std::cerr << fmt::format("ditio-fake: listening on {} ({} records)\n", server.base_url(), records)
+    std::cerr << fmt::format(
+                     "ditio-fake: listening on {} ({} time registrations, {} per other stream)\n",
+                     server.base_url(),
+                     records,
+                     stream_records
+                 )
               << std::flush;
 
     int signal = 0;

@@ -1,4 +1,7 @@
-// The fake Ditio server against ditio-api.md: token endpoint, auth, both sync modes, paging rules and faults.
+// The fake Ditio server against ditio-api.md: token endpoint, auth, both sync modes, paging rules, faults,
+// and every stream's quirks, tombstone shapes and joins.
+#include <ditio_sync/util/time.hpp>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -17,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -207,14 +211,25 @@ std::string str(const json::value& v)
     return std::string(v.as_string());
 }
 
+std::string stream_path(std::string_view stream)
+{
+    return fmt::format("/reporting/v1/{}", stream);
+}
+
 // Follows continuation tokens from `query` (no token); returns every page's JSON.
-std::vector<json::object> pages(test_client& client, const std::string& token, const std::string& query)
+std::vector<json::object> pages(
+    test_client& client,
+    const std::string& token,
+    const std::string& query,
+    std::string_view stream = "time-registrations"
+)
 {
     std::vector<json::object> out;
     std::string next;
     for (int guard = 0; guard < 10000; ++guard) {
-        auto target =
-            fmt::format("{}?{}{}", data_path, query, next.empty() ? "" : "&ContinuationToken=" + next);
+        auto target = fmt::format(
+            "{}?{}{}", stream_path(stream), query, next.empty() ? "" : "&ContinuationToken=" + next
+        );
         auto r = client.get(target, token);
         INFO(target, " -> ", r.raw.body());
         REQUIRE(r.status == 200);
@@ -228,7 +243,7 @@ std::vector<json::object> pages(test_client& client, const std::string& token, c
             return out;
         next = str(*t);
         CHECK(next.rfind("eyJ", 0) == 0);
-        CHECK(str(page.at("links").at("next")).rfind("/v1/time-registrations?", 0) == 0);
+        CHECK(str(page.at("links").at("next")).rfind(fmt::format("/v1/{}?", stream), 0) == 0);
     }
     FAIL("no end of stream");
     return out;
@@ -713,6 +728,756 @@ TEST_CASE("fake_ditio: plain HTTP and the control endpoint")
 
     auto last = f.client.get(data_path, f.client.token()).json().as_object();
     CHECK(last.at("continuationToken").is_null());
+}
+
+namespace {
+
+// Parameters under which a stream serves every live record it has.
+std::string everything(std::string_view stream)
+{
+    if (stream == "payroll-lines-extended")
+        return "ExportFilter=All&UserPayrollTypeFilter=AllUsers&";
+    if (stream == "crew-list-registrations")
+        return "IncludeOpen=true&";
+    return "";
+}
+
+// A window wider than any seeded date (machine registrations need both ends).
+constexpr std::string_view any_time = "FromDateTime=2000-01-01&ToDateTime=2100-01-01T00:00:00Z&";
+
+std::set<std::string> ids_of(const std::vector<json::object>& records)
+{
+    std::set<std::string> out;
+    for (const auto& r : records)
+        out.insert(str(r.at("id")));
+    return out;
+}
+
+std::set<std::string> live_ids(const std::map<std::string, record_view>& snap)
+{
+    std::set<std::string> out;
+    for (const auto& [id, v] : snap)
+        if (!v.deleted)
+            out.insert(id);
+    return out;
+}
+
+// Every live record of a stream over HTTP, in full mode.
+std::vector<json::object>
+all_live(test_client& client, const std::string& token, std::string_view stream, std::string_view extra = {})
+{
+    return records_of(pages(
+        client, token, fmt::format("{}{}{}ChunkLimit=10000", any_time, everything(stream), extra), stream
+    ));
+}
+
+std::int64_t status_of(test_client& client, const std::string& token, const std::string& target)
+{
+    return client.get(target, token).status;
+}
+
+} // namespace
+
+TEST_CASE("fake_ditio: every stream serves full and incremental pages with the documented envelope")
+{
+    running f;
+    f.server.seed(300, 21);
+    f.server.seed_streams(300, 21);
+    auto token = f.client.token();
+    auto names = fake_ditio::stream_names();
+    REQUIRE(names.size() == 18);
+    CHECK(names.front() == "time-registrations");
+
+    for (const auto& name : names) {
+        INFO("stream ", name);
+        auto snap = f.server.snapshot(name);
+        auto live = live_ids(snap);
+        CHECK(live.size() == f.server.live_count(name));
+        CHECK(live.size() >= 8);
+
+        // Full mode: every live record exactly once, in (window field, id) or id order, as the snapshot has
+        // it.
+        auto ps = pages(f.client, token, fmt::format("{}{}ChunkLimit=7", any_time, everything(name)), name);
+        CHECK(ps.size() >= 2);
+        auto got = records_of(ps);
+        CHECK(got.size() == live.size());
+        CHECK(ids_of(got) == live);
+        std::string previous_key;
+        for (const auto& r : got) {
+            auto id = str(r.at("id"));
+            CHECK(id.size() == 24);
+            CHECK(r.at("isDeleted").as_bool() == false);
+            CHECK(json::value(r) == json::parse(snap.at(id).json));
+            const auto& window = snap.at(id).window_at;
+            auto key = window.empty() ? id : ditio_sync::util::change_key(window) + id;
+            CHECK(key > previous_key);
+            previous_key = key;
+        }
+        for (std::size_t i = 0; i < ps.size(); ++i) {
+            CHECK(str(ps[i].at("syncTypeName")) == "full");
+            CHECK(ps[i].at("deletedRecordCount").as_int64() == 0);
+            CHECK(ps[i].at("links").as_object().empty() == (i + 1 == ps.size()));
+        }
+
+        // Incremental: exactly the changes since an instant, ordered by change time, tombstones included.
+        auto picked = f.server.pick_live(name, 5, 1);
+        std::vector<std::string> edited(picked.begin(), picked.begin() + 3),
+            removed(picked.begin() + 3, picked.end());
+        f.server.edit(name, edited);
+        f.server.remove(name, removed);
+        auto inserted = f.server.insert(name, 2);
+        REQUIRE(inserted.size() == 2);
+        auto after = f.server.snapshot(name);
+        auto since = after.at(edited[0]).modified;
+        CHECK(after.at(edited[1]).modified == since);
+        CHECK(after.at(removed[0]).deleted);
+        CHECK(after.at(removed[0]).deleted_at > since);
+        CHECK(f.server.live_count(name) == live.size() + 2 - 2);
+
+        auto inc = pages(
+            f.client, token, fmt::format("{}ModifiedSince={}&ChunkLimit=2", everything(name), since), name
+        );
+        auto changes = records_of(inc);
+        std::set<std::string> expected{edited.begin(), edited.end()};
+        expected.insert(removed.begin(), removed.end());
+        expected.insert(inserted.begin(), inserted.end());
+        CHECK(ids_of(changes) == expected);
+        CHECK(changes.size() == 7);
+        REQUIRE(inc.size() == 3);
+        CHECK(inc[0].at("data").as_array().size() == 3); // the edit batch is not split at ChunkLimit=2
+        std::int64_t deleted = 0;
+        for (const auto& p : inc) {
+            CHECK(str(p.at("syncTypeName")) == "incremental");
+            deleted += p.at("deletedRecordCount").as_int64();
+        }
+        CHECK(deleted == 2);
+        for (const auto& r : changes) {
+            auto id = str(r.at("id"));
+            CHECK(r.at("isDeleted").as_bool() == (id == removed[0] || id == removed[1]));
+            CHECK(json::value(r) == json::parse(after.at(id).json));
+        }
+        auto full_after = all_live(f.client, token, name);
+        CHECK(full_after.size() == live.size());
+        CHECK(ids_of(full_after).count(removed[0]) == 0);
+    }
+}
+
+TEST_CASE("fake_ditio: tombstones take the shape of their kind of stream")
+{
+    running f;
+    f.server.seed(50, 3);
+    f.server.seed_streams(60, 3);
+    auto token = f.client.token();
+    enum class shape { empty, last_version, full_record };
+    const std::vector<std::pair<std::string, shape>> cases{
+        {"time-registrations", shape::empty},
+        {"machine-registrations", shape::empty},
+        {"absence-registrations", shape::empty},
+        {"incident-registrations", shape::empty},
+        {"crew-list-registrations", shape::empty},
+        {"project", shape::last_version},
+        {"project/work-breakdown-structure", shape::last_version},
+        {"user", shape::last_version},
+        {"resource", shape::last_version},
+        {"flow-mass-types", shape::last_version},
+        {"checklist-registrations", shape::full_record},
+        {"machine-checklist-registrations", shape::full_record},
+    };
+    for (const auto& one : cases) {
+        const auto& name = one.first; // not a structured binding: clang 14 cannot capture those in INFO
+        auto kind = one.second;
+        INFO("stream ", name);
+        auto id = f.server.pick_live(name, 1, 9).at(0);
+        auto before = json::parse(f.server.snapshot(name).at(id).json).as_object();
+        f.server.remove(name, {id});
+        auto view = f.server.snapshot(name).at(id);
+        REQUIRE(view.deleted);
+
+        auto ps = pages(
+            f.client, token, fmt::format("{}ModifiedSince={}", everything(name), view.deleted_at), name
+        );
+        REQUIRE(ps.size() == 1);
+        CHECK(ps[0].at("deletedRecordCount").as_int64() == 1);
+        auto got = records_of(ps);
+        REQUIRE(got.size() == 1);
+        const auto& t = got[0];
+        CHECK(str(t.at("id")) == id);
+        CHECK(t.at("isDeleted").as_bool());
+        CHECK(str(t.at("deletedDateTime")) == view.deleted_at);
+        CHECK(t.size() == before.size()); // the same keys as the live record
+        for (const auto& kv : before)
+            CHECK(t.contains(kv.key()));
+        if (kind == shape::empty) {
+            CHECK(str(t.at("modifiedDateTime")) == view.deleted_at);
+            std::size_t nulls = 0;
+            for (const auto& kv : t)
+                nulls += kv.value().is_null() ? 1 : 0;
+            CHECK(nulls == t.size() - 4);
+        } else {
+            auto expected = before;
+            expected["isDeleted"] = true;
+            expected["deletedDateTime"] = view.deleted_at;
+            if (kind == shape::full_record)
+                expected["modifiedDateTime"] = view.deleted_at;
+            CHECK(json::value(t) == json::value(expected));
+            if (kind == shape::last_version)
+                CHECK(str(t.at("modifiedDateTime")) < view.deleted_at); // older than the deletion
+        }
+        CHECK(ids_of(all_live(f.client, token, name)).count(id) == 0); // never in full mode
+        // Purged: gone from both modes.
+        f.server.purge(name, {id});
+        CHECK(f.server.snapshot(name).count(id) == 0);
+        CHECK(records_of(pages(
+                             f.client,
+                             token,
+                             fmt::format("{}ModifiedSince={}", everything(name), view.deleted_at),
+                             name
+                         ))
+                  .empty());
+    }
+}
+
+TEST_CASE(
+    "fake_ditio: the crew list answers for today by default and leaves open passages out without IncludeOpen"
+)
+{
+    running f;
+    f.server.seed_streams(200, 4, "2024-01-01", "2024-12-31");
+    auto fresh = f.server.insert("crew-list-registrations", 30);
+    auto token = f.client.token();
+    auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    auto today = ditio_sync::util::format_iso8601_s(now).substr(0, 10);
+
+    std::size_t open_today = 0;
+    auto snap = f.server.snapshot("crew-list-registrations");
+    for (const auto& id : fresh)
+        open_today += json::parse(snap.at(id).json).at("checkOutDateTime").is_null() ? 1 : 0;
+    CHECK(open_today > 0);
+    CHECK(open_today < fresh.size());
+
+    auto closed = records_of(pages(f.client, token, "", "crew-list-registrations"));
+    CHECK(closed.size() == fresh.size() - open_today);
+    for (const auto& r : closed) {
+        CHECK(str(r.at("checkInDateTime")).substr(0, 10) == today);
+        CHECK(str(r.at("checkInDateTime")).ends_with("+00:00"));
+        CHECK(str(r.at("checkOutDateTime")).ends_with("+00:00"));
+    }
+    auto with_open = records_of(pages(f.client, token, "IncludeOpen=true", "crew-list-registrations"));
+    CHECK(ids_of(with_open) == std::set<std::string>(fresh.begin(), fresh.end()));
+
+    // A window replaces the default; ProjectIds (comma-separated) narrows to those projects.
+    auto year = records_of(pages(
+        f.client,
+        token,
+        "FromDateTime=2024-01-01&ToDateTime=2024-12-31T23:59:59Z&includeOpen=TRUE",
+        "crew-list-registrations"
+    ));
+    CHECK(year.size() == 200);
+    auto year_closed = records_of(pages(
+        f.client, token, "FromDateTime=2024-01-01&ToDateTime=2024-12-31T23:59:59Z", "crew-list-registrations"
+    ));
+    CHECK(year_closed.size() < 200);
+    CHECK(year_closed.size() > 150);
+    auto a = str(year[0].at("projectId")), b = str(year[1].at("projectId"));
+    auto two = records_of(pages(
+        f.client,
+        token,
+        fmt::format(
+            "FromDateTime=2024-01-01&ToDateTime=2024-12-31T23:59:59Z&IncludeOpen=true&ProjectIds={},{}", a, b
+        ),
+        "crew-list-registrations"
+    ));
+    std::size_t expected = 0;
+    for (const auto& r : year)
+        expected += str(r.at("projectId")) == a || str(r.at("projectId")) == b ? 1 : 0;
+    CHECK(two.size() == expected);
+    CHECK(two.size() < year.size());
+
+    // Incremental mode is not limited to today.
+    CHECK(
+        records_of(
+            pages(f.client, token, "ModifiedSince=2000-01-01&IncludeOpen=true", "crew-list-registrations")
+        )
+            .size() == 230
+    );
+}
+
+TEST_CASE("fake_ditio: absence filters and sensitive fields")
+{
+    running f;
+    f.server.seed_streams(300, 5);
+    auto token = f.client.token();
+    const std::string name = "absence-registrations";
+    auto all = all_live(f.client, token, name);
+    REQUIRE(all.size() == 300);
+    auto count_where = [&](auto&& pred) {
+        return static_cast<std::size_t>(std::count_if(all.begin(), all.end(), pred));
+    };
+    auto flag = [](const char* key, bool value) {
+        return [=](const json::object& r) { return r.at(key).as_bool() == value; };
+    };
+    for (const auto& filter : std::vector<std::pair<std::string, std::size_t>>{
+             {"Approved=true&", count_where(flag("approved", true))},
+             {"Approved=false&", count_where(flag("approved", false))},
+             {"ApprovedPayroll=true&", count_where(flag("payrollApproved", true))},
+             {"locked=True&", count_where(flag("locked", true))},
+             {"Approved=true&Locked=false&", count_where([](const json::object& r) {
+                  return r.at("approved").as_bool() && !r.at("locked").as_bool();
+              })},
+         }) {
+        const auto& query = filter.first;
+        auto expected = filter.second;
+        INFO(query);
+        auto got = all_live(f.client, token, name, query);
+        CHECK(got.size() == expected);
+        CHECK(expected > 0);
+        CHECK(expected < all.size());
+    }
+    CHECK(status_of(f.client, token, stream_path(name) + "?Approved=maybe") == 400);
+
+    // Sensitive fields are absent unless asked for.
+    std::size_t reasons = 0, children = 0;
+    for (const auto& r : all) {
+        CHECK_FALSE(r.contains("absenceReason"));
+        CHECK_FALSE(r.contains("childName"));
+        CHECK(r.contains("userName"));
+        CHECK(str(r.at("date")).ends_with("T00:00:00Z"));
+    }
+    auto sensitive = all_live(f.client, token, name, "IncludeSensitiveData=true&");
+    REQUIRE(sensitive.size() == all.size());
+    for (const auto& r : sensitive) {
+        CHECK(r.contains("absenceReason"));
+        CHECK(r.contains("childName"));
+        CHECK(r.contains("childBirthDate"));
+        reasons += r.at("absenceReason").is_null() ? 0 : 1;
+        children += r.at("childName").is_null() ? 0 : 1;
+    }
+    CHECK(reasons > 0);
+    CHECK(children > 0);
+
+    // One row per absence day: multi-day registrations share a registrationId.
+    std::map<std::string, int> days;
+    for (const auto& r : all)
+        ++days[str(r.at("registrationId"))];
+    CHECK(std::any_of(days.begin(), days.end(), [](const auto& kv) { return kv.second > 1; }));
+}
+
+TEST_CASE("fake_ditio: payroll-lines-extended leaves out fixed-pay employees and unapproved lines by default")
+{
+    running f;
+    f.server.seed_streams(400, 6);
+    auto token = f.client.token();
+    const std::string name = "payroll-lines-extended";
+    auto fetch = [&](const std::string& query) {
+        return records_of(pages(f.client, token, fmt::format("{}{}ChunkLimit=10000", any_time, query), name));
+    };
+    auto all = fetch("ExportFilter=All&UserPayrollTypeFilter=AllUsers&");
+    REQUIRE(all.size() == 400);
+    auto by_default = fetch("");
+    auto all_lines = fetch("ExportFilter=All&");
+    auto all_users = fetch("UserPayrollTypeFilter=AllUsers&");
+
+    std::set<std::string> default_users, all_lines_users, every_user;
+    for (const auto& r : by_default) {
+        CHECK(r.at("approved").as_bool());
+        default_users.insert(str(r.at("userId")));
+    }
+    for (const auto& r : all_lines)
+        all_lines_users.insert(str(r.at("userId")));
+    for (const auto& r : all)
+        every_user.insert(str(r.at("userId")));
+    // Some employees (the fixed-pay ones) only appear with UserPayrollTypeFilter=AllUsers.
+    CHECK(all_lines_users.size() < every_user.size());
+    CHECK(default_users.size() < every_user.size());
+    for (const auto& r : all_users)
+        CHECK(r.at("approved").as_bool());
+    std::size_t approved = 0;
+    for (const auto& r : all)
+        approved += r.at("approved").as_bool() ? 1 : 0;
+    CHECK(all_users.size() == approved);
+    CHECK(by_default.size() < all_users.size());
+    CHECK(all_lines.size() < all.size());
+    CHECK(all_lines.size() > by_default.size());
+    CHECK(std::any_of(all.begin(), all.end(), [](const json::object& r) {
+        return !r.at("overtimeLines").as_array().empty();
+    }));
+}
+
+TEST_CASE("fake_ditio: images filter by Sources, repeated or comma-separated")
+{
+    running f;
+    f.server.seed_streams(300, 7);
+    auto token = f.client.token();
+    auto all = all_live(f.client, token, "images");
+    REQUIRE(all.size() == 300);
+    std::map<std::string, std::size_t> per_source;
+    for (const auto& r : all)
+        ++per_source[str(r.at("source"))];
+    REQUIRE(per_source.size() == 3);
+    CHECK(all_live(f.client, token, "images", "Sources=feed&").size() == per_source["feed"]);
+    CHECK(all_live(f.client, token, "images", "sources=checklist&").size() == per_source["checklist"]);
+    auto two = per_source["feed"] + per_source["alert"];
+    CHECK(all_live(f.client, token, "images", "Sources=feed&Sources=alert&").size() == two);
+    CHECK(all_live(f.client, token, "images", "Sources=feed,alert&").size() == two);
+    CHECK(all_live(f.client, token, "images", "Sources=&").size() == all.size());
+    CHECK(status_of(f.client, token, stream_path("images") + "?Sources=video") == 400);
+
+    // Checklist and alert images hang off real checklists and incidents.
+    auto checklists = f.server.snapshot("checklist-registrations");
+    auto incidents = f.server.snapshot("incident-registrations");
+    for (const auto& r : all) {
+        auto source = str(r.at("source"));
+        if (source == "checklist")
+            CHECK(checklists.count(str(r.at("parentId"))) == 1);
+        else if (source == "alert")
+            CHECK(incidents.count(str(r.at("parentId"))) == 1);
+    }
+}
+
+TEST_CASE("fake_ditio: machine-registrations want From and To together and can cap the window")
+{
+    running f;
+    f.server.seed_streams(100, 8, "2026-01-01", "2026-02-28");
+    auto token = f.client.token();
+    auto path = stream_path("machine-registrations");
+    auto from_only = f.client.get(path + "?FromDateTime=2026-01-01", token);
+    CHECK(from_only.status == 400);
+    CHECK(str(from_only.json().at("error")) == "ValidationError");
+    CHECK(status_of(f.client, token, path + "?ToDateTime=2026-01-01") == 400);
+    CHECK(status_of(f.client, token, path) == 200);
+    CHECK(status_of(f.client, token, path + "?FromDateTime=2026-01-01&ToDateTime=2026-12-31") == 200);
+
+    f.server.set_max_window("machine-registrations", std::chrono::hours(7 * 24));
+    CHECK(status_of(f.client, token, path + "?FromDateTime=2026-01-01&ToDateTime=2026-01-08") == 200);
+    auto wide = f.client.get(path + "?FromDateTime=2026-01-01&ToDateTime=2026-01-08T00:00:01Z", token);
+    CHECK(wide.status == 400);
+    CHECK(
+        wide.raw.body() ==
+        R"({"error":"ValidationError","message":"The date range between FromDateTime and ToDateTime can be at most 7 days."})"
+    );
+    // Only full mode is capped.
+    CHECK(
+        status_of(
+            f.client, token, path + "?FromDateTime=2026-01-01&ToDateTime=2026-12-31&ModifiedSince=2000-01-01"
+        ) == 200
+    );
+    f.server.set_max_window("machine-registrations", std::chrono::hours(3 * 24));
+    CHECK(
+        str(f.client.get(path + "?FromDateTime=2026-01-01&ToDateTime=2026-01-08", token).json().at("message")
+        ) == "The date range between FromDateTime and ToDateTime can be at most 3 days."
+    );
+    f.server.set_max_window("machine-registrations", std::nullopt);
+    CHECK(status_of(f.client, token, path + "?FromDateTime=2026-01-01&ToDateTime=2026-12-31") == 200);
+
+    // The window filters on stopDateTime, both ends inclusive.
+    auto snap = f.server.snapshot("machine-registrations");
+    std::set<std::string> expected;
+    for (const auto& [id, v] : snap)
+        if (v.window_at >= "2026-01-10T00:00:00Z" && v.window_at <= "2026-01-20T00:00:00Z")
+            expected.insert(id);
+    CHECK(!expected.empty());
+    auto got = records_of(pages(
+        f.client, token, "FromDateTime=2026-01-10&ToDateTime=2026-01-20T00:00:00Z", "machine-registrations"
+    ));
+    CHECK(ids_of(got) == expected);
+
+    // The time-registrations store honours a cap too.
+    f.server.set_max_window("time-registrations", std::chrono::hours(24));
+    CHECK(
+        status_of(
+            f.client, token, std::string(data_path) + "?FromDateTime=2026-01-01&ToDateTime=2026-01-03"
+        ) == 400
+    );
+}
+
+TEST_CASE("fake_ditio: an unavailable stream answers 404 until it is made available again")
+{
+    running f;
+    f.server.seed_streams(10, 9);
+    auto token = f.client.token();
+    auto path = stream_path("flow-trip-registrations");
+    f.server.set_stream_available("flow-trip-registrations", false);
+    auto gone = f.client.get(path + "?ModifiedSince=2000-01-01", token);
+    CHECK(gone.status == 404);
+    CHECK(
+        gone.raw.body() ==
+        R"({"error":"NotFound","message":"This endpoint is not available on this environment yet."})"
+    );
+    CHECK(status_of(f.client, token, stream_path("flow-locations")) == 200);
+    f.server.set_stream_available("time-registrations", false);
+    CHECK(status_of(f.client, token, std::string(data_path)) == 404);
+    f.server.set_stream_available("flow-trip-registrations", true);
+    f.server.set_stream_available("time-registrations", true);
+    CHECK(status_of(f.client, token, path + "?ModifiedSince=2000-01-01") == 200);
+    CHECK(status_of(f.client, token, std::string(data_path)) == 200);
+    CHECK(status_of(f.client, token, "/reporting/v1/documents") == 404);
+    CHECK_THROWS_AS(f.server.set_stream_available("documents", false), std::invalid_argument);
+    CHECK_THROWS_AS(f.server.insert("documents", 1), std::invalid_argument);
+
+    // Faults and request logs cover every data path.
+    auto busy = make_fault(fault::kind::status, "/v1/project");
+    busy.status = 503;
+    f.server.inject(busy);
+    CHECK(status_of(f.client, token, stream_path("project")) == 503);
+    CHECK(status_of(f.client, token, stream_path("project")) == 200);
+    auto log = f.server.requests();
+    REQUIRE(!log.empty());
+    CHECK(log.back().path == "/reporting/v1/project");
+    CHECK(log.back().records == 20);
+}
+
+TEST_CASE("fake_ditio: checklists, incidents and metadata ignore the date window")
+{
+    running f;
+    f.server.seed_streams(80, 10, "2024-01-01", "2024-12-31");
+    auto token = f.client.token();
+    const std::string far = "FromDateTime=2030-01-01&ToDateTime=2030-01-02&ChunkLimit=10000";
+    for (std::string name : {
+             "checklist-registrations",
+             "incident-registrations",
+             "machine-checklist-registrations",
+             "machine-incident-registrations",
+             "project",
+             "project/work-breakdown-structure",
+             "user",
+             "resource",
+             "flow-locations",
+             "flow-mass-types",
+         }) {
+        INFO("stream ", name);
+        auto got = records_of(pages(f.client, token, far, name));
+        CHECK(got.size() == f.server.live_count(name));
+        CHECK(got.size() >= 8);
+        for (std::size_t i = 0; i + 1 < got.size(); ++i)
+            CHECK(str(got[i].at("id")) < str(got[i + 1].at("id")));
+    }
+    for (std::string name : {"machine-registrations", "images", "flow-trip-registrations", "payroll-lines"})
+        CHECK(records_of(pages(f.client, token, far, name)).empty());
+}
+
+TEST_CASE("fake_ditio: registrations of every stream join to the metadata streams")
+{
+    running f;
+    f.server.seed(500, 11);
+    f.server.seed_streams(300, 11);
+    auto token = f.client.token();
+
+    auto users = all_live(f.client, token, "user");
+    std::set<std::string> identities, profiles;
+    std::map<std::string, std::vector<json::object>> by_identity;
+    for (const auto& u : users) {
+        CHECK(profiles.insert(str(u.at("id"))).second);
+        identities.insert(str(u.at("identityUserId")));
+        by_identity[str(u.at("identityUserId"))].push_back(u);
+    }
+    std::size_t two_profiles = 0;
+    for (const auto& [identity, rows] : by_identity) {
+        if (rows.size() < 2)
+            continue;
+        ++two_profiles;
+        CHECK(str(rows[0].at("companyId")) != str(rows[1].at("companyId")));
+        CHECK(rows[0].at("isActiveEmployment").as_bool() != rows[1].at("isActiveEmployment").as_bool());
+    }
+    CHECK(two_profiles >= 2);
+
+    std::map<std::string, json::object> projects, tasks;
+    for (const auto& p : all_live(f.client, token, "project"))
+        projects.emplace(str(p.at("id")), p);
+    for (const auto& t : all_live(f.client, token, "project/work-breakdown-structure")) {
+        CHECK(projects.count(str(t.at("projectId"))) == 1);
+        tasks.emplace(str(t.at("id")), t);
+    }
+    CHECK(projects.size() == 20);
+    CHECK(tasks.size() == 120);
+    std::set<std::string> resources, locations, masses;
+    for (const auto& r : all_live(f.client, token, "resource"))
+        resources.insert(str(r.at("id")));
+    for (const auto& l : all_live(f.client, token, "flow-locations")) {
+        locations.insert(str(l.at("id")));
+        CHECK(projects.count(str(l.at("projectId"))) == 1);
+    }
+    for (const auto& m : all_live(f.client, token, "flow-mass-types"))
+        masses.insert(str(m.at("id")));
+
+    const std::vector<std::pair<std::string, const std::set<std::string>*>> joins{
+        {"userId", &identities},
+        {"driverId", &identities},
+        {"createdByUserId", &identities},
+        {"resourceId", &resources},
+        {"machineId", &resources},
+        {"loaderId", &resources},
+        {"dumperId", &resources},
+        {"massTypeId", &masses},
+        {"loadLocationId", &locations},
+        {"dumpLocationId", &locations},
+    };
+    for (const auto& name : fake_ditio::stream_names()) {
+        if (name == "project" || name == "project/work-breakdown-structure" || name == "user" ||
+            name == "resource" || name == "flow-locations" || name == "flow-mass-types")
+            continue;
+        INFO("stream ", name);
+        std::size_t checked = 0;
+        for (const auto& r : all_live(f.client, token, name)) {
+            for (const auto& [key, targets] : joins)
+                if (auto* v = r.if_contains(key); v && !v->is_null()) {
+                    CHECK(targets->count(str(*v)) == 1);
+                    ++checked;
+                }
+            if (auto* p = r.if_contains("projectId"); p && !p->is_null()) {
+                REQUIRE(projects.count(str(*p)) == 1);
+                const auto& project = projects.at(str(*p));
+                if (auto* number = r.if_contains("projectNumber"))
+                    CHECK(*number == project.at("number"));
+                if (auto* pname = r.if_contains("projectName"))
+                    CHECK(*pname == project.at("name"));
+                ++checked;
+            }
+            for (const char* key : {"taskId", "activityId"})
+                if (auto* t = r.if_contains(key); t && !t->is_null()) {
+                    REQUIRE(tasks.count(str(*t)) == 1);
+                    CHECK(tasks.at(str(*t)).at("projectId") == r.at("projectId"));
+                    if (auto* tname = r.if_contains("taskName"))
+                        CHECK(*tname == tasks.at(str(*t)).at("name"));
+                    ++checked;
+                }
+        }
+        CHECK(checked > 0);
+    }
+}
+
+TEST_CASE("fake_ditio: company filters, stream-bound tokens and metadata mutations")
+{
+    running f;
+    f.server.seed_streams(100, 12);
+    auto token = f.client.token();
+    const std::string own = "5f0c3a9e1d2b4c6a8e0f1a2b";
+    CHECK(all_live(f.client, token, "project").size() == 20);
+    CHECK(all_live(f.client, token, "project", "CompanyId=" + own + "&").size() == 19);
+    CHECK(all_live(f.client, token, "project", "CompanyId=61a7e2c4b9d8f0a1c2e3d4f5&").size() == 1);
+    CHECK(all_live(f.client, token, "project", "OwnCompanyDataOnly=true&").size() == 19);
+    CHECK(all_live(f.client, token, "project", "ExcludeDataFromSubsidiaries=true&").size() == 19);
+    CHECK(status_of(f.client, token, stream_path("project") + "?ModifiedBefore=2026-01-01") == 400);
+    CHECK(
+        status_of(
+            f.client, token, stream_path("project") + "?ModifiedSince=2026-01-01&ModifiedBefore=2026-01-01"
+        ) == 400
+    );
+    auto modified = f.server.snapshot("project");
+    auto median = std::next(modified.begin(), 10)->second.modified;
+    std::size_t older = 0;
+    for (const auto& [id, v] : modified)
+        older += v.modified < median ? 1 : 0;
+    CHECK(
+        records_of(pages(f.client, token, "ModifiedSince=2000-01-01&ModifiedBefore=" + median, "project"))
+            .size() == older
+    );
+    auto one_project = str(all_live(f.client, token, "project").at(3).at("id"));
+    auto wbs =
+        all_live(f.client, token, "project/work-breakdown-structure", "ProjectId=" + one_project + "&");
+    CHECK(wbs.size() == 6);
+
+    // A token only works for the stream and the parameters it was issued for.
+    auto images = stream_path("images");
+    auto first = f.client.get(images + "?Sources=feed&ChunkLimit=5", token);
+    REQUIRE(first.status == 200);
+    auto next = str(first.json().at("continuationToken"));
+    CHECK(status_of(f.client, token, images + "?Sources=feed&ChunkLimit=5&ContinuationToken=" + next) == 200);
+    CHECK(
+        status_of(f.client, token, images + "?Sources=alert&ChunkLimit=5&ContinuationToken=" + next) == 400
+    );
+    CHECK(
+        status_of(
+            f.client, token, stream_path("payroll-lines") + "?ChunkLimit=5&ContinuationToken=" + next
+        ) == 400
+    );
+    auto inc = f.client.get(stream_path("user") + "?ModifiedSince=2000-01-01&ChunkLimit=5", token);
+    auto inc_next = str(inc.json().at("continuationToken"));
+    CHECK(
+        status_of(f.client, token, stream_path("user") + "?ChunkLimit=5&ContinuationToken=" + inc_next) == 400
+    );
+    CHECK(
+        status_of(
+            f.client,
+            token,
+            stream_path("user") + "?ModifiedSince=2000-01-01&ChunkLimit=5&ContinuationToken=" + inc_next
+        ) == 200
+    );
+
+    // New metadata entries, edits and purges, through the same API as registrations.
+    auto added = f.server.insert("project", 2);
+    REQUIRE(added.size() == 2);
+    CHECK(f.server.live_count("project") == 22);
+    auto fresh = json::parse(f.server.snapshot("project").at(added[0]).json);
+    CHECK(str(fresh.at("number")).rfind("P-24", 0) == 0);
+    auto old = f.server.snapshot("resource").begin()->second;
+    auto resource_id = f.server.snapshot("resource").begin()->first;
+    f.server.edit("resource", {resource_id});
+    auto edited = f.server.snapshot("resource").at(resource_id);
+    CHECK(edited.modified > old.modified);
+    CHECK(edited.json != old.json);
+    f.server.purge("project", {added[1]});
+    CHECK(f.server.live_count("project") == 21);
+    CHECK(ids_of(all_live(f.client, token, "project")).count(added[1]) == 0);
+
+    // The same calls reach the time-registrations store.
+    auto tr = f.server.insert("time-registrations", 3);
+    CHECK(f.server.live_count("time-registrations") == 3);
+    CHECK(f.server.live_count() == 3);
+    auto tr_view = f.server.snapshot("time-registrations").at(tr[0]);
+    CHECK(tr_view.window_at == tr_view.work_date);
+    f.server.remove("time-registrations", {tr[1]});
+    CHECK(f.server.pick_live("time-registrations", 10, 1).size() == 2);
+}
+
+TEST_CASE("fake_ditio: the control endpoint mutates any stream")
+{
+    fake_options o;
+    o.tls = false;
+    o.control_endpoint = true;
+    running f(o);
+    f.server.seed_streams(50, 13);
+    auto mutate =
+        f.client.send({http::verb::post, "/_fake/mutate?stream=project&insert=2&edit=3&delete=1&seed=4", 11});
+    REQUIRE(mutate.status == 200);
+    auto m = mutate.json();
+    CHECK(m.at("inserted").as_int64() == 2);
+    CHECK(m.at("edited").as_int64() == 3);
+    CHECK(m.at("deleted").as_int64() == 1);
+    CHECK(m.at("live").as_int64() == 21);
+    auto images = f.client.send({http::verb::post, "/_fake/mutate?stream=images&insert=4", 11});
+    CHECK(images.json().at("live").as_int64() == 54);
+    CHECK(f.client.send({http::verb::post, "/_fake/mutate?stream=nope&insert=1", 11}).status == 400);
+}
+
+TEST_CASE("fake_ditio: seeding every stream is deterministic for a seed")
+{
+    fake_ditio a(tls_options()), b(tls_options()), c(tls_options());
+    a.seed_streams(40, 99, "2025-01-01", "2025-06-30");
+    b.seed_streams(40, 99, "2025-01-01", "2025-06-30");
+    c.seed_streams(40, 98, "2025-01-01", "2025-06-30");
+    for (const auto& name : fake_ditio::stream_names()) {
+        if (name == "time-registrations")
+            continue;
+        INFO("stream ", name);
+        auto sa = a.snapshot(name), sb = b.snapshot(name);
+        CHECK(live_ids(sa) == live_ids(sb));
+        CHECK(a.pick_live(name, 5, 1) == b.pick_live(name, 5, 1));
+        for (const auto& [id, v] : sa) {
+            CHECK(v.window_at == sb.at(id).window_at);
+            if (!v.window_at.empty()) {
+                CHECK(v.window_at >= "2025-01-01");
+                CHECK(v.window_at < "2025-07-01");
+            }
+        }
+        auto meta = name == "project" || name == "project/work-breakdown-structure" || name == "user" ||
+                    name == "resource" || name == "flow-locations" || name == "flow-mass-types";
+        CHECK((live_ids(c.snapshot(name)) == live_ids(sa)) == meta); // the pools do not depend on the seed
+        CHECK(sa.size() == (meta ? sa.size() : 40));
+    }
+    // Seeding again adds registrations but no second copy of the pools.
+    a.seed_streams(10, 5);
+    CHECK(a.live_count("project") == 20);
+    CHECK(a.live_count("images") == 50);
 }
 
 TEST_SUITE_END();
