@@ -13,6 +13,7 @@
 #include <ditio_sync/sync/db_worker.hpp>
 #include <ditio_sync/sync/engine.hpp>
 #include <ditio_sync/sync/scheduler.hpp>
+#include <ditio_sync/sync/stream_settings.hpp>
 #include <ditio_sync/util/clock.hpp>
 #include <ditio_sync/util/net.hpp>
 #include <ditio_sync/util/stop.hpp>
@@ -26,6 +27,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -53,17 +55,27 @@ struct usage_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// The named streams in catalogue order (registrations before dimensions), whatever order they were given in.
 std::vector<const ditio::stream_def*> resolve_streams(const std::vector<std::string>& names)
 {
-    std::vector<const ditio::stream_def*> out;
-    for (const auto& n : names) {
-        const auto* s = ditio::find_stream(n);
-        if (!s)
+    for (const auto& n : names)
+        if (!ditio::find_stream(n))
             throw usage_error(
                 fmt::format("unknown stream '{}' (known: {})", n, fmt::join(ditio::stream_names(), ", "))
             );
-        out.push_back(s);
-    }
+    std::vector<const ditio::stream_def*> out;
+    for (const auto& s : ditio::catalogue())
+        if (std::find(names.begin(), names.end(), s.name) != names.end())
+            out.push_back(&s);
+    return out;
+}
+
+std::vector<sync::stream_settings>
+settings_for(const config::config& cfg, const std::vector<const ditio::stream_def*>& streams)
+{
+    std::vector<sync::stream_settings> out;
+    for (const auto* s : streams)
+        out.push_back(sync::resolve_stream(cfg, *s));
     return out;
 }
 
@@ -81,6 +93,7 @@ config::config load_config(const options& opt, config::need_credentials creds)
         cfg.log.format = config::log_format::text;
     auto names = ditio::stream_names();
     config::validate(cfg, names, creds);
+    sync::check_streams(cfg);
     auto format = cfg.log.format.value_or(
         ::isatty(STDERR_FILENO) ? config::log_format::text : config::log_format::json
     );
@@ -146,10 +159,6 @@ sync::engine_settings engine_settings_for(const config::config& c)
 {
     sync::engine_settings s;
     s.overlap = c.sync.overlap;
-    s.chunk_limit = c.sync.chunk_limit;
-    s.full_from = c.sync.full_from;
-    s.full_ahead = c.sync.full_ahead;
-    s.company_id = c.ditio.company_id;
     s.run_retry_budget = c.http.run_retry_budget;
     return s;
 }
@@ -234,6 +243,7 @@ int exit_code_for(sync::run_status s)
     switch (s) {
     case sync::run_status::ok:
     case sync::run_status::cancelled:
+    case sync::run_status::unavailable:
         return exit_code::ok;
     case sync::run_status::auth_refused:
         return exit_code::auth_refused;
@@ -248,17 +258,18 @@ int exit_code_for(sync::run_status s)
 int cmd_sync(const options& opt)
 {
     auto cfg = load_config(opt, config::need_credentials::yes);
-    auto streams = resolve_streams(opt.sync_streams.empty() ? cfg.sync.streams : opt.sync_streams);
+    auto streams =
+        settings_for(cfg, resolve_streams(opt.sync_streams.empty() ? cfg.sync.streams : opt.sync_streams));
     auto secret = preflight(cfg);
     store::instance_lock lock(cfg.storage.path);
     runtime rt(cfg, std::move(secret), open_and_migrate(cfg));
     auto kind = opt.sync_full ? sync::run_kind::full : sync::run_kind::automatic;
     auto statuses = rt.run_to_end([&]() -> asio::awaitable<std::vector<sync::run_status>> {
         std::vector<sync::run_status> out;
-        for (const auto* s : streams) {
+        for (const auto& s : streams) {
             if (rt.stop.stop_requested())
                 break;
-            auto report = co_await rt.engine.run(*s, kind);
+            auto report = co_await rt.engine.run(s, kind);
             out.push_back(report.status);
             // Credentials refused for one stream are refused for all: stop early, no hammering.
             if (report.status == sync::run_status::auth_refused)
@@ -266,6 +277,12 @@ int cmd_sync(const options& opt)
         }
         co_return out;
     }());
+    // An endpoint missing in this environment is not a failure, unless every stream is missing: then the
+    // reporting base URL is more likely wrong.
+    if (!statuses.empty() && std::all_of(statuses.begin(), statuses.end(), [](sync::run_status s) {
+            return s == sync::run_status::unavailable;
+        }))
+        return exit_code::sync_failed;
     // The most specific failure wins: database, then authentication, then any other.
     int code = exit_code::ok;
     for (auto s : statuses) {
@@ -280,14 +297,15 @@ int cmd_sync(const options& opt)
 int cmd_run(const options& opt)
 {
     auto cfg = load_config(opt, config::need_credentials::yes);
-    auto streams = resolve_streams(cfg.sync.streams);
+    auto streams = settings_for(cfg, resolve_streams(cfg.sync.streams));
     auto secret = preflight(cfg);
     store::instance_lock lock(cfg.storage.path);
     runtime rt(cfg, std::move(secret), open_and_migrate(cfg));
     sync::scheduler sched(
         rt.engine,
-        streams,
-        sync::schedule_settings{cfg.sync.interval},
+        std::move(streams),
+        sync::schedule_settings{},
+        rt.clock,
         rt.stop,
         log::get("sync"),
         std::random_device{}()
@@ -300,12 +318,19 @@ int cmd_run(const options& opt)
          {"interval_s", std::chrono::duration_cast<std::chrono::seconds>(cfg.sync.interval).count()},
          {"database", cfg.storage.path.string()}}
     );
-    rt.run_to_end([&]() -> asio::awaitable<int> {
-        co_await sched.run();
-        co_return 0;
-    }());
-    log::info(log::get("app"), "app.stopped", {{"crashed", sched.crashed()}});
-    return sched.crashed() ? exit_code::sync_failed : exit_code::ok;
+    // An unexpected exception must not leave the daemon half-alive: it stops, and systemd restarts it.
+    bool crashed = false;
+    try {
+        rt.run_to_end([&]() -> asio::awaitable<int> {
+            co_await sched.run();
+            co_return 0;
+        }());
+    } catch (const std::exception& e) {
+        crashed = true;
+        log::error(log::get("app"), "sync.scheduler_crashed", {{"error", e.what()}});
+    }
+    log::info(log::get("app"), "app.stopped", {{"crashed", crashed}});
+    return crashed ? exit_code::sync_failed : exit_code::ok;
 }
 
 int cmd_check(const options& opt)
@@ -376,6 +401,17 @@ int cmd_status(const options& opt)
     if (version == 0)
         throw store::db_error(
             store::db_failure::cannot_open, "the database has no schema yet; run `ditio-sync migrate`"
+        );
+    // status opens the database read-only, so it cannot upgrade it; the daemon does that when it starts.
+    if (version < store::latest_schema_version())
+        throw store::db_error(
+            store::db_failure::cannot_open,
+            fmt::format(
+                "the database has schema version {}, older than this ditio-sync's ({}); run `ditio-sync "
+                "migrate` or start the daemon",
+                version,
+                store::latest_schema_version()
+            )
         );
     auto streams = resolve_streams(cfg.sync.streams);
     auto status = ops::collect_status(db, streams, cfg.sync.overlap);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quick start (a): install what is missing, build, start the bundled fake Ditio server on loopback, mirror
-# its time registrations with `ditio-sync sync`, and show what was mirrored and how to query it.
+# every Data Extraction stream with `ditio-sync sync`, and show what was mirrored and how to query it.
 # The demo's files (config, database, logs) stay in build/demo for you to look at.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +15,7 @@ rm -rf "$demo"
 mkdir -p "$demo"
 chmod 700 "$demo"
 
-"$build/tests/support/ditio-fake" --pki-dir "$demo/pki" --records 5000 --seed 7 --port-file "$demo/port" \
+"$build/tests/support/ditio-fake" --pki-dir "$demo/pki" --records 5000 --stream-records 400 --seed 7 --port-file "$demo/port" \
     2>"$demo/fake-ditio.log" &
 fake_pid=$!
 trap 'kill "$fake_pid" 2>/dev/null || true; wait "$fake_pid" 2>/dev/null || true' EXIT
@@ -32,22 +32,39 @@ umask 077
 printf 'demo-secret\n' >"$demo/client_secret"
 sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$demo|g" "$root/config/demo.toml" >"$demo/ditio-sync.toml"
 
-echo "== ditio-sync sync (fake Ditio on https://127.0.0.1:$port, logs in build/demo/sync.log)"
+echo "== ditio-sync sync (fake Ditio on https://127.0.0.1:$port, every stream, logs in build/demo/sync.log)"
 "$build/ditio-sync" --config "$demo/ditio-sync.toml" --log-format json sync 2>"$demo/sync.log"
 grep -c '"event":"sync.page_committed"' "$demo/sync.log" | xargs printf '   %s pages committed\n'
-grep '"event":"sync.run_finished"' "$demo/sync.log" | sed 's/^/   /'
 
-echo
-echo "== ditio-sync status"
-"$build/ditio-sync" --config "$demo/ditio-sync.toml" status
+# Runs a query against the mirror, showing it first.
+show() {
+    echo
+    echo "== $1"
+    echo "$2" | sed 's/^/   /'
+    sqlite3 -header -column "$demo/ditio.db" "$2"
+}
 
-query="SELECT work_date, user_name, project_name, round(sum(qty), 2) AS hours
-       FROM v_time_registrations
-       GROUP BY work_date, user_name, project_name
-       ORDER BY work_date DESC, hours DESC LIMIT 5;"
-echo
-echo "== sqlite3 build/demo/ditio.db \"$(echo "$query" | tr -s ' \n' ' ')\""
-sqlite3 -header -column "$demo/ditio.db" "$query"
-echo
-echo "== sqlite3 build/demo/ditio.db \"SELECT count(*) AS live_rows, round(sum(qty), 1) AS hours FROM v_time_registrations;\""
-sqlite3 -header -column "$demo/ditio.db" "SELECT count(*) AS live_rows, round(sum(qty), 1) AS hours FROM v_time_registrations;"
+show "What was mirrored (ditio-sync status --json has all of it)" \
+"SELECT r.stream, r.rows_upserted AS rows, r.pages, f.complete_through
+FROM sync_runs AS r JOIN v_sync_freshness AS f USING (stream)
+ORDER BY r.id;"
+
+show "Hours per employee per week (the last two weeks with hours)" \
+"SELECT strftime('%Y-W%W', work_date) AS week, employee_number, user_name, round(sum(hours), 2) AS hours
+FROM v_hours_per_employee_day
+WHERE strftime('%Y-W%W', work_date) >= (SELECT strftime('%Y-W%W', max(work_date), '-7 days')
+                                        FROM v_hours_per_employee_day)
+GROUP BY week, user_id ORDER BY week DESC, hours DESC LIMIT 8;"
+
+show "Hours per project" \
+"SELECT project_number, project_name, round(hours, 1) AS hours, round(unapproved_hours, 1) AS unapproved,
+       employees
+FROM v_hours_per_project ORDER BY hours DESC LIMIT 5;"
+
+show "Unapproved hours, oldest first" \
+"SELECT work_date, user_name, project_number, task_name, qty FROM v_unapproved_hours
+ORDER BY work_date, user_name LIMIT 5;"
+
+show "Absences per employee" \
+"SELECT employee_number, user_name, absence_type_name, days, round(hours, 1) AS hours
+FROM v_absences_per_employee ORDER BY days DESC, user_name LIMIT 5;"

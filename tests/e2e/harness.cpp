@@ -175,11 +175,13 @@ std::map<std::string, mirror_row> read_mirror(const fs::path& db, const std::str
     return out;
 }
 
-std::vector<std::string> compare_with_server(const testing::fake_ditio& server, const fs::path& db)
+std::vector<std::string> compare_with_server(
+    const testing::fake_ditio& server, const fs::path& db, const std::string& stream, const std::string& table
+)
 {
     std::vector<std::string> diffs;
-    auto truth = server.snapshot();
-    auto mirror = read_mirror(db);
+    auto truth = server.snapshot(stream);
+    auto mirror = read_mirror(db, table);
     for (const auto& [id, rec] : truth) {
         auto it = mirror.find(id);
         if (!rec.deleted) {
@@ -268,10 +270,12 @@ std::int64_t query_int(const fs::path& db, const std::string& sql)
     return std::stoll(query_text(db, sql).value_or("0"));
 }
 
-void check_mirror_exact(const testing::fake_ditio& server, const fs::path& db)
+void check_mirror_exact(
+    const testing::fake_ditio& server, const fs::path& db, const std::string& stream, const std::string& table
+)
 {
-    auto diffs = compare_with_server(server, db);
-    CHECK_MESSAGE(diffs.empty(), join_first(diffs));
+    auto diffs = compare_with_server(server, db, stream, table);
+    CHECK_MESSAGE(diffs.empty(), stream << ": " << join_first(diffs));
 }
 
 void check_no_leaks(fixture& fx, const std::string& log)
@@ -281,6 +285,23 @@ void check_no_leaks(fixture& fx, const std::string& log)
     CHECK(log.find(fx.secret()) == std::string::npos);
     for (const auto& token : fx.server().issued_tokens())
         CHECK(log.find(token) == std::string::npos);
+}
+
+bool wait_for_count(
+    const fs::path& db, const std::string& sql, std::int64_t at_least, std::chrono::milliseconds timeout
+)
+{
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        try {
+            if (query_int(db, sql) >= at_least)
+                return true;
+        } catch (const std::exception&) {
+            // Not created or migrated yet.
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    }
+    return false;
 }
 
 std::optional<std::string> query_text(const fs::path& db, const std::string& sql)

@@ -62,10 +62,15 @@ struct mirror_row {
 std::map<std::string, mirror_row>
 read_mirror(const std::filesystem::path& db, const std::string& table = "time_registrations");
 
-// Differences between the mirror and the server's live set: missing, extra-live, stale, wrongly live or
-// wrongly deleted rows. Empty when the mirror is exact. Purged records (no tombstone) are ignored.
-std::vector<std::string>
-compare_with_server(const testing::fake_ditio& server, const std::filesystem::path& db);
+// Differences between a stream's mirror table and the server's live set: missing, extra-live, stale,
+// wrongly live or wrongly deleted rows. Empty when the mirror is exact. Purged records (no tombstone) are
+// ignored.
+std::vector<std::string> compare_with_server(
+    const testing::fake_ditio& server,
+    const std::filesystem::path& db,
+    const std::string& stream = "time-registrations",
+    const std::string& table = "time_registrations"
+);
 
 // Every stderr line must be one JSON object; returns the lines that are not.
 std::vector<std::string> non_json_lines(const std::string& log);
@@ -90,10 +95,24 @@ class fixture;
 std::int64_t query_int(const std::filesystem::path& db, const std::string& sql);
 
 // Checks (doctest) that the mirror equals the server's data, listing the first differences.
-void check_mirror_exact(const testing::fake_ditio& server, const std::filesystem::path& db);
+void check_mirror_exact(
+    const testing::fake_ditio& server,
+    const std::filesystem::path& db,
+    const std::string& stream = "time-registrations",
+    const std::string& table = "time_registrations"
+);
 
 // Checks (doctest) that a run's log is JSON lines holding neither the secret nor any issued token.
 void check_no_leaks(fixture& fx, const std::string& log);
+
+// Polls `sql` (a number) until it reaches `at_least`; false when `timeout` passes first. For waiting on a
+// commit, which the log reports only later (a page's log line follows the next page's answer).
+bool wait_for_count(
+    const std::filesystem::path& db,
+    const std::string& sql,
+    std::int64_t at_least,
+    std::chrono::milliseconds timeout
+);
 
 // A value read by a one-off SQL query (first column of the first row), or nullopt for NULL/no row.
 std::optional<std::string> query_text(const std::filesystem::path& db, const std::string& sql);

@@ -130,7 +130,7 @@ TEST_SUITE_BEGIN("store");
 TEST_CASE("mirror: a new record is inserted with its bookkeeping")
 {
     auto db = migrated_db();
-    store::mirror_table m(db, table);
+    store::mirror_table m(db, table, false);
     auto r = live("a1", "2026-10-01T06:02:11.123Z", {{"qty", 7.5}});
     auto counts = m.apply({r}, 1, "2026-10-01T07:00:00.000Z");
     CHECK(counts.upserted == 1);
@@ -150,7 +150,7 @@ TEST_CASE("mirror: a new record is inserted with its bookkeeping")
 TEST_CASE("mirror: versions replace each other only forwards in change time")
 {
     auto db = migrated_db();
-    store::mirror_table m(db, table);
+    store::mirror_table m(db, table, false);
     auto v1 = live("a1", "2026-10-01T06:00:00Z", {{"qty", 1}});
     auto v2 = live("a1", "2026-10-01T06:00:00.5Z", {{"qty", 2}});
     m.apply({v1}, 1, "N1");
@@ -197,7 +197,7 @@ TEST_CASE("mirror: versions replace each other only forwards in change time")
 TEST_CASE("mirror: a tombstone flags the row and keeps its last live data")
 {
     auto db = migrated_db();
-    store::mirror_table m(db, table);
+    store::mirror_table m(db, table, false);
     auto v1 = live("a1", "2026-10-01T06:00:00Z", {{"qty", 7.5}, {"workDate", "2026-10-01T00:00:00Z"}});
     m.apply({v1}, 1, "N1");
     auto t = tombstone("a1", "2026-10-02T08:00:00Z", "2026-10-02T08:00:00Z");
@@ -244,7 +244,7 @@ TEST_CASE("mirror: a tombstone flags the row and keeps its last live data")
 TEST_CASE("mirror: tombstones for unknown ids and out-of-order tombstones")
 {
     auto db = migrated_db();
-    store::mirror_table m(db, table);
+    store::mirror_table m(db, table, false);
 
     SUBCASE("an unknown id stores the tombstone itself")
     {
@@ -298,7 +298,7 @@ TEST_CASE("mirror: tombstones for unknown ids and out-of-order tombstones")
 TEST_CASE("mirror: sweep marks rows the run did not see, inside the window only")
 {
     auto db = migrated_db();
-    store::mirror_table m(db, table);
+    store::mirror_table m(db, table, false);
     auto in_a = live("in-a", "2026-01-01T00:00:00Z", {{"workDate", "2026-01-10T00:00:00Z"}});
     auto in_b = live("in-b", "2026-01-01T00:00:00Z", {{"workDate", "2026-01-15T00:00:00Z"}});
     auto edge_from = live("edge-from", "2026-01-01T00:00:00Z", {{"workDate", "2026-01-01T00:00:00Z"}});
@@ -347,7 +347,7 @@ TEST_CASE("mirror: sweep marks rows the run did not see, inside the window only"
 TEST_CASE("mirror: v_time_registrations exposes typed columns and hides deleted rows")
 {
     auto db = migrated_db();
-    store::mirror_table m(db, table);
+    store::mirror_table m(db, table, false);
     m.apply(
         {live(
              "tr1",
@@ -536,7 +536,7 @@ TEST_CASE("sync_state: pages commit records and checkpoint, the last one finishe
     SUBCASE("last page with a sweep counts the swept rows as deleted")
     {
         // a1 and a2 were seen by this run; an older row from an earlier run was not.
-        store::mirror_table m(db, table);
+        store::mirror_table m(db, table, false);
         m.apply({live("old", "2025-01-01T00:00:00Z", {{"workDate", "2026-01-09T00:00:00Z"}})}, run - 1, "T0");
         std::vector<record> none;
         pc.records = &none;
@@ -732,7 +732,7 @@ TEST_CASE("sync_state: live_rows and deleted_rows count the mirror")
 {
     auto db = migrated_db();
     store::sync_store s(db);
-    store::mirror_table m(db, table);
+    store::mirror_table m(db, table, false);
     m.apply(
         {live("a", "2026-01-01T00:00:00Z"),
          live("b", "2026-01-01T00:00:00Z"),
@@ -748,7 +748,7 @@ TEST_CASE("sync_state: live_rows and deleted_rows count the mirror")
 TEST_CASE("mirror: a failed write leaves the cached statements usable once the fault is gone")
 {
     auto db = migrated_db();
-    store::mirror_table m(db, table);
+    store::mirror_table m(db, table, false);
     // A write fault (as from a full disk) for one id, then the fault goes away.
     db.exec("CREATE TRIGGER fail_writes BEFORE INSERT ON time_registrations WHEN NEW.id = 'bad' "
             "BEGIN SELECT RAISE(ABORT, 'disk full'); END");

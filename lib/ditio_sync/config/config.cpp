@@ -158,6 +158,52 @@ const std::vector<key_def>& key_table()
     return keys;
 }
 
+// Keys every [streams."<name>"] table may set; anything else is a stream parameter, checked against the
+// catalogue by the sync layer because config does not know the streams.
+void parse_stream_table(config& c, const std::string& name, const toml::node& node, std::string_view origin)
+{
+    auto where = fmt::format("streams.\"{}\"", name);
+    const auto* table = node.as_table();
+    if (!table)
+        fail(origin, where, "must be a table");
+    auto& s = c.streams[name];
+    for (auto&& [key, value] : *table) {
+        auto k = std::string(key.str());
+        auto full = fmt::format("{}.{}", where, k);
+        if (k == "interval")
+            s.interval = read_duration(value, origin, full);
+        else if (k == "full_ahead")
+            s.full_ahead = read_duration(value, origin, full);
+        else if (k == "max_window")
+            s.max_window = read_duration(value, origin, full);
+        else if (k == "full_from")
+            s.full_from = read_string(value, origin, full);
+        else if (k == "chunk_limit") {
+            auto v = read_int(value, origin, full);
+            if (v < 1 || v > 10000)
+                fail(origin, full, fmt::format("{} is out of range 1..10000", v));
+            s.chunk_limit = static_cast<int>(v);
+        } else if (const auto* b = value.as_boolean()) {
+            s.params[k] = b->get();
+        } else if (value.is_string()) {
+            s.params[k] = read_string(value, origin, full);
+        } else if (const auto* arr = value.as_array()) {
+            std::vector<std::string> items;
+            for (const auto& item : *arr)
+                items.push_back(read_string(item, origin, full));
+            s.params[k] = std::move(items);
+        } else {
+            fail(origin, full, "must be a boolean, a string or an array of strings");
+        }
+    }
+}
+
+void check_date(std::string_view key, const std::string& value)
+{
+    if (!util::parse_iso8601(value) || value.size() != 10)
+        throw config_error(fmt::format("{}: '{}' is not a date (YYYY-MM-DD)", key, value));
+}
+
 void check_base_url(std::string_view key, const std::string& value)
 {
     auto url = util::split_url(value);
@@ -211,6 +257,13 @@ config parse(std::string_view toml_text, std::string_view origin)
     for (auto&& [table_name, table_node] : root) {
         const auto* table = table_node.as_table();
         auto tname = table_name.str();
+        if (tname == "streams") {
+            if (!table)
+                fail(origin, tname, "must be a table of [streams.\"<name>\"] tables");
+            for (auto&& [stream_name, stream_node] : *table)
+                parse_stream_table(c, std::string(stream_name.str()), stream_node, origin);
+            continue;
+        }
         bool known_table = std::any_of(key_table().begin(), key_table().end(), [&](const key_def& k) {
             return k.table == tname;
         });
@@ -288,9 +341,7 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
     // miss writes committed at the edge of a run.
     if (c.sync.overlap < std::chrono::minutes{1} || c.sync.overlap > std::chrono::hours{24 * 30})
         throw config_error("sync.overlap: must be between 1m and 30d");
-    auto from = util::parse_iso8601(c.sync.full_from);
-    if (!from || c.sync.full_from.size() != 10)
-        throw config_error(fmt::format("sync.full_from: '{}' is not a date (YYYY-MM-DD)", c.sync.full_from));
+    check_date("sync.full_from", c.sync.full_from);
     if (c.sync.streams.empty())
         throw config_error("sync.streams: must name at least one stream");
     for (const auto& s : c.sync.streams) {
@@ -298,6 +349,17 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
             throw config_error(fmt::format("sync.streams: unknown stream '{}'", s));
         if (std::count(c.sync.streams.begin(), c.sync.streams.end(), s) > 1)
             throw config_error(fmt::format("sync.streams: '{}' is listed twice", s));
+    }
+    for (const auto& [name, s] : c.streams) {
+        auto where = fmt::format("streams.\"{}\"", name);
+        if (std::find(known_streams.begin(), known_streams.end(), name) == known_streams.end())
+            throw config_error(fmt::format("{}: unknown stream", where));
+        if (s.interval && *s.interval < std::chrono::seconds{1})
+            throw config_error(fmt::format("{}.interval: must be at least 1s", where));
+        if (s.full_from)
+            check_date(where + ".full_from", *s.full_from);
+        if (s.max_window && *s.max_window < std::chrono::hours{24})
+            throw config_error(fmt::format("{}.max_window: must be at least 1d", where));
     }
     if (c.http.timeout < std::chrono::seconds{1})
         throw config_error("http.timeout: must be at least 1s");

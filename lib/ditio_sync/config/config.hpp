@@ -5,11 +5,13 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace ditio_sync::config {
@@ -46,6 +48,19 @@ struct sync_section {
     std::vector<std::string> streams{"time-registrations"};
 };
 
+// A stream parameter as written in TOML; its type is checked against the stream catalogue later.
+using param_value = std::variant<bool, std::string, std::vector<std::string>>;
+
+// [streams."<name>"]: overrides of the [sync] defaults and the stream's own Ditio parameters.
+struct stream_section {
+    std::optional<std::chrono::milliseconds> interval;
+    std::optional<int> chunk_limit;
+    std::optional<std::string> full_from;
+    std::optional<std::chrono::milliseconds> full_ahead;
+    std::optional<std::chrono::milliseconds> max_window; // split full-sync windows to at most this
+    std::map<std::string, param_value> params;           // config key (snake_case) -> value
+};
+
 struct http_section {
     std::chrono::milliseconds timeout{std::chrono::seconds{60}};
     std::string ca_file;
@@ -66,6 +81,7 @@ struct config {
     ditio_section ditio;
     storage_section storage;
     sync_section sync;
+    std::map<std::string, stream_section> streams; // keyed by stream name
     http_section http;
     log_section log;
 };

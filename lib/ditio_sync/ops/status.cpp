@@ -9,6 +9,8 @@
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace ditio_sync::ops {
 
 namespace json = boost::json;
@@ -33,19 +35,26 @@ std::string text_of(const json::value& v)
 
 json::value collect_status(
     SQLite::Database& db,
-    const std::vector<const ditio::stream_def*>& streams,
+    const std::vector<const ditio::stream_def*>& enabled,
     std::chrono::milliseconds overlap
 )
 {
     return store::guarded("reading status", [&] {
         store::sync_store st(db);
         json::array out;
-        for (const auto* s : streams) {
+        for (const auto& def : ditio::catalogue()) {
+            const auto* s = &def;
             std::string name(s->name);
             auto state = st.load(name);
+            bool is_enabled = std::find(enabled.begin(), enabled.end(), s) != enabled.end();
+            // A stream once synced and since disabled still has rows worth knowing about.
+            if (!is_enabled && !state)
+                continue;
             json::object o;
             o["stream"] = name;
+            o["enabled"] = is_enabled;
             o["table"] = s->table;
+            o["view"] = fmt::format("v_{}", s->table);
             o["rows"] = st.live_rows(std::string(s->table));
             o["deleted_rows"] = st.deleted_rows(std::string(s->table));
             std::string mode = "never synced";
@@ -59,14 +68,23 @@ json::value collect_status(
             o["watermark"] = state ? opt(state->watermark) : json::value(nullptr);
             json::value complete_through = nullptr;
             if (state && state->watermark)
-                if (auto wm = util::parse_iso8601(*state->watermark))
+                if (auto wm = util::parse_iso8601(*state->watermark)) {
+                    // The overlap in force when the watermark was written, as v_sync_freshness reads it.
+                    std::chrono::milliseconds used = overlap;
+                    SQLite::Statement q(db, "SELECT overlap_ms FROM sync_state WHERE stream = :s");
+                    q.bind(":s", name);
+                    if (q.executeStep() && !q.getColumn(0).isNull())
+                        used = std::chrono::milliseconds{q.getColumn(0).getInt64()};
                     complete_through = util::format_iso8601_s(
-                        *wm - std::chrono::duration_cast<std::chrono::microseconds>(overlap)
+                        *wm - std::chrono::duration_cast<std::chrono::microseconds>(used)
                     );
+                }
             o["data_complete_through"] = complete_through;
             o["last_success_at"] = state ? opt(state->last_success_at) : json::value(nullptr);
             o["last_error"] = state ? opt(state->last_error) : json::value(nullptr);
             o["last_error_at"] = state ? opt(state->last_error_at) : json::value(nullptr);
+            o["unavailable_since"] = state ? opt(state->unavailable_at) : json::value(nullptr);
+            o["next_run_at"] = state && is_enabled ? opt(state->next_run_at) : json::value(nullptr);
             if (state && state->run_id) {
                 o["in_progress"] = json::object{
                     {"run_id", *state->run_id}, {"mode", state->run_mode}, {"pages_done", state->pages_done}};
@@ -89,6 +107,14 @@ json::value collect_status(
                 r["rows_deleted"] = q.getColumn(7).getInt64();
                 r["error"] =
                     q.getColumn(8).isNull() ? json::value(nullptr) : json::value(q.getColumn(8).getString());
+                json::value seconds = nullptr;
+                if (!q.getColumn(4).isNull()) {
+                    auto a = util::parse_iso8601(q.getColumn(3).getString());
+                    auto b = util::parse_iso8601(q.getColumn(4).getString());
+                    if (a && b)
+                        seconds = std::chrono::duration<double>(*b - *a).count();
+                }
+                r["duration_s"] = seconds;
                 o["last_run"] = std::move(r);
             } else {
                 o["last_run"] = nullptr;
@@ -105,14 +131,21 @@ std::string format_status_text(const json::value& status)
     std::string out;
     for (const auto& v : status.at("streams").as_array()) {
         const auto& o = v.as_object();
-        out += fmt::format("{}\n", text_of(o.at("stream")));
+        out +=
+            fmt::format("{}{}\n", text_of(o.at("stream")), o.at("enabled").as_bool() ? "" : " (not enabled)");
         out += fmt::format("  mode:                  {}\n", text_of(o.at("mode")));
         out += fmt::format(
-            "  rows:                  {} live, {} deleted (table {})\n",
+            "  rows:                  {} live, {} deleted (table {}, view {})\n",
             text_of(o.at("rows")),
             text_of(o.at("deleted_rows")),
-            text_of(o.at("table"))
+            text_of(o.at("table")),
+            text_of(o.at("view"))
         );
+        if (!o.at("unavailable_since").is_null())
+            out += fmt::format(
+                "  unavailable since:     {} (Ditio answered 404; checked again daily)\n",
+                text_of(o.at("unavailable_since"))
+            );
         out += fmt::format("  watermark:             {}\n", text_of(o.at("watermark")));
         out += fmt::format("  data complete through: {}\n", text_of(o.at("data_complete_through")));
         out += fmt::format("  last success:          {}\n", text_of(o.at("last_success_at")));
@@ -125,14 +158,21 @@ std::string format_status_text(const json::value& status)
             );
         if (const auto& r = o.at("last_run"); r.is_object())
             out += fmt::format(
-                "  last run:              run {} ({}) {}, started {}, {} pages, {} upserted, {} deleted\n",
+                "  last run:              run {} ({}) {}, started {}, {}, {} pages, {} upserted, {} "
+                "deleted\n",
                 text_of(r.at("run_id")),
                 text_of(r.at("mode")),
                 text_of(r.at("status")),
                 text_of(r.at("started_at")),
+                r.at("duration_s").is_double() ? fmt::format("took {:.1f} s", r.at("duration_s").as_double())
+                                               : std::string("still running"),
                 text_of(r.at("pages")),
                 text_of(r.at("rows_upserted")),
                 text_of(r.at("rows_deleted"))
+            );
+        if (!o.at("next_run_at").is_null())
+            out += fmt::format(
+                "  next run:              {} (when the daemon runs)\n", text_of(o.at("next_run_at"))
             );
         if (!o.at("last_error").is_null())
             out += fmt::format(

@@ -13,10 +13,11 @@
 
 namespace ditio_sync::ops {
 
-// Throws store::db_error.
+// Every enabled stream, and every other stream the database has state for, in catalogue order. `overlap`
+// is used for streams whose watermark predates the recorded overlap. Throws store::db_error.
 boost::json::value collect_status(
     SQLite::Database& db,
-    const std::vector<const ditio::stream_def*>& streams,
+    const std::vector<const ditio::stream_def*>& enabled,
     std::chrono::milliseconds overlap
 );
 

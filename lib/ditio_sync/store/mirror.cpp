@@ -4,7 +4,7 @@
 
 namespace ditio_sync::store {
 
-mirror_table::mirror_table(SQLite::Database& db, std::string table)
+mirror_table::mirror_table(SQLite::Database& db, std::string table, bool tombstones_carry_data)
     : db_(db), table_(std::move(table)),
       // In an UPDATE every right-hand side sees the old row, so each CASE compares against the stored key.
       upsert_(
@@ -30,9 +30,10 @@ mirror_table::mirror_table(SQLite::Database& db, std::string table)
                  VALUES (:id, :modified, 1, :deleted_at, :data, :now, :now, :key)
                  ON CONFLICT (id) DO UPDATE SET
                    is_deleted = 1, deleted_at = excluded.deleted_at, modified_at = excluded.modified_at,
-                   change_key = excluded.change_key, synced_at = excluded.synced_at
+                   change_key = excluded.change_key, synced_at = excluded.synced_at{1}
                  WHERE excluded.change_key >= change_key AND NOT (is_deleted = 1 AND change_key = excluded.change_key))",
-              table_
+              table_,
+              tombstones_carry_data ? ", data = excluded.data" : ""
           )
       )
 {
@@ -96,9 +97,9 @@ std::int64_t mirror_table::sweep(
         "WHERE is_deleted = 0 AND (seen_run IS NULL OR seen_run <> :run)",
         table_
     );
+    // Instants, not strings: window values come as dates, as date-times with Z or with an offset.
     if (!window_field.empty())
-        sql += " AND substr(json_extract(data, :path), 1, 10) BETWEEN substr(:from, 1, 10) AND substr(:to, "
-               "1, 10)";
+        sql += " AND julianday(json_extract(data, :path)) BETWEEN julianday(:from) AND julianday(:to)";
     SQLite::Statement stmt(db_, sql);
     stmt.bind(":now", now);
     stmt.bind(":run", run_id);

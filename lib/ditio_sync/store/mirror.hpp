@@ -21,8 +21,10 @@ struct apply_counts {
 
 class mirror_table {
 public:
-    // `table` comes from the compiled-in stream catalogue, never from input.
-    mirror_table(SQLite::Database& db, std::string table);
+    // `table` comes from the compiled-in stream catalogue, never from input. `tombstones_carry_data`: Ditio
+    // sends deleted records of this stream as their last version (metadata, checklists), which then
+    // replaces the stored data; otherwise tombstones are empty and the stored data is kept.
+    mirror_table(SQLite::Database& db, std::string table, bool tombstones_carry_data);
 
     // Upserts live records and applies tombstones (flag the row, keep its last data; store the tombstone
     // itself when the id is unknown). Idempotent.
@@ -30,7 +32,7 @@ public:
     apply(const std::vector<ditio::record>& records, std::int64_t run_id, const std::string& now);
 
     // Marks deleted every live row that run `run_id` did not return, limited to rows whose
-    // `window_field` date lies in [from, to] when window_field is not empty. Returns the rows marked.
+    // `window_field` instant lies in [from, to] when window_field is not empty. Returns the rows marked.
     std::int64_t sweep(
         std::int64_t run_id,
         const std::string& window_field,

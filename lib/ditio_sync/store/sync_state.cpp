@@ -24,7 +24,8 @@ template <class T> void bind_opt(SQLite::Statement& s, const char* name, const s
 
 constexpr const char* select_state =
     R"(SELECT stream, watermark, last_full_sync_at, run_id, run_mode, run_params,
-    run_server_start, run_local_start, continuation_token, pages_done, last_success_at, last_error, last_error_at
+    run_server_start, run_local_start, continuation_token, pages_done, last_success_at, last_error, last_error_at,
+    unavailable_at, next_run_at
     FROM sync_state)";
 
 stream_state read_state(SQLite::Statement& q)
@@ -44,6 +45,8 @@ stream_state read_state(SQLite::Statement& q)
     s.last_success_at = opt_text(q.getColumn(10));
     s.last_error = opt_text(q.getColumn(11));
     s.last_error_at = opt_text(q.getColumn(12));
+    s.unavailable_at = opt_text(q.getColumn(13));
+    s.next_run_at = opt_text(q.getColumn(14));
     return s;
 }
 
@@ -51,11 +54,11 @@ stream_state read_state(SQLite::Statement& q)
 
 sync_store::sync_store(SQLite::Database& db) : db_(db) {}
 
-mirror_table& sync_store::mirror(const std::string& table)
+mirror_table& sync_store::mirror(const std::string& table, bool tombstones_carry_data)
 {
     auto& m = mirrors_[table];
     if (!m)
-        m = std::make_unique<mirror_table>(db_, table);
+        m = std::make_unique<mirror_table>(db_, table, tombstones_carry_data);
     return *m;
 }
 
@@ -166,17 +169,22 @@ commit_result sync_store::commit_page(const page_commit& pc)
     return guarded(fmt::format("committing a page of {}", pc.stream), [&] {
         commit_result out;
         SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
-        auto counts = mirror(pc.table).apply(*pc.records, pc.run_id, pc.now);
+        auto& table = mirror(pc.table, pc.tombstones_carry_data);
+        auto counts = table.apply(*pc.records, pc.run_id, pc.now);
         out.upserted = counts.upserted;
         out.deleted = counts.deleted;
 
-        if (pc.next_token) {
+        bool last = !pc.next_token && !pc.next_params;
+        if (!last) {
             SQLite::Statement st(
                 db_, R"(UPDATE sync_state SET continuation_token = :tok, pages_done = pages_done + 1,
-                run_server_start = coalesce(run_server_start, :server_start), updated_at = :now
+                run_params = coalesce(:params, run_params),
+                run_server_start = coalesce(run_server_start, :server_start), unavailable_at = NULL,
+                updated_at = :now
                 WHERE stream = :s AND run_id = :run RETURNING pages_done)"
             );
-            st.bind(":tok", *pc.next_token);
+            bind_opt(st, ":tok", pc.next_token);
+            bind_opt(st, ":params", pc.next_params);
             bind_opt(st, ":server_start", pc.server_start);
             st.bind(":now", pc.now);
             st.bind(":s", pc.stream);
@@ -186,8 +194,7 @@ commit_result sync_store::commit_page(const page_commit& pc)
             out.pages_done = st.getColumn(0).getInt64();
         } else {
             if (pc.sweep)
-                out.swept =
-                    mirror(pc.table).sweep(pc.run_id, pc.window_field, pc.window_from, pc.window_to, pc.now);
+                out.swept = table.sweep(pc.run_id, pc.window_field, pc.window_from, pc.window_to, pc.now);
             SQLite::Statement q(db_, "SELECT pages_done FROM sync_state WHERE stream = :s AND run_id = :run");
             q.bind(":s", pc.stream);
             q.bind(":run", pc.run_id);
@@ -198,9 +205,10 @@ commit_result sync_store::commit_page(const page_commit& pc)
                 last_full_sync_at = CASE WHEN :full THEN :now ELSE last_full_sync_at END,
                 run_id = NULL, run_mode = NULL, run_params = NULL, run_server_start = NULL, run_local_start = NULL,
                 continuation_token = NULL, pages_done = 0, last_success_at = :now, last_error = NULL,
-                last_error_at = NULL, updated_at = :now
+                last_error_at = NULL, unavailable_at = NULL, overlap_ms = :overlap, updated_at = :now
                 WHERE stream = :s AND run_id = :run)");
             st.bind(":wm", pc.watermark);
+            st.bind(":overlap", pc.overlap_ms);
             st.bind(":full", pc.full ? 1 : 0);
             st.bind(":now", pc.now);
             st.bind(":s", pc.stream);
@@ -216,7 +224,7 @@ commit_result sync_store::commit_page(const page_commit& pc)
         );
         run.bind(":up", out.upserted);
         run.bind(":del", out.deleted + out.swept);
-        run.bind(":last", pc.next_token ? 0 : 1);
+        run.bind(":last", last ? 1 : 0);
         run.bind(":now", pc.now);
         run.bind(":run", pc.run_id);
         run.exec();
@@ -226,7 +234,11 @@ commit_result sync_store::commit_page(const page_commit& pc)
 }
 
 void sync_store::fail_run(
-    const std::string& stream, std::int64_t run_id, const std::string& error, const std::string& now
+    const std::string& stream,
+    std::int64_t run_id,
+    const std::string& error,
+    const std::string& now,
+    bool abandon
 )
 {
     guarded("recording a failed run", [&] {
@@ -247,6 +259,14 @@ void sync_store::fail_run(
         st.bind(":now", now);
         st.bind(":s", stream);
         st.exec();
+        if (abandon) {
+            SQLite::Statement clear(db_, R"(UPDATE sync_state SET run_id = NULL, run_mode = NULL,
+                run_params = NULL, run_server_start = NULL, run_local_start = NULL, continuation_token = NULL,
+                pages_done = 0 WHERE stream = :s AND run_id = :run)");
+            clear.bind(":s", stream);
+            clear.bind(":run", run_id);
+            clear.exec();
+        }
         tx.commit();
     });
 }
@@ -296,11 +316,69 @@ void sync_store::reset(const std::string& stream, const std::string& now)
         r.exec();
         SQLite::Statement st(db_, R"(UPDATE sync_state SET watermark = NULL, run_id = NULL, run_mode = NULL,
             run_params = NULL, run_server_start = NULL, run_local_start = NULL, continuation_token = NULL,
-            pages_done = 0, updated_at = :now WHERE stream = :s)");
+            pages_done = 0, unavailable_at = NULL, updated_at = :now WHERE stream = :s)");
         st.bind(":now", now);
         st.bind(":s", stream);
         st.exec();
         tx.commit();
+    });
+}
+
+bool sync_store::mark_unavailable(const std::string& stream, std::int64_t run_id, const std::string& now)
+{
+    return guarded("recording an unavailable stream", [&] {
+        SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+        ensure_row(stream, now);
+        SQLite::Statement r(
+            db_,
+            "UPDATE sync_runs SET status = 'unavailable', finished_at = :now WHERE id = :run AND status = "
+            "'running'"
+        );
+        r.bind(":now", now);
+        r.bind(":run", run_id);
+        r.exec();
+        SQLite::Statement q(db_, "SELECT unavailable_at IS NULL FROM sync_state WHERE stream = :s");
+        q.bind(":s", stream);
+        bool newly = q.executeStep() && q.getColumn(0).getInt() != 0;
+        // The run is over; the watermark stays for the day the endpoint comes back.
+        SQLite::Statement st(db_, R"(UPDATE sync_state SET unavailable_at = coalesce(unavailable_at, :now),
+            run_id = NULL, run_mode = NULL, run_params = NULL, run_server_start = NULL, run_local_start = NULL,
+            continuation_token = NULL, pages_done = 0, updated_at = :now WHERE stream = :s)");
+        st.bind(":now", now);
+        st.bind(":s", stream);
+        st.exec();
+        tx.commit();
+        return newly;
+    });
+}
+
+void sync_store::update_run_params(const std::string& stream, std::int64_t run_id, const std::string& params)
+{
+    guarded("saving a run's parameters", [&] {
+        SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+        SQLite::Statement st(
+            db_, "UPDATE sync_state SET run_params = :p WHERE stream = :s AND run_id = :run"
+        );
+        st.bind(":p", params);
+        st.bind(":s", stream);
+        st.bind(":run", run_id);
+        st.exec();
+        SQLite::Statement r(db_, "UPDATE sync_runs SET params = :p WHERE id = :run");
+        r.bind(":p", params);
+        r.bind(":run", run_id);
+        r.exec();
+        tx.commit();
+    });
+}
+
+void sync_store::set_next_run(const std::string& stream, const std::string& at, const std::string& now)
+{
+    guarded("saving the next run time", [&] {
+        ensure_row(stream, now);
+        SQLite::Statement st(db_, "UPDATE sync_state SET next_run_at = :at WHERE stream = :s");
+        st.bind(":at", at);
+        st.bind(":s", stream);
+        st.exec();
     });
 }
 

@@ -30,6 +30,8 @@ struct stream_state {
     std::optional<std::string> last_success_at;
     std::optional<std::string> last_error;
     std::optional<std::string> last_error_at;
+    std::optional<std::string> unavailable_at; // Ditio answered 404: the endpoint is not available here
+    std::optional<std::string> next_run_at;
 };
 
 // What one page commit writes besides the records.
@@ -38,11 +40,14 @@ struct page_commit {
     std::string table;
     std::int64_t run_id = 0;
     const std::vector<ditio::record>* records = nullptr;
-    std::optional<std::string> next_token;   // nullopt: this was the last page
+    bool tombstones_carry_data = false;      // see mirror_table
+    std::optional<std::string> next_token;   // nullopt: the traversal (of this window) ended
+    std::optional<std::string> next_params;  // with no token: the run goes on with these run_params
     std::optional<std::string> server_start; // Ditio's Date for the run, recorded once (first page)
     std::string now;                         // local UTC time, for synced_at and bookkeeping
     // Only read on the last page:
     std::string watermark; // the run's start by Ditio's clock
+    std::int64_t overlap_ms = 0;
     bool full = false;
     bool sweep = false; // mark rows not returned by this full traversal deleted
     std::string window_field, window_from, window_to;
@@ -78,9 +83,14 @@ public:
     // the optional sweep and the run's end.
     commit_result commit_page(const page_commit& pc);
 
-    // The run failed: keep its checkpoint (the next attempt resumes), record the error.
+    // The run failed: keep its checkpoint (the next attempt resumes), record the error. With `abandon`
+    // the run is dropped instead, so the next attempt starts afresh from the current configuration.
     void fail_run(
-        const std::string& stream, std::int64_t run_id, const std::string& error, const std::string& now
+        const std::string& stream,
+        std::int64_t run_id,
+        const std::string& error,
+        const std::string& now,
+        bool abandon = false
     );
     // The process is stopping: keep the checkpoint, mark the run interrupted.
     void interrupt_run(const std::string& stream, std::int64_t run_id, const std::string& now);
@@ -89,11 +99,18 @@ public:
     // Forgets the watermark and checkpoint: the next run is a full sync.
     void reset(const std::string& stream, const std::string& now);
 
+    // Ditio answered 404 for the stream: the run ends as 'unavailable', the watermark stays. Returns true
+    // when the stream was not already known to be unavailable (so it is reported once).
+    bool mark_unavailable(const std::string& stream, std::int64_t run_id, const std::string& now);
+    // The run's fixed parameters change (a date window split after Ditio refused it as too large).
+    void update_run_params(const std::string& stream, std::int64_t run_id, const std::string& params);
+    void set_next_run(const std::string& stream, const std::string& at, const std::string& now);
+
     std::int64_t live_rows(const std::string& table);
     std::int64_t deleted_rows(const std::string& table);
 
 private:
-    mirror_table& mirror(const std::string& table);
+    mirror_table& mirror(const std::string& table, bool tombstones_carry_data);
     void ensure_row(const std::string& stream, const std::string& now);
 
     SQLite::Database& db_;

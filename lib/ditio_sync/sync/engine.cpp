@@ -11,6 +11,7 @@
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include <cctype>
 #include <memory>
 
 namespace ditio_sync::sync {
@@ -31,17 +32,25 @@ std::string_view to_string(run_status s)
         return "db_error";
     case run_status::cancelled:
         return "cancelled";
+    case run_status::unavailable:
+        return "unavailable";
     }
     return "unknown";
 }
 
 namespace {
 
-// The fixed parameters of a run, stored in sync_state.run_params before its first request.
+constexpr std::chrono::seconds one_day{86400};
+
+// The fixed parameters of a run, stored in sync_state.run_params before its first request. A full run
+// of a windowed stream walks [window_from, window_to] in pieces of at most max_span once Ditio has
+// refused a larger window; the query's FromDateTime/ToDateTime are the piece in progress. Pieces share
+// their boundary instant, so a record there is read twice rather than never.
 struct run_plan {
     std::string mode; // full | incremental
     ditio::query query;
     std::string window_from, window_to;
+    std::int64_t max_span_s = 0; // 0: the whole window in one traversal
 
     std::string to_json() const
     {
@@ -49,7 +58,70 @@ struct run_plan {
         for (const auto& [k, v] : query)
             q.push_back(json::array{json::string(k), json::string(v)});
         return json::serialize(json::object{
-            {"mode", mode}, {"query", std::move(q)}, {"window_from", window_from}, {"window_to", window_to}});
+            {"mode", mode},
+            {"query", std::move(q)},
+            {"window_from", window_from},
+            {"window_to", window_to},
+            {"max_span_s", max_span_s}});
+    }
+
+    std::string param(std::string_view name) const
+    {
+        for (const auto& [k, v] : query)
+            if (k == name)
+                return v;
+        return {};
+    }
+
+    void set_param(std::string_view name, std::string value)
+    {
+        for (auto& [k, v] : query)
+            if (k == name) {
+                v = std::move(value);
+                return;
+            }
+        query.emplace_back(std::string(name), std::move(value));
+    }
+
+    bool windowed() const { return mode == "full" && !param("FromDateTime").empty(); }
+
+    // Sets the piece starting at `from`: as long as max_span allows, clipped to the window's end.
+    void set_piece(std::string from)
+    {
+        auto start = util::parse_iso8601(from);
+        auto end = util::parse_iso8601(window_to);
+        std::string to = window_to;
+        if (start && end && max_span_s > 0 && *start + std::chrono::seconds{max_span_s} < *end)
+            to = util::format_iso8601_s(*start + std::chrono::seconds{max_span_s});
+        set_param("FromDateTime", std::move(from));
+        set_param("ToDateTime", std::move(to));
+    }
+
+    // Halves the piece in progress (not below a day); false when it cannot get smaller.
+    bool split()
+    {
+        auto start = util::parse_iso8601(param("FromDateTime"));
+        auto end = util::parse_iso8601(param("ToDateTime"));
+        if (!start || !end || *end - *start <= one_day)
+            return false;
+        auto span = std::chrono::duration_cast<std::chrono::seconds>(*end - *start) / 2;
+        max_span_s = std::max<std::int64_t>(span.count(), one_day.count());
+        set_piece(param("FromDateTime"));
+        return true;
+    }
+
+    // Moves to the piece after the one just finished; false when that was the last.
+    bool next_piece()
+    {
+        if (!windowed())
+            return false;
+        auto to = param("ToDateTime");
+        auto end = util::parse_iso8601(window_to);
+        auto piece_end = util::parse_iso8601(to);
+        if (!end || !piece_end || *piece_end >= *end)
+            return false;
+        set_piece(to);
+        return true;
     }
 
     static std::optional<run_plan> from_json(const std::string& text)
@@ -67,6 +139,8 @@ struct run_plan {
         p.mode = str("mode");
         p.window_from = str("window_from");
         p.window_to = str("window_to");
+        if (auto* span = o.if_contains("max_span_s"); span && span->is_int64())
+            p.max_span_s = span->get_int64();
         auto* q = o.if_contains("query");
         if (!q || !q->is_array() || (p.mode != "full" && p.mode != "incremental"))
             return std::nullopt;
@@ -130,6 +204,20 @@ bool is_busy(const std::exception_ptr& e)
     }
 }
 
+// Whether Ditio's 400 is about the size of the date window, as far as its message tells: only then is a
+// smaller window worth trying. Any other 400 fails the run at once.
+bool about_the_window(std::string_view message)
+{
+    std::string lower(message);
+    for (auto& c : lower)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (std::string_view word :
+         {"fromdatetime", "todatetime", "date range", "daterange", "window", "period"})
+        if (lower.find(word) != std::string::npos)
+            return true;
+    return false;
+}
+
 util::sys_micros to_micros(std::chrono::system_clock::time_point t)
 {
     return std::chrono::time_point_cast<std::chrono::microseconds>(t);
@@ -149,8 +237,20 @@ engine::engine(
 {
 }
 
-asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kind kind)
+asio::awaitable<void> engine::note_next_run(std::string stream, std::chrono::system_clock::time_point at)
 {
+    auto at_text = util::format_iso8601_s(to_micros(at));
+    auto now = util::format_iso8601_ms(to_micros(clock_.system_now()));
+    try {
+        co_await db_.run([&](store::sync_store& s) { s.set_next_run(stream, at_text, now); });
+    } catch (const std::exception& e) {
+        log::warn(log_, "sync.state_write_failed", {{"stream", stream}, {"error", e.what()}});
+    }
+}
+
+asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kind kind)
+{
+    const ditio::stream_def& stream = *settings.def;
     run_report report;
     const std::string name(stream.name);
     const std::string table(stream.table);
@@ -159,7 +259,8 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
     auto run_started = clock_.steady_now();
 
     // Records the outcome of a run that could not finish; a failure to record it is only logged.
-    auto record_failure = [&](run_status status, std::string error) -> asio::awaitable<void> {
+    auto record_failure = [&](run_status status, std::string error, bool abandon = false
+                          ) -> asio::awaitable<void> {
         report.status = status;
         report.error = std::move(error);
         try {
@@ -168,7 +269,7 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
                 co_await db_.run([&](store::sync_store& s) { s.interrupt_run(name, report.run_id, now); });
             } else if (report.run_id != 0) {
                 co_await db_.run([&](store::sync_store& s) {
-                    s.fail_run(name, report.run_id, report.error, now);
+                    s.fail_run(name, report.run_id, report.error, now, abandon);
                 });
             } else {
                 co_await db_.run([&](store::sync_store& s) { s.record_error(name, report.error, now); });
@@ -208,10 +309,12 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
             if (full) {
                 plan.mode = "full";
                 if (stream.windowed) {
-                    plan.window_from = settings_.full_from;
-                    plan.window_to = util::format_iso8601_s(to_micros(now_sys + settings_.full_ahead));
-                    plan.query.emplace_back("FromDateTime", plan.window_from);
-                    plan.query.emplace_back("ToDateTime", plan.window_to);
+                    plan.window_from = settings.full_from;
+                    plan.window_to = util::format_iso8601_s(to_micros(now_sys + settings.full_ahead));
+                    if (settings.max_window)
+                        plan.max_span_s =
+                            std::chrono::duration_cast<std::chrono::seconds>(*settings.max_window).count();
+                    plan.set_piece(plan.window_from);
                 }
             } else {
                 plan.mode = "incremental";
@@ -223,9 +326,9 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
                 auto since = *wm - std::chrono::duration_cast<std::chrono::microseconds>(settings_.overlap);
                 plan.query.emplace_back("ModifiedSince", util::format_iso8601_ms(since));
             }
-            if (!settings_.company_id.empty())
-                plan.query.emplace_back("CompanyId", settings_.company_id);
-            plan.query.emplace_back("ChunkLimit", std::to_string(settings_.chunk_limit));
+            for (const auto& p : settings.params)
+                plan.query.push_back(p);
+            plan.query.emplace_back("ChunkLimit", std::to_string(settings.chunk_limit));
             auto params = plan.to_json();
             auto now = now_text();
             report.run_id = co_await db_.run([&](store::sync_store& s) {
@@ -345,10 +448,63 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
                 }
                 continue;
             }
+            if (f.code == ditio::fetch_errc::bad_request && f.status == 400 && !token && plan.windowed() &&
+                about_the_window(f.message)) {
+                // Ditio may cap the date window (machine registrations at 7 days): try a smaller piece.
+                auto refused_to = plan.param("ToDateTime");
+                if (plan.split()) {
+                    log::warn(
+                        log_,
+                        "sync.window_split",
+                        {{"stream", name},
+                         {"run_id", report.run_id},
+                         {"from", plan.param("FromDateTime")},
+                         {"refused_to", refused_to},
+                         {"to", plan.param("ToDateTime")},
+                         {"reason", f.message}}
+                    );
+                    std::optional<std::string> split_error;
+                    try {
+                        auto params = plan.to_json();
+                        co_await db_.run([&](store::sync_store& s) {
+                            s.update_run_params(name, report.run_id, params);
+                        });
+                    } catch (const store::db_error& e) {
+                        split_error = e.what();
+                    }
+                    if (split_error) {
+                        co_await record_failure(run_status::db_error, *split_error);
+                        break;
+                    }
+                    continue;
+                }
+            }
+            if (f.code == ditio::fetch_errc::bad_request && f.status == 404) {
+                report.status = run_status::unavailable;
+                report.error = f.message;
+                try {
+                    auto now = now_text();
+                    report.newly_unavailable = co_await db_.run([&](store::sync_store& s) {
+                        return s.mark_unavailable(name, report.run_id, now);
+                    });
+                } catch (const std::exception& e) {
+                    log::error(log_, "sync.state_write_failed", {{"stream", name}, {"error", e.what()}});
+                }
+                // Reported once; the daemon looks again now and then, quietly.
+                log::event(
+                    log_,
+                    report.newly_unavailable ? spdlog::level::warn : spdlog::level::debug,
+                    "sync.stream_unavailable",
+                    {{"stream", name}, {"error", f.message}}
+                );
+                break;
+            }
             auto status = f.code == ditio::fetch_errc::cancelled      ? run_status::cancelled
                           : f.code == ditio::fetch_errc::auth_refused ? run_status::auth_refused
                                                                       : run_status::failed;
-            co_await record_failure(status, f.message);
+            // Ditio refused the query itself (a parameter, say): resuming with the same query cannot
+            // succeed, so the next attempt starts a new run from the configuration as it is then.
+            co_await record_failure(status, f.message, f.code == ditio::fetch_errc::bad_request);
             break;
         }
 
@@ -373,10 +529,14 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
         pc.table = table;
         pc.run_id = report.run_id;
         pc.records = &page->body.records;
+        pc.tombstones_carry_data = stream.tombstones == ditio::tombstone_shape::last_version;
         pc.next_token = page->body.continuation;
         pc.server_start = server_start;
         pc.now = now_text();
-        bool last = !page->body.continuation;
+        // The end of one piece of a split window: the run goes on with the next piece.
+        if (!page->body.continuation && plan.next_piece())
+            pc.next_params = plan.to_json();
+        bool last = !page->body.continuation && !pc.next_params;
         if (last) {
             // Never move the watermark backwards, whatever Ditio's clock says. A full re-sync keeps the old
             // watermark: its window may not cover every row the mirror holds, and the next incremental
@@ -384,6 +544,7 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
             bool keep_old =
                 previous_watermark && (plan.mode == "full" || *previous_watermark > *server_start);
             pc.watermark = keep_old ? *previous_watermark : *server_start;
+            pc.overlap_ms = settings_.overlap.count();
             pc.full = plan.mode == "full";
             pc.sweep = pc.full;
             pc.window_field = stream.windowed ? std::string(stream.window_field) : std::string{};
@@ -393,6 +554,15 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
         launch_commit(db_, io, pending);
         token = page->body.continuation;
         ++page_no;
+        if (pc.next_params)
+            log::info(
+                log_,
+                "sync.window_piece",
+                {{"stream", name},
+                 {"run_id", report.run_id},
+                 {"from", plan.param("FromDateTime")},
+                 {"to", plan.param("ToDateTime")}}
+            );
 
         if (last || stop_.stop_requested()) {
             if (!co_await settle()) {
@@ -423,7 +593,8 @@ asio::awaitable<run_report> engine::run(const ditio::stream_def& stream, run_kin
     };
     if (!report.error.empty())
         fields["error"] = report.error;
-    if (report.status == run_status::ok || report.status == run_status::cancelled)
+    if (report.status == run_status::ok || report.status == run_status::cancelled ||
+        report.status == run_status::unavailable)
         log::info(log_, "sync.run_finished", std::move(fields));
     else
         log::error(log_, "sync.run_finished", std::move(fields));

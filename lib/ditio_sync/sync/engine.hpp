@@ -2,7 +2,9 @@
 // request; full first run over full_from .. run start + full_ahead; incremental runs from watermark -
 // overlap with ModifiedSince resent on every page; one transaction per page (rows, tombstones, checkpoint);
 // watermark from Ditio's clock at run start; resume from the saved token; restart when Ditio rejects it.
-// Fetching page N+1 overlaps committing page N on the database thread.
+// A full-mode window Ditio refuses as too large (400 on its first page) is split, and the run walks the
+// pieces; a 404 marks the stream unavailable. Fetching page N+1 overlaps committing page N on the
+// database thread.
 //
 // Thread safety: runs on the io_context thread; store work hops to the db_worker.
 #pragma once
@@ -11,6 +13,7 @@
 #include <ditio_sync/ditio/streams.hpp>
 #include <ditio_sync/log/log.hpp>
 #include <ditio_sync/sync/db_worker.hpp>
+#include <ditio_sync/sync/stream_settings.hpp>
 #include <ditio_sync/util/clock.hpp>
 #include <ditio_sync/util/stop.hpp>
 
@@ -22,12 +25,9 @@
 
 namespace ditio_sync::sync {
 
+// Settings shared by every stream; a stream's own are in stream_settings.
 struct engine_settings {
     std::chrono::milliseconds overlap{std::chrono::minutes{10}};
-    int chunk_limit = 5000;
-    std::string full_from = "2020-01-01";
-    std::chrono::milliseconds full_ahead{std::chrono::hours{24 * 366}};
-    std::string company_id;
     int run_retry_budget = 30;    // retries of all requests of one run together
     unsigned commit_attempts = 4; // tries of one page commit against a lock held by another writer
 };
@@ -38,6 +38,7 @@ enum class run_status {
     auth_refused, // exit code 3
     db_error,     // exit code 4
     cancelled,    // stopped by a signal; the checkpoint is kept
+    unavailable,  // Ditio answered 404: the endpoint is not available in this environment
 };
 
 std::string_view to_string(run_status s);
@@ -52,6 +53,7 @@ struct run_report {
     std::int64_t upserted = 0;
     std::int64_t deleted = 0;
     std::int64_t swept = 0;
+    bool newly_unavailable = false; // unavailable, and not known to be before this run
 };
 
 enum class run_kind { automatic, full };
@@ -69,7 +71,10 @@ public:
 
     // Runs `stream` until its traversal ends, it fails, or a stop is requested. Never throws for
     // expected failures; the report says what happened (and sync_state/sync_runs record it).
-    boost::asio::awaitable<run_report> run(const ditio::stream_def& stream, run_kind kind);
+    boost::asio::awaitable<run_report> run(const stream_settings& stream, run_kind kind);
+
+    // Records when the scheduler will next run `stream`, for `status`. Failures are only logged.
+    boost::asio::awaitable<void> note_next_run(std::string stream, std::chrono::system_clock::time_point at);
 
 private:
     ditio::extraction_client& api_;

@@ -1,12 +1,15 @@
-// The daemon's schedule: every enabled stream runs every sync.interval (with jitter) on the one event loop;
-// a failed run is retried sooner with backoff capped at the interval; a stop request ends every loop after
-// the page in flight is settled.
+// The daemon's schedule. Each enabled stream is due every interval (its own, with jitter); the streams
+// that are due run one after another in catalogue order, registrations before the dimensions they refer
+// to, so a pass asks Ditio for one thing at a time. A failed stream is due again sooner, with backoff
+// capped at its interval, and never stops the others; an unavailable one (404) is looked at again daily.
+// A stop request ends the pass after the page in flight is settled.
 #pragma once
 
-#include <ditio_sync/ditio/streams.hpp>
 #include <ditio_sync/log/log.hpp>
 #include <ditio_sync/sync/engine.hpp>
+#include <ditio_sync/sync/stream_settings.hpp>
 #include <ditio_sync/util/backoff.hpp>
+#include <ditio_sync/util/clock.hpp>
 #include <ditio_sync/util/stop.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -17,17 +20,19 @@
 namespace ditio_sync::sync {
 
 struct schedule_settings {
-    std::chrono::milliseconds interval{std::chrono::minutes{15}};
     double jitter = 0.1; // +-10% of the interval
     std::chrono::milliseconds failure_initial{std::chrono::seconds{30}};
+    std::chrono::milliseconds unavailable_recheck{std::chrono::hours{24}};
 };
 
 class scheduler {
 public:
+    // `streams` in catalogue order.
     scheduler(
         engine& eng,
-        std::vector<const ditio::stream_def*> streams,
+        std::vector<stream_settings> streams,
         schedule_settings settings,
+        const util::clock& clock,
         util::stop_source& stop,
         log::logger_ptr logger,
         std::uint64_t seed
@@ -37,19 +42,23 @@ public:
     // retried on its backoff and logged each time; the daemon never gives up on its own.
     boost::asio::awaitable<void> run();
 
-    // True when a stream loop died of an unexpected exception (the daemon then stops and exits non-zero).
-    bool crashed() const { return crashed_; }
-
 private:
-    boost::asio::awaitable<void> stream_loop(const ditio::stream_def& stream);
+    struct slot {
+        stream_settings settings;
+        util::backoff backoff;
+        std::chrono::steady_clock::time_point due;
+        unsigned failures = 0;
+    };
+
+    // Runs one stream and decides when it is due again.
+    boost::asio::awaitable<void> run_one(slot& s);
 
     engine& engine_;
-    std::vector<const ditio::stream_def*> streams_;
+    std::vector<slot> slots_;
     schedule_settings settings_;
+    const util::clock& clock_;
     util::stop_source& stop_;
     log::logger_ptr log_;
-    util::backoff backoff_;
-    bool crashed_ = false;
 };
 
 } // namespace ditio_sync::sync
