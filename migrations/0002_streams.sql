@@ -5,9 +5,16 @@
 --   CASE WHEN json_extract(data, '$.x') LIKE '0001-01-01%' THEN NULL ELSE json_extract(data, '$.x') END
 -- and date columns (YYYY-MM-DD) are substr(<that>, 1, 10).
 
+-- Windowed streams index the date column their view exposes for the window field (work_date, stop_date,
+-- ...) on exactly the view's expression, sentinel CASE included: SQLite uses an index on an expression
+-- only for that same expression, so `WHERE work_date BETWEEN ...` on the view (and on the joined views
+-- that pass work_date through) searches the index. 0001's time_registrations_work_date, on the bare
+-- substr, is replaced.
+DROP INDEX time_registrations_work_date;
+CREATE INDEX time_registrations_work_date ON time_registrations (substr(CASE WHEN json_extract(data, '$.workDate') LIKE '0001-01-01%' THEN NULL ELSE json_extract(data, '$.workDate') END, 1, 10));
+
 -- Mirror tables: the same columns as time_registrations (0001), so one upsert/tombstone/sweep code path
--- serves every stream. Windowed streams also index the date of their window field, as
--- time_registrations_work_date does.
+-- serves every stream.
 CREATE TABLE machine_registrations (
     id            TEXT PRIMARY KEY,
     modified_at   TEXT,                       -- modifiedDateTime exactly as sent
@@ -20,7 +27,7 @@ CREATE TABLE machine_registrations (
     seen_run      INTEGER                     -- the last sync_runs.id whose traversal returned this row
 );
 CREATE INDEX machine_registrations_modified_at ON machine_registrations (modified_at);
-CREATE INDEX machine_registrations_stop_date ON machine_registrations (substr(json_extract(data, '$.stopDateTime'), 1, 10));
+CREATE INDEX machine_registrations_stop_date ON machine_registrations (substr(CASE WHEN json_extract(data, '$.stopDateTime') LIKE '0001-01-01%' THEN NULL ELSE json_extract(data, '$.stopDateTime') END, 1, 10));
 
 CREATE TABLE absence_registrations (
     id            TEXT PRIMARY KEY,
@@ -34,7 +41,7 @@ CREATE TABLE absence_registrations (
     seen_run      INTEGER                     -- the last sync_runs.id whose traversal returned this row
 );
 CREATE INDEX absence_registrations_modified_at ON absence_registrations (modified_at);
-CREATE INDEX absence_registrations_date ON absence_registrations (substr(json_extract(data, '$.date'), 1, 10));
+CREATE INDEX absence_registrations_date ON absence_registrations (substr(CASE WHEN json_extract(data, '$.date') LIKE '0001-01-01%' THEN NULL ELSE json_extract(data, '$.date') END, 1, 10));
 
 CREATE TABLE payroll_lines (
     id            TEXT PRIMARY KEY,
@@ -48,7 +55,7 @@ CREATE TABLE payroll_lines (
     seen_run      INTEGER                     -- the last sync_runs.id whose traversal returned this row
 );
 CREATE INDEX payroll_lines_modified_at ON payroll_lines (modified_at);
-CREATE INDEX payroll_lines_trans_date ON payroll_lines (substr(json_extract(data, '$.transDateTime'), 1, 10));
+CREATE INDEX payroll_lines_trans_date ON payroll_lines (substr(CASE WHEN json_extract(data, '$.transDateTime') LIKE '0001-01-01%' THEN NULL ELSE json_extract(data, '$.transDateTime') END, 1, 10));
 
 CREATE TABLE payroll_lines_extended (
     id            TEXT PRIMARY KEY,
@@ -62,7 +69,7 @@ CREATE TABLE payroll_lines_extended (
     seen_run      INTEGER                     -- the last sync_runs.id whose traversal returned this row
 );
 CREATE INDEX payroll_lines_extended_modified_at ON payroll_lines_extended (modified_at);
-CREATE INDEX payroll_lines_extended_trans_date ON payroll_lines_extended (substr(json_extract(data, '$.transDateTime'), 1, 10));
+CREATE INDEX payroll_lines_extended_trans_date ON payroll_lines_extended (substr(CASE WHEN json_extract(data, '$.transDateTime') LIKE '0001-01-01%' THEN NULL ELSE json_extract(data, '$.transDateTime') END, 1, 10));
 
 CREATE TABLE checklist_registrations (
     id            TEXT PRIMARY KEY,
@@ -128,7 +135,7 @@ CREATE TABLE images (
     seen_run      INTEGER                     -- the last sync_runs.id whose traversal returned this row
 );
 CREATE INDEX images_modified_at ON images (modified_at);
-CREATE INDEX images_created_date ON images (substr(json_extract(data, '$.createdDateTime'), 1, 10));
+CREATE INDEX images_created_date ON images (substr(CASE WHEN json_extract(data, '$.createdDateTime') LIKE '0001-01-01%' THEN NULL ELSE json_extract(data, '$.createdDateTime') END, 1, 10));
 
 CREATE TABLE crew_list_registrations (
     id            TEXT PRIMARY KEY,
@@ -142,7 +149,7 @@ CREATE TABLE crew_list_registrations (
     seen_run      INTEGER                     -- the last sync_runs.id whose traversal returned this row
 );
 CREATE INDEX crew_list_registrations_modified_at ON crew_list_registrations (modified_at);
-CREATE INDEX crew_list_registrations_check_in_date ON crew_list_registrations (substr(json_extract(data, '$.checkInDateTime'), 1, 10));
+CREATE INDEX crew_list_registrations_check_in_date ON crew_list_registrations (substr(CASE WHEN json_extract(data, '$.checkInDateTime') LIKE '0001-01-01%' THEN NULL ELSE json_extract(data, '$.checkInDateTime') END, 1, 10));
 
 CREATE TABLE flow_trip_registrations (
     id            TEXT PRIMARY KEY,
@@ -156,7 +163,7 @@ CREATE TABLE flow_trip_registrations (
     seen_run      INTEGER                     -- the last sync_runs.id whose traversal returned this row
 );
 CREATE INDEX flow_trip_registrations_modified_at ON flow_trip_registrations (modified_at);
-CREATE INDEX flow_trip_registrations_load_date ON flow_trip_registrations (substr(json_extract(data, '$.loadDateTime'), 1, 10));
+CREATE INDEX flow_trip_registrations_load_date ON flow_trip_registrations (substr(CASE WHEN json_extract(data, '$.loadDateTime') LIKE '0001-01-01%' THEN NULL ELSE json_extract(data, '$.loadDateTime') END, 1, 10));
 
 CREATE TABLE projects (
     id            TEXT PRIMARY KEY,
@@ -563,6 +570,7 @@ SELECT
     json_extract(data, '$.createdByUserId')           AS created_by_user_id,
     json_extract(data, '$.createdByUserName')         AS created_by_user_name,
     CASE WHEN json_extract(data, '$.createdDateTime') LIKE '0001-01-01%' THEN NULL ELSE json_extract(data, '$.createdDateTime') END AS created_at,
+    substr(CASE WHEN json_extract(data, '$.createdDateTime') LIKE '0001-01-01%' THEN NULL ELSE json_extract(data, '$.createdDateTime') END, 1, 10) AS created_date,
     CAST(json_extract(data, '$.latitude') AS REAL)    AS latitude,
     CAST(json_extract(data, '$.longitude') AS REAL)   AS longitude,
     CAST(json_extract(data, '$.accuracy') AS REAL)    AS accuracy,
@@ -573,6 +581,7 @@ FROM images
 WHERE is_deleted = 0;
 
 -- Check-in and check-out carry an offset: *_at as sent, *_utc normalised to UTC; hours is NULL while open.
+-- check_in_date is the check-in's date as sent, local to its offset.
 CREATE VIEW v_crew_list_registrations AS
 SELECT
     id,
@@ -583,6 +592,7 @@ SELECT
     user_name,
     company_id,
     check_in_at,
+    check_in_date,
     check_out_at,
     strftime('%Y-%m-%dT%H:%M:%SZ', check_in_at)                            AS check_in_utc,
     strftime('%Y-%m-%dT%H:%M:%SZ', check_out_at)                           AS check_out_utc,
@@ -600,6 +610,7 @@ FROM (
         json_extract(data, '$.userName')      AS user_name,
         json_extract(data, '$.companyId')     AS company_id,
         CASE WHEN json_extract(data, '$.checkInDateTime') LIKE '0001-01-01%' THEN NULL ELSE json_extract(data, '$.checkInDateTime') END AS check_in_at,
+        substr(CASE WHEN json_extract(data, '$.checkInDateTime') LIKE '0001-01-01%' THEN NULL ELSE json_extract(data, '$.checkInDateTime') END, 1, 10) AS check_in_date,
         CASE WHEN json_extract(data, '$.checkOutDateTime') LIKE '0001-01-01%' THEN NULL ELSE json_extract(data, '$.checkOutDateTime') END AS check_out_at,
         modified_at,
         synced_at
@@ -842,8 +853,16 @@ FROM (
 )
 WHERE pick = 1;
 
--- Hours per work date, person and project. Every live time registration counts (people's, machines' and
--- vehicles' lines alike); user_id is NULL for lines without a user.
+-- Person lines. A time registration is a person's, a machine's or a vehicle's line, and a machine or vehicle
+-- line carries its operator's userId, so per-person sums take person lines only; machine_hours sums the
+-- rest. A line is a person line unless its resourceId names a live resources row whose typeBaseName is set
+-- and is not 'Human' (Machine, Vehicle, ...). So a line without a resourceId, or whose resource is not in
+-- the mirror (resource stream not synced, unknown id, deleted row) or has no typeBaseName, is a person line.
+-- The join is on resources.id, the primary key; the subquery is flattened, so filters reach the index.
+
+-- Hours per work date, person and project: hours, approved_hours and registrations count person lines;
+-- machine_hours the machine and vehicle lines the person registered. user_id is NULL for lines without a
+-- user.
 CREATE VIEW v_hours_per_employee_day AS
 SELECT
     t.work_date,
@@ -853,31 +872,48 @@ SELECT
     t.project_id,
     coalesce(max(pr.number), max(t.project_number))           AS project_number,
     coalesce(max(pr.name), max(t.project_name))               AS project_name,
-    total(t.qty)                                              AS hours,
-    total(CASE WHEN t.approved THEN t.qty END)                AS approved_hours,
-    count(*)                                                  AS registrations
-FROM v_time_registrations AS t
+    total(CASE WHEN t.is_person THEN t.qty END)               AS hours,
+    total(CASE WHEN t.is_person AND t.approved THEN t.qty END) AS approved_hours,
+    count(CASE WHEN t.is_person THEN 1 END)                   AS registrations,
+    total(CASE WHEN NOT t.is_person THEN t.qty END)           AS machine_hours
+FROM (
+    SELECT t.*,
+           json_extract(r.data, '$.typeBaseName')                      AS resource_type_base_name,
+           coalesce(json_extract(r.data, '$.typeBaseName'), 'Human') = 'Human' AS is_person
+    FROM v_time_registrations AS t
+    LEFT JOIN resources AS r ON r.id = t.resource_id AND r.is_deleted = 0
+) AS t
 LEFT JOIN v_people AS p ON p.identity_user_id = t.user_id
 LEFT JOIN v_projects AS pr ON pr.id = t.project_id
 GROUP BY t.work_date, t.user_id, t.project_id;
 
+-- hours, approved_hours, unapproved_hours, employees and registrations count person lines; the work dates
+-- span every line.
 CREATE VIEW v_hours_per_project AS
 SELECT
     t.project_id,
     coalesce(max(pr.number), max(t.project_number))           AS project_number,
     coalesce(max(pr.name), max(t.project_name))               AS project_name,
-    total(t.qty)                                              AS hours,
-    total(CASE WHEN t.approved THEN t.qty END)                AS approved_hours,
-    total(CASE WHEN NOT t.approved THEN t.qty END)            AS unapproved_hours,
+    total(CASE WHEN t.is_person THEN t.qty END)               AS hours,
+    total(CASE WHEN t.is_person AND t.approved THEN t.qty END) AS approved_hours,
+    total(CASE WHEN t.is_person AND NOT t.approved THEN t.qty END) AS unapproved_hours,
+    total(CASE WHEN NOT t.is_person THEN t.qty END)           AS machine_hours,
     min(t.work_date)                                          AS first_work_date,
     max(t.work_date)                                          AS last_work_date,
-    count(DISTINCT t.user_id)                                 AS employees,
-    count(*)                                                  AS registrations
-FROM v_time_registrations AS t
+    count(DISTINCT CASE WHEN t.is_person THEN t.user_id END)  AS employees,
+    count(CASE WHEN t.is_person THEN 1 END)                   AS registrations
+FROM (
+    SELECT t.*,
+           json_extract(r.data, '$.typeBaseName')                      AS resource_type_base_name,
+           coalesce(json_extract(r.data, '$.typeBaseName'), 'Human') = 'Human' AS is_person
+    FROM v_time_registrations AS t
+    LEFT JOIN resources AS r ON r.id = t.resource_id AND r.is_deleted = 0
+) AS t
 LEFT JOIN v_projects AS pr ON pr.id = t.project_id
 GROUP BY t.project_id;
 
--- Per project and work order; task_id NULL holds the project's hours without a work order.
+-- Per project and work order; task_id NULL holds the project's hours without a work order. Person lines
+-- as in v_hours_per_project.
 CREATE VIEW v_work_order_hours AS
 SELECT
     t.project_id,
@@ -886,17 +922,26 @@ SELECT
     t.task_id,
     coalesce(max(w.number), max(t.task_wbs_number))           AS wbs_number,
     coalesce(max(w.name), max(t.task_name))                   AS task_name,
-    total(t.qty)                                              AS hours,
-    total(CASE WHEN t.approved THEN t.qty END)                AS approved_hours,
+    total(CASE WHEN t.is_person THEN t.qty END)               AS hours,
+    total(CASE WHEN t.is_person AND t.approved THEN t.qty END) AS approved_hours,
+    total(CASE WHEN NOT t.is_person THEN t.qty END)           AS machine_hours,
     min(t.work_date)                                          AS first_work_date,
     max(t.work_date)                                          AS last_work_date,
-    count(DISTINCT t.user_id)                                 AS employees,
-    count(*)                                                  AS registrations
-FROM v_time_registrations AS t
+    count(DISTINCT CASE WHEN t.is_person THEN t.user_id END)  AS employees,
+    count(CASE WHEN t.is_person THEN 1 END)                   AS registrations
+FROM (
+    SELECT t.*,
+           json_extract(r.data, '$.typeBaseName')                      AS resource_type_base_name,
+           coalesce(json_extract(r.data, '$.typeBaseName'), 'Human') = 'Human' AS is_person
+    FROM v_time_registrations AS t
+    LEFT JOIN resources AS r ON r.id = t.resource_id AND r.is_deleted = 0
+) AS t
 LEFT JOIN v_projects AS pr ON pr.id = t.project_id
 LEFT JOIN v_work_orders AS w ON w.id = t.task_id
 GROUP BY t.project_id, t.task_id;
 
+-- Every unapproved line, people's and machines' alike: is_person (the rule above) and the live resource's
+-- resource_type_base_name (NULL when not in the mirror) tell them apart.
 CREATE VIEW v_unapproved_hours AS
 SELECT
     t.id,
@@ -909,10 +954,18 @@ SELECT
     coalesce(pr.name, t.project_name)                         AS project_name,
     t.task_id,
     coalesce(w.name, t.task_name)                             AS task_name,
+    t.resource_type_base_name,
+    t.is_person,
     t.qty,
     t.description,
     t.modified_at
-FROM v_time_registrations AS t
+FROM (
+    SELECT t.*,
+           json_extract(r.data, '$.typeBaseName')                      AS resource_type_base_name,
+           coalesce(json_extract(r.data, '$.typeBaseName'), 'Human') = 'Human' AS is_person
+    FROM v_time_registrations AS t
+    LEFT JOIN resources AS r ON r.id = t.resource_id AND r.is_deleted = 0
+) AS t
 LEFT JOIN v_people AS p ON p.identity_user_id = t.user_id
 LEFT JOIN v_projects AS pr ON pr.id = t.project_id
 LEFT JOIN v_work_orders AS w ON w.id = t.task_id

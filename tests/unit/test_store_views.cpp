@@ -13,8 +13,10 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <support/temp_dir.hpp>
+#include <utility>
 
 namespace {
 
@@ -104,9 +106,28 @@ std::string shape(SQLite::Database& db, const std::string& table)
     );
 }
 
-// People, projects, work orders, time registrations and absences for the joined views. Kari has a live
-// active profile, a more recent inactive one and a deleted one; Ola has three active profiles, one
-// disabled; Dag has only a deleted profile, so his names come from his registrations.
+// The EXPLAIN QUERY PLAN details of a query, each ended by ";".
+std::string plan(SQLite::Database& db, const std::string& sql)
+{
+    SQLite::Statement q(db, "EXPLAIN QUERY PLAN " + sql);
+    std::string details;
+    while (q.executeStep())
+        details += q.getColumn(3).getString() + ";";
+    return details;
+}
+
+// How SQLite reports a search of a table through an index on an expression, bounded on both sides.
+std::string date_range_search(const std::string& table, const std::string& index)
+{
+    return "SEARCH " + table + " USING INDEX " + index + " (<expr>>? AND <expr><?);";
+}
+
+// People, projects, work orders, resources, time registrations and absences for the joined views. Kari
+// has a live active profile, a more recent inactive one and a deleted one; Ola has three active profiles,
+// one disabled; Dag has only a deleted profile, so his names come from his registrations. Time lines:
+// tr-1 is Kari's on her Human resource; tr-8 (Kari, excavator) and tr-9 (Ola, van) are machine and vehicle
+// lines; tr-10's resource is a deleted Machine row and tr-11's is not in the mirror, so both are person
+// lines; the other lines have no resourceId.
 void seed_people_and_hours(SQLite::Database& db)
 {
     put(db,
@@ -224,6 +245,45 @@ void seed_people_and_hours(SQLite::Database& db)
         "projectNumber":"P-100","projectName":"Bru over elva","taskId":"w-2","taskName":"Støping",
         "taskWbsNumber":"01.02.001","description":null,"modifiedDateTime":"2026-03-03T16:00:00Z",
         "isDeleted":false})");
+    put(db, "resources", R"({"id":"r-kari","number":"A-1001","name":"Kari Nordmann","typeName":"Person",
+        "typeBaseName":"Human","modifiedDateTime":"2026-01-04T08:00:00Z","isDeleted":false})");
+    put(db, "resources", R"({"id":"r-ex1","number":"M-17","name":"Gravemaskin CAT 320",
+        "typeName":"Gravemaskin","typeBaseName":"Machine","modifiedDateTime":"2026-01-04T08:00:00Z",
+        "isDeleted":false})");
+    put(db, "resources", R"({"id":"r-van","number":"V-3","name":"Varebil","typeName":"Varebil",
+        "typeBaseName":"Vehicle","modifiedDateTime":"2026-01-04T08:00:00Z","isDeleted":false})");
+    put(db,
+        "resources",
+        R"({"id":"r-sold","number":"M-1","name":"Solgt","typeName":"Gravemaskin","typeBaseName":"Machine",
+        "modifiedDateTime":"2026-02-04T08:00:00Z","isDeleted":true,"deletedDateTime":"2026-02-04T08:00:00Z"})",
+        true);
+    // Kari operated the excavator for 3 of her hours that day: a machine line with her userId.
+    put(db, "time_registrations", R"({"id":"tr-8","workDate":"2026-03-02T00:00:00Z","qty":3,"approved":true,
+        "userId":"auth0|kari","userName":"Kari N.","userEmployeeNumber":"1001","projectId":"p-1",
+        "projectNumber":"P-100","projectName":"Bru over elva","taskId":"w-1","taskName":"Graving",
+        "taskWbsNumber":"01.01.001","resourceId":"r-ex1","resourceName":"Gravemaskin CAT 320",
+        "resourceTypeName":"Gravemaskin","description":"Graving","modifiedDateTime":"2026-03-02T16:00:00Z",
+        "isDeleted":false})");
+    // Ola's only line that day on p-1 is the van's.
+    put(db,
+        "time_registrations",
+        R"({"id":"tr-9","workDate":"2026-03-03T00:00:00Z","qty":1.5,"approved":false,
+        "userId":"auth0|ola","userName":"Ola H.","userEmployeeNumber":"1002","projectId":"p-1",
+        "projectNumber":"P-100","projectName":"Bru over elva","resourceId":"r-van","resourceName":"Varebil",
+        "description":"Transport","modifiedDateTime":"2026-03-03T16:00:00Z","isDeleted":false})");
+    put(db,
+        "time_registrations",
+        R"({"id":"tr-10","workDate":"2026-03-03T00:00:00Z","qty":0.5,"approved":false,
+        "userId":"auth0|dag","userName":"Dag Dahl","userEmployeeNumber":"1003","projectId":"p-1",
+        "projectNumber":"P-100","projectName":"Bru over elva","resourceId":"r-sold","resourceName":"Solgt",
+        "description":"Rydding","modifiedDateTime":"2026-03-03T16:00:00Z","isDeleted":false})");
+    put(db,
+        "time_registrations",
+        R"({"id":"tr-11","workDate":"2026-03-03T00:00:00Z","qty":0.75,"approved":true,
+        "userId":"auth0|kari","userName":"Kari N.","userEmployeeNumber":"1001","projectId":"p-1",
+        "projectNumber":"P-100","projectName":"Bru over elva","taskId":"w-2","taskName":"Støping",
+        "taskWbsNumber":"01.02.001","resourceId":"r-nowhere","description":"Forskaling",
+        "modifiedDateTime":"2026-03-03T16:00:00Z","isDeleted":false})");
     // A tombstone for an id never seen live: stored as sent, every field empty.
     put(db,
         "time_registrations",
@@ -281,7 +341,19 @@ TEST_CASE("migration 0002: every catalogue stream has a mirror table shaped like
                     "data TEXT 1 - 0, first_seen_at TEXT 1 - 0, synced_at TEXT 1 - 0, "
                     "change_key TEXT 1 '' 0, seen_run INTEGER 0 - 0"
     );
+    // Each windowed stream's view: its date column for the window field, and the index on that column.
+    const std::map<std::string, std::pair<std::string, std::string>> window_dates{
+        {"time_registrations", {"work_date", "time_registrations_work_date"}},
+        {"machine_registrations", {"stop_date", "machine_registrations_stop_date"}},
+        {"absence_registrations", {"absence_date", "absence_registrations_date"}},
+        {"payroll_lines", {"trans_date", "payroll_lines_trans_date"}},
+        {"payroll_lines_extended", {"trans_date", "payroll_lines_extended_trans_date"}},
+        {"images", {"created_date", "images_created_date"}},
+        {"crew_list_registrations", {"check_in_date", "crew_list_registrations_check_in_date"}},
+        {"flow_trip_registrations", {"load_date", "flow_trip_registrations_load_date"}},
+    };
     int tables = 0;
+    std::size_t windowed = 0;
     for (const auto& s : ditio_sync::ditio::catalogue()) {
         std::string table(s.table);
         CAPTURE(table);
@@ -301,20 +373,29 @@ TEST_CASE("migration 0002: every catalogue stream has a mirror table shaped like
         // The view compiles against its table.
         CHECK(text(db, "SELECT count(*) FROM v_" + table) == "0");
         if (s.windowed) {
-            // The window date is indexed exactly as the full re-sync sweep and 0001 write it.
-            SQLite::Statement q(
-                db,
-                "EXPLAIN QUERY PLAN SELECT id FROM " + table + " WHERE substr(json_extract(data, '$." +
-                    std::string(s.window_field) + "'), 1, 10) BETWEEN '2026-01-01' AND '2026-01-31'"
+            // A date filter on the view's window-date column searches that column's index.
+            ++windowed;
+            auto date = window_dates.find(table);
+            REQUIRE(date != window_dates.end());
+            const auto& [column, index] = date->second;
+            auto details = plan(
+                db, "SELECT * FROM v_" + table + " WHERE " + column + " BETWEEN '2026-01-01' AND '2026-01-31'"
             );
-            std::string details;
-            while (q.executeStep())
-                details += q.getColumn(3).getString() + ";";
             CAPTURE(details);
-            CHECK(details.find("USING INDEX " + table + "_") != std::string::npos);
+            CHECK(details.find(date_range_search(table, index)) != std::string::npos);
+            // The modified_at index and that one, nothing left over.
+            CHECK(
+                text(
+                    db,
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND "
+                    "tbl_name = '" +
+                        table + "'"
+                ) == "2"
+            );
         }
     }
     CHECK(tables >= 18); // time_registrations and the 17 of 0002
+    CHECK(windowed == window_dates.size());
 }
 
 TEST_CASE("migration 0002: sync_state gains unavailable_at, next_run_at and overlap_ms")
@@ -374,13 +455,29 @@ TEST_CASE("migration 0002: a version 1 database upgrades keeping its rows")
         "complete_through='2025-12-02T23:50:00.000Z'\nunavailable=0\nrunning=0\n--\n"
     );
     CHECK(text(db, "SELECT count(*) FROM machine_registrations") == "0");
+    // 0001's work-date index is replaced by one on the view's expression: the view's filter searches it.
+    const std::string in_december =
+        "SELECT id FROM v_time_registrations WHERE work_date BETWEEN '2025-12-01' AND '2025-12-31'";
+    CHECK(
+        plan(db, in_december).find(date_range_search("time_registrations", "time_registrations_work_date")) !=
+        std::string::npos
+    );
+    CHECK(text(db, "SELECT group_concat(id, ',') FROM (" + in_december + ")") == "old-1");
 }
 
 TEST_CASE("views: v_time_registrations keeps its columns, adds new ones and reads every sentinel as NULL")
 {
     auto db = migrated_db();
     seed_people_and_hours(db);
-    CHECK(ids(db, "v_time_registrations") == "tr-1,tr-2,tr-3,tr-4,tr-6");
+    CHECK(ids(db, "v_time_registrations") == "tr-1,tr-10,tr-11,tr-2,tr-3,tr-4,tr-6,tr-8,tr-9");
+    // A date filter, answered from the window-date index, finds exactly that day's live lines.
+    CHECK(
+        text(
+            db,
+            "SELECT group_concat(id, ',') FROM (SELECT id FROM v_time_registrations "
+            "WHERE work_date BETWEEN '2026-03-03' AND '2026-03-03' ORDER BY id)"
+        ) == "tr-10,tr-11,tr-4,tr-6,tr-9"
+    );
     CHECK(dump(db, "SELECT * FROM v_time_registrations WHERE id = 'tr-1'") == R"(id='tr-1'
 work_date='2026-03-02'
 start_at=NULL
@@ -801,6 +898,7 @@ project_company_id='c-bygg'
 created_by_user_id='auth0|kari'
 created_by_user_name='Kari Nordmann'
 created_at='2026-03-02T10:15:00Z'
+created_date='2026-03-02'
 latitude=59.9139
 longitude=10.7522
 accuracy=12.5
@@ -824,7 +922,7 @@ TEST_CASE("views: v_crew_list_registrations normalises check-in and check-out to
     put(db,
         "crew_list_registrations",
         R"({"id":"cl-2",)" + who +
-            R"("checkInDateTime":"2026-03-03T06:45:00+00:00","checkOutDateTime":null,)"
+            R"("checkInDateTime":"2026-03-03T00:30:00+01:00","checkOutDateTime":null,)"
             R"("modifiedDateTime":"2026-03-03T06:45:01Z"})");
     put(db,
         "crew_list_registrations",
@@ -844,6 +942,7 @@ user_id='auth0|kari'
 user_name='Kari Nordmann'
 company_id='c-bygg'
 check_in_at='2026-03-02T07:00:00+01:00'
+check_in_date='2026-03-02'
 check_out_at='2026-03-02T15:30:00+01:00'
 check_in_utc='2026-03-02T06:00:00Z'
 check_out_utc='2026-03-02T14:30:00Z'
@@ -853,20 +952,23 @@ modified_at='2026-03-02T14:30:05Z'
 synced_at='2026-03-20T09:00:00.000Z'
 --
 )");
-    // Open passages (no check-out, or the sentinel) have no duration.
+    // Open passages (no check-out, or the sentinel) have no duration. check_in_date is the date as sent,
+    // not the UTC date.
     CHECK(
         dump(
             db,
-            "SELECT id, check_in_utc, check_out_at, check_out_utc, is_open, hours "
+            "SELECT id, check_in_date, check_in_utc, check_out_at, check_out_utc, is_open, hours "
             "FROM v_crew_list_registrations WHERE id <> 'cl-1' ORDER BY id"
         ) == R"(id='cl-2'
-check_in_utc='2026-03-03T06:45:00Z'
+check_in_date='2026-03-03'
+check_in_utc='2026-03-02T23:30:00Z'
 check_out_at=NULL
 check_out_utc=NULL
 is_open=1
 hours=NULL
 --
 id='cl-3'
+check_in_date='2026-03-04'
 check_in_utc='2026-03-04T06:00:00Z'
 check_out_at=NULL
 check_out_utc=NULL
@@ -1189,12 +1291,14 @@ profiles=3
     }
 }
 
-TEST_CASE("views: v_hours_per_employee_day sums live hours per date, person and project")
+TEST_CASE("views: v_hours_per_employee_day sums a person's own hours per date and project")
 {
     auto db = migrated_db();
     seed_people_and_hours(db);
     // Names from v_people and projects; Dag (no live profile) and the deleted project P-200 fall back to
-    // the registration. tr-5 (deleted, 100 hours) counts nowhere.
+    // the registration. tr-5 (deleted, 100 hours) counts nowhere. Kari's excavator line tr-8 and Ola's van
+    // line tr-9 are machine_hours, not hours; Dag's tr-10 (deleted resource) and Kari's tr-11 (resource
+    // not in the mirror) are person lines.
     CHECK(
         dump(db, "SELECT * FROM v_hours_per_employee_day ORDER BY work_date, user_id, project_id") ==
         R"(work_date='2026-03-02'
@@ -1207,6 +1311,7 @@ project_name='Bru over elva'
 hours=8.5
 approved_hours=7.5
 registrations=2
+machine_hours=3.0
 --
 work_date='2026-03-02'
 user_id='auth0|ola'
@@ -1218,6 +1323,7 @@ project_name='Tunnel'
 hours=8.0
 approved_hours=8.0
 registrations=1
+machine_hours=0.0
 --
 work_date='2026-03-03'
 user_id='auth0|dag'
@@ -1226,9 +1332,10 @@ user_name='Dag Dahl'
 project_id='p-1'
 project_number='P-100'
 project_name='Bru over elva'
-hours=4.0
+hours=4.5
 approved_hours=0.0
-registrations=1
+registrations=2
+machine_hours=0.0
 --
 work_date='2026-03-03'
 user_id='auth0|kari'
@@ -1237,28 +1344,76 @@ user_name='Kari Nordmann'
 project_id='p-1'
 project_number='P-100'
 project_name='Bru over elva'
-hours=2.25
+hours=3.0
+approved_hours=0.75
+registrations=2
+machine_hours=0.0
+--
+work_date='2026-03-03'
+user_id='auth0|ola'
+employee_number='1002'
+user_name='Ola Hansen'
+project_id='p-1'
+project_number='P-100'
+project_name='Bru over elva'
+hours=0.0
 approved_hours=0.0
-registrations=1
+registrations=0
+machine_hours=1.5
 --
 )"
     );
+
+    const std::string kari_and_dag =
+        "SELECT group_concat(user_id || ' ' || work_date || ' ' || hours || '/' || machine_hours, ', ') "
+        "FROM (SELECT * FROM v_hours_per_employee_day WHERE user_id IN ('auth0|kari', 'auth0|dag') "
+        "ORDER BY work_date, user_id)";
+
+    SUBCASE("once the deleted resource is live again, it classifies its line")
+    {
+        db.exec("UPDATE resources SET is_deleted = 0 WHERE id = 'r-sold'");
+        CHECK(
+            text(db, kari_and_dag) ==
+            "auth0|kari 2026-03-02 8.5/3.0, auth0|dag 2026-03-03 4.0/0.5, auth0|kari 2026-03-03 3.0/0.0"
+        );
+    }
+
+    SUBCASE("without the resources stream every line is a person line")
+    {
+        db.exec("DELETE FROM resources");
+        CHECK(
+            text(db, kari_and_dag) ==
+            "auth0|kari 2026-03-02 11.5/0.0, auth0|dag 2026-03-03 4.5/0.0, auth0|kari 2026-03-03 3.0/0.0"
+        );
+    }
+
+    SUBCASE("a live resource without typeBaseName is a person line")
+    {
+        db.exec("UPDATE resources SET data = json_remove(data, '$.typeBaseName') WHERE id = 'r-ex1'");
+        CHECK(
+            text(db, kari_and_dag) ==
+            "auth0|kari 2026-03-02 11.5/0.0, auth0|dag 2026-03-03 4.5/0.0, auth0|kari 2026-03-03 3.0/0.0"
+        );
+    }
 }
 
 TEST_CASE("views: v_hours_per_project and v_work_order_hours")
 {
     auto db = migrated_db();
     seed_people_and_hours(db);
+    // p-1's machine lines (tr-8, tr-9) count in machine_hours only, and Ola, who has no person line on
+    // p-1, is not one of its employees.
     CHECK(dump(db, "SELECT * FROM v_hours_per_project ORDER BY project_id") == R"(project_id='p-1'
 project_number='P-100'
 project_name='Bru over elva'
-hours=14.75
-approved_hours=7.5
-unapproved_hours=7.25
+hours=16.0
+approved_hours=8.25
+unapproved_hours=7.75
+machine_hours=4.5
 first_work_date='2026-03-02'
 last_work_date='2026-03-03'
 employees=2
-registrations=4
+registrations=6
 --
 project_id='p-2'
 project_number='P-200'
@@ -1266,6 +1421,7 @@ project_name='Tunnel'
 hours=8.0
 approved_hours=8.0
 unapproved_hours=0.0
+machine_hours=0.0
 first_work_date='2026-03-02'
 last_work_date='2026-03-02'
 employees=1
@@ -1279,12 +1435,13 @@ project_name='Bru over elva'
 task_id=NULL
 wbs_number=NULL
 task_name=NULL
-hours=4.0
+hours=4.5
 approved_hours=0.0
+machine_hours=1.5
 first_work_date='2026-03-03'
 last_work_date='2026-03-03'
 employees=1
-registrations=1
+registrations=2
 --
 project_id='p-1'
 project_number='P-100'
@@ -1294,6 +1451,7 @@ wbs_number='01.01.001'
 task_name='Graving og sprenging'
 hours=8.5
 approved_hours=7.5
+machine_hours=3.0
 first_work_date='2026-03-02'
 last_work_date='2026-03-02'
 employees=1
@@ -1305,12 +1463,13 @@ project_name='Bru over elva'
 task_id='w-2'
 wbs_number='01.02.001'
 task_name='Støping'
-hours=2.25
-approved_hours=0.0
+hours=3.0
+approved_hours=0.75
+machine_hours=0.0
 first_work_date='2026-03-03'
 last_work_date='2026-03-03'
 employees=1
-registrations=1
+registrations=2
 --
 project_id='p-2'
 project_number='P-200'
@@ -1320,6 +1479,7 @@ wbs_number=NULL
 task_name=NULL
 hours=8.0
 approved_hours=8.0
+machine_hours=0.0
 first_work_date='2026-03-02'
 last_work_date='2026-03-02'
 employees=1
@@ -1328,11 +1488,27 @@ registrations=1
 )");
 }
 
-TEST_CASE("views: v_unapproved_hours lists live unapproved registrations with names")
+TEST_CASE("views: v_unapproved_hours lists live unapproved registrations with names and resource type")
 {
     auto db = migrated_db();
     seed_people_and_hours(db);
-    CHECK(dump(db, "SELECT * FROM v_unapproved_hours ORDER BY id") == R"(id='tr-2'
+    CHECK(dump(db, "SELECT * FROM v_unapproved_hours ORDER BY id") == R"(id='tr-10'
+work_date='2026-03-03'
+user_id='auth0|dag'
+employee_number='1003'
+user_name='Dag Dahl'
+project_id='p-1'
+project_number='P-100'
+project_name='Bru over elva'
+task_id=NULL
+task_name=NULL
+resource_type_base_name=NULL
+is_person=1
+qty=0.5
+description='Rydding'
+modified_at='2026-03-03T16:00:00Z'
+--
+id='tr-2'
 work_date='2026-03-02'
 user_id='auth0|kari'
 employee_number='1001'
@@ -1342,6 +1518,8 @@ project_number='P-100'
 project_name='Bru over elva'
 task_id='w-1'
 task_name='Graving og sprenging'
+resource_type_base_name=NULL
+is_person=1
 qty=1.0
 description='Rigg'
 modified_at='2026-03-02T16:00:00Z'
@@ -1356,6 +1534,8 @@ project_number='P-100'
 project_name='Bru over elva'
 task_id=NULL
 task_name=NULL
+resource_type_base_name=NULL
+is_person=1
 qty=4.0
 description='Befaring'
 modified_at='2026-03-03T16:00:00Z'
@@ -1370,11 +1550,59 @@ project_number='P-100'
 project_name='Bru over elva'
 task_id='w-2'
 task_name='Støping'
+resource_type_base_name=NULL
+is_person=1
 qty=2.25
 description=NULL
 modified_at='2026-03-03T16:00:00Z'
 --
+id='tr-9'
+work_date='2026-03-03'
+user_id='auth0|ola'
+employee_number='1002'
+user_name='Ola Hansen'
+project_id='p-1'
+project_number='P-100'
+project_name='Bru over elva'
+task_id=NULL
+task_name=NULL
+resource_type_base_name='Vehicle'
+is_person=0
+qty=1.5
+description='Transport'
+modified_at='2026-03-03T16:00:00Z'
+--
 )");
+    // A Human resource is named too.
+    db.exec(
+        "UPDATE time_registrations SET data = json_set(data, '$.approved', json('false')) WHERE id = 'tr-1'"
+    );
+    CHECK(
+        dump(db, "SELECT resource_type_base_name, is_person FROM v_unapproved_hours WHERE id = 'tr-1'") ==
+        "resource_type_base_name='Human'\nis_person=1\n--\n"
+    );
+}
+
+TEST_CASE("views: joined views filter work_date through its index and look resources up by id")
+{
+    auto db = migrated_db();
+    const auto search = date_range_search("time_registrations", "time_registrations_work_date");
+    // resources through its primary key, once per line.
+    const std::string by_id = "USING INDEX sqlite_autoindex_resources_1 (id=?) LEFT-JOIN;";
+    for (const std::string view : {"v_hours_per_employee_day", "v_unapproved_hours"}) {
+        CAPTURE(view);
+        auto details =
+            plan(db, "SELECT * FROM " + view + " WHERE work_date BETWEEN '2026-01-01' AND '2026-01-31'");
+        CAPTURE(details);
+        CHECK(details.find(search) != std::string::npos);
+        CHECK(details.find(by_id) != std::string::npos);
+    }
+    for (const std::string view : {"v_hours_per_project", "v_work_order_hours"}) {
+        CAPTURE(view);
+        auto details = plan(db, "SELECT * FROM " + view);
+        CAPTURE(details);
+        CHECK(details.find(by_id) != std::string::npos);
+    }
 }
 
 TEST_CASE("views: v_absences_per_employee counts days and hours per person and absence type")
