@@ -6,10 +6,12 @@
 #include <ditio_sync/ditio/streams.hpp>
 #include <ditio_sync/util/time.hpp>
 
+#include <SQLiteCpp/Database.h>
 #include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <cmath>
 #include <csignal>
 #include <set>
 
@@ -593,4 +595,174 @@ TEST_CASE("e2e: a query Ditio refuses with 400 ends the run without a checkpoint
     REQUIRE(again.exit_code == 0);
     CHECK(json::parse(lines_with_event(again.err, "sync.run_started").front()).at("resumed") == false);
     check_mirror_exact(fx.server(), fx.db(), "project/work-breakdown-structure", "work_orders");
+}
+
+namespace {
+
+struct tr_line {
+    std::string work_date, user_id, project_id, task_id, resource_id;
+    double qty = 0;
+    bool approved = false;
+};
+
+double number(const json::object& o, const char* key)
+{
+    const auto* v = o.if_contains(key);
+    if (!v || v->is_null())
+        return 0;
+    return v->is_double() ? v->get_double() : static_cast<double>(v->to_number<std::int64_t>());
+}
+
+std::string text(const json::object& o, const char* key)
+{
+    const auto* v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string{};
+}
+
+std::vector<json::object> live_records(const testing::fake_ditio& server, const std::string& stream)
+{
+    std::vector<json::object> out;
+    for (const auto& [id, rec] : server.snapshot(stream))
+        if (!rec.deleted)
+            out.push_back(json::parse(rec.json).as_object());
+    return out;
+}
+
+// A query's second column keyed by its first, to compare with sums computed from the server's data.
+std::map<std::string, double> sums_by_key(const std::filesystem::path& db, const std::string& sql)
+{
+    std::map<std::string, double> out;
+    SQLite::Database conn(db.string(), SQLite::OPEN_READONLY);
+    SQLite::Statement q(conn, sql);
+    while (q.executeStep())
+        out[q.getColumn(0).getString()] = q.getColumn(1).isNull() ? 0.0 : q.getColumn(1).getDouble();
+    return out;
+}
+
+void check_sums(const std::map<std::string, double>& expected, const std::map<std::string, double>& actual)
+{
+    CHECK(expected.size() == actual.size());
+    std::size_t wrong = 0;
+    for (const auto& [k, v] : expected) {
+        auto it = actual.find(k);
+        if (it == actual.end() || std::abs(it->second - v) > 1e-6) {
+            if (++wrong <= 5)
+                FAIL_CHECK(
+                    k << ": expected " << v << ", view has " << (it == actual.end() ? -1 : it->second)
+                );
+        }
+    }
+}
+
+} // namespace
+
+TEST_CASE("e2e: the joined views answer from the mirror what the server's data says")
+{
+    fixture fx(all_streams_options(1500));
+    fx.server().seed_streams(300, 21);
+    // Changes after the first run, so the views are checked after incremental runs too.
+    REQUIRE(fx.run({"sync"}).exit_code == 0);
+    fx.server().remove("time-registrations", fx.server().pick_live("time-registrations", 40, 1));
+    fx.server().edit("time-registrations", fx.server().pick_live("time-registrations", 40, 2));
+    fx.server().remove("absence-registrations", fx.server().pick_live("absence-registrations", 10, 3));
+    auto res = fx.run({"sync"});
+    INFO(res.err);
+    REQUIRE(res.exit_code == 0);
+
+    // Person lines: the resource is a Human, has no type, or is unknown to the mirror.
+    std::map<std::string, std::string> resource_kind;
+    for (const auto& r : live_records(fx.server(), "resource"))
+        resource_kind[text(r, "id")] = text(r, "typeBaseName");
+    std::map<std::string, std::string> project_name;
+    for (const auto& p : live_records(fx.server(), "project"))
+        project_name[text(p, "id")] = text(p, "name");
+    std::set<std::string> people;
+    for (const auto& u : live_records(fx.server(), "user"))
+        people.insert(text(u, "identityUserId"));
+
+    std::map<std::string, double> per_day, per_day_machine, per_project, per_project_approved;
+    std::int64_t unapproved = 0;
+    for (const auto& t : live_records(fx.server(), "time-registrations")) {
+        auto kind = resource_kind.find(text(t, "resourceId"));
+        bool person = kind == resource_kind.end() || kind->second.empty() || kind->second == "Human";
+        auto day = text(t, "workDate").substr(0, 10) + "|" + text(t, "userId") + "|" + text(t, "projectId");
+        (person ? per_day : per_day_machine)[day] += number(t, "qty");
+        if (person) {
+            per_project[text(t, "projectId")] += number(t, "qty");
+            if (t.at("approved").as_bool())
+                per_project_approved[text(t, "projectId")] += number(t, "qty");
+        }
+        unapproved += t.at("approved").as_bool() ? 0 : 1;
+    }
+    REQUIRE(!per_day_machine.empty());
+    check_sums(
+        per_day,
+        sums_by_key(
+            fx.db(),
+            "SELECT work_date || '|' || user_id || '|' || project_id, hours FROM v_hours_per_employee_day "
+            "WHERE registrations > 0"
+        )
+    );
+    check_sums(
+        per_project,
+        sums_by_key(fx.db(), "SELECT project_id, hours FROM v_hours_per_project WHERE registrations > 0")
+    );
+    check_sums(
+        per_project_approved,
+        sums_by_key(
+            fx.db(), "SELECT project_id, approved_hours FROM v_hours_per_project WHERE approved_hours > 0"
+        )
+    );
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM v_unapproved_hours") == unapproved);
+    // Names come from the dimensions, one row per person however many company profiles they have.
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM v_people") == static_cast<std::int64_t>(people.size()));
+    CHECK(
+        query_int(fx.db(), "SELECT count(*) FROM users") > query_int(fx.db(), "SELECT count(*) FROM v_people")
+    );
+    for (const auto& [id, name] : project_name)
+        if (per_project.contains(id))
+            CHECK(
+                query_text(
+                    fx.db(), "SELECT project_name FROM v_hours_per_project WHERE project_id = '" + id + "'"
+                ) == name
+            );
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM v_hours_per_employee_day WHERE user_name IS NULL") == 0);
+
+    // Absences: distinct days and hours per person and absence type.
+    std::map<std::string, std::set<std::string>> days;
+    std::map<std::string, double> absence_hours;
+    for (const auto& a : live_records(fx.server(), "absence-registrations")) {
+        auto key = text(a, "userId") + "|" + text(a, "absenceTypeId");
+        days[key].insert(text(a, "date").substr(0, 10));
+        absence_hours[key] += number(a, "qty");
+    }
+    std::map<std::string, double> day_counts;
+    for (const auto& [k, d] : days)
+        day_counts[k] = static_cast<double>(d.size());
+    check_sums(
+        day_counts,
+        sums_by_key(fx.db(), "SELECT user_id || '|' || absence_type_id, days FROM v_absences_per_employee")
+    );
+    check_sums(
+        absence_hours,
+        sums_by_key(fx.db(), "SELECT user_id || '|' || absence_type_id, hours FROM v_absences_per_employee")
+    );
+
+    // Freshness: complete through the watermark minus the overlap (10 minutes by default).
+    SQLite::Database conn(fx.db().string(), SQLite::OPEN_READONLY);
+    SQLite::Statement q(
+        conn,
+        "SELECT f.stream, f.watermark, f.complete_through, f.running FROM v_sync_freshness AS f ORDER BY "
+        "stream"
+    );
+    int streams = 0;
+    while (q.executeStep()) {
+        ++streams;
+        auto wm = util::parse_iso8601(q.getColumn(1).getString());
+        auto through = util::parse_iso8601(q.getColumn(2).getString());
+        REQUIRE((wm && through));
+        CHECK(*wm - *through == std::chrono::minutes{10});
+        CHECK(q.getColumn(3).getInt() == 0);
+    }
+    CHECK(streams == static_cast<int>(ditio::catalogue().size()));
 }
