@@ -49,21 +49,21 @@ show "What was mirrored (ditio-sync status --json has all of it)" \
 FROM sync_runs AS r JOIN v_sync_freshness AS f USING (stream)
 ORDER BY r.id;"
 
-show "Hours per employee per week (the last two weeks with hours)" \
-"SELECT strftime('%Y-W%W', work_date) AS week, employee_number, user_name, round(sum(hours), 2) AS hours
+show "Hours per employee per week, the last two weeks" \
+"SELECT strftime('%Y-W%W', work_date) AS week, employee_number, user_name, round(sum(hours), 2) AS hours,
+       round(sum(machine_hours), 2) AS machine_hours
 FROM v_hours_per_employee_day
-WHERE strftime('%Y-W%W', work_date) >= (SELECT strftime('%Y-W%W', max(work_date), '-7 days')
-                                        FROM v_hours_per_employee_day)
+WHERE work_date BETWEEN date('now', '-13 days') AND date('now')
 GROUP BY week, user_id ORDER BY week DESC, hours DESC LIMIT 8;"
 
 show "Hours per project" \
 "SELECT project_number, project_name, round(hours, 1) AS hours, round(unapproved_hours, 1) AS unapproved,
-       employees
+       round(machine_hours, 1) AS machine_hours, employees
 FROM v_hours_per_project ORDER BY hours DESC LIMIT 5;"
 
 show "Unapproved hours, oldest first" \
 "SELECT work_date, user_name, project_number, task_name, qty FROM v_unapproved_hours
-ORDER BY work_date, user_name LIMIT 5;"
+WHERE is_person = 1 ORDER BY work_date, user_name LIMIT 5;"
 
 show "Absences per employee" \
 "SELECT employee_number, user_name, absence_type_name, days, round(hours, 1) AS hours
