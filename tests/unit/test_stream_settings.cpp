@@ -146,6 +146,18 @@ exclude_data_from_subsidiaries = true
           {"UserPayrollTypeFilter", "HourlyPaid"}}
     );
 
+    // Set empty for one stream, a value sends nothing there, whatever the default or ditio.company_id.
+    auto opted_out = cfg::parse(
+        "[ditio]\ncompany_id = \"5f0c3a9e1d2b4c6a8e0f1a2b\"\n[streams.\"user\"]\ncompany_id = \"\"\n"
+        "[streams.\"payroll-lines-extended\"]\nexport_filter = \"\"\n",
+        "test.toml"
+    );
+    CHECK(resolve_stream(opted_out, def("user")).params.empty());
+    CHECK(
+        resolve_stream(opted_out, def("payroll-lines-extended")).params ==
+        q{{"CompanyId", "5f0c3a9e1d2b4c6a8e0f1a2b"}, {"UserPayrollTypeFilter", "AllUsers"}}
+    );
+
     auto defaults = cfg::parse("", "test.toml");
     CHECK(
         resolve_stream(defaults, def("payroll-lines-extended")).params ==
@@ -207,6 +219,10 @@ TEST_CASE("stream settings: bad stream tables are errors that name the key")
         R"(test.toml: streams: must be a table of [streams."<name>"] tables)"
     );
     CHECK(resolve_error("[streams.\"user\"]\ncompany_id = \"x\"\n", "user").empty());
+    CHECK(
+        resolve_error("[streams.\"project\"]\nfull_ahead = \"30d\"\n", "project") ==
+        R"(streams."project".full_ahead: project takes no date window)"
+    );
 }
 
 TEST_CASE("stream settings: the example config parses, and so do its commented stream examples")

@@ -90,21 +90,29 @@ stream_settings resolve_stream(const config::config& c, const ditio::stream_def&
                 throw config::config_error(fmt::format("{}: not a setting of {}", where, def.name));
             param_text(*p, value, where);
         }
-        if (s.max_window && !def.windowed)
-            throw config::config_error(
-                fmt::format("streams.\"{}\".max_window: {} takes no date window", def.name, def.name)
-            );
+        for (auto [key, set] :
+             {std::pair{"max_window", s.max_window.has_value()},
+              std::pair{"full_from", section->full_from.has_value()},
+              std::pair{"full_ahead", section->full_ahead.has_value()}})
+            if (set && !def.windowed)
+                throw config::config_error(
+                    fmt::format("streams.\"{}\".{}: {} takes no date window", def.name, key, def.name)
+                );
     }
     // Catalogue order, common parameters first, so a run's stored query reads the same every time.
     for (auto params : {ditio::common_params(), def.params}) {
         for (const auto& p : params) {
+            // A value set for the stream wins, even an empty one (which sends nothing).
             std::optional<std::string> value;
+            const config::param_value* set = nullptr;
             if (section)
                 if (auto it = section->params.find(std::string(p.key)); it != section->params.end())
-                    value = param_text(p, it->second, std::string(p.key));
-            if (!value && p.key == "company_id" && !c.ditio.company_id.empty())
+                    set = &it->second;
+            if (set)
+                value = param_text(p, *set, std::string(p.key));
+            else if (p.key == "company_id" && !c.ditio.company_id.empty())
                 value = c.ditio.company_id;
-            if (!value && !p.fallback.empty())
+            else if (!p.fallback.empty())
                 value = std::string(p.fallback);
             if (!value)
                 continue;
