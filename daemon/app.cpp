@@ -271,8 +271,9 @@ int cmd_sync(const options& opt)
                 break;
             auto report = co_await rt.engine.run(s, kind);
             out.push_back(report.status);
-            // Credentials refused for one stream are refused for all: stop early, no hammering.
-            if (report.status == sync::run_status::auth_refused)
+            // Credentials refused for one stream are refused for all: stop early, no hammering. A 403 is
+            // about one stream's data (say payroll, which needs an admin-linked client): the others go on.
+            if (report.status == sync::run_status::auth_refused && report.http_status != 403)
                 break;
         }
         co_return out;

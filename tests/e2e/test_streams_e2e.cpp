@@ -766,3 +766,57 @@ TEST_CASE("e2e: the joined views answer from the mirror what the server's data s
     }
     CHECK(streams == static_cast<int>(ditio::catalogue().size()));
 }
+
+TEST_CASE("e2e: a 403 on one stream fails that stream with exit code 3 while the others are mirrored")
+{
+    fixture fx(all_streams_options(200));
+    fx.server().seed_streams(40, 22);
+    testing::fault f;
+    f.what = testing::fault::kind::status;
+    f.path_suffix = "/v1/payroll-lines-extended";
+    f.status = 403;
+    f.body = R"({"error":"Forbidden","message":"The client is not linked to an administrator."})";
+    f.count = 1000;
+    fx.server().inject(f);
+    auto res = fx.run({"sync"});
+    INFO(res.err);
+    CHECK(res.exit_code == 3);
+    for (const auto& s : ditio::catalogue())
+        if (s.name != "payroll-lines-extended")
+            check_mirror_exact(fx.server(), fx.db(), std::string(s.name), std::string(s.table));
+    CHECK(requests_for(fx.server(), "/v1/payroll-lines-extended").size() == 1);
+    CHECK(
+        query_text(fx.db(), "SELECT last_error FROM sync_state WHERE stream = 'payroll-lines-extended'")
+            .value_or("")
+            .find("administrator") != std::string::npos
+    );
+}
+
+TEST_CASE("e2e: a 404 in the middle of a run is a failure that keeps the checkpoint, not a missing endpoint")
+{
+    fixture_options o;
+    o.records = 300;
+    o.chunk_limit = 50;
+    fixture fx(o);
+    auto proc = fx.start_held(3, {"sync"});
+    testing::fault f;
+    f.what = testing::fault::kind::status;
+    f.path_suffix = "/v1/time-registrations";
+    f.status = 404;
+    f.count = 1000;
+    fx.server().inject(f);
+    fx.server().release();
+    auto res = proc.wait();
+    INFO(res.err);
+    CHECK(res.exit_code == 1);
+    CHECK(lines_with_event(res.err, "sync.stream_unavailable").empty());
+    CHECK(!query_text(fx.db(), "SELECT unavailable_at FROM sync_state").has_value());
+    CHECK(query_int(fx.db(), "SELECT pages_done FROM sync_state") >= 2);
+
+    fx.server().clear_faults();
+    auto again = fx.run({"sync"});
+    INFO(again.err);
+    REQUIRE(again.exit_code == 0);
+    CHECK(json::parse(lines_with_event(again.err, "sync.run_started").front()).at("resumed") == true);
+    check_mirror_exact(fx.server(), fx.db());
+}

@@ -43,7 +43,7 @@ constexpr std::span<const param_def> none{};
 
 // clang-format off
 constexpr std::array<stream_def, 18> streams{{
-    // name                               path                                    table                              windowed field           ignores tombstones    dim    params
+    // name                               path                                    table                              windowed field           ignores tombstones    dim    params (sweep)
     {"time-registrations",               "v1/time-registrations",               "time_registrations",               true,  "workDate",        false, empty,        false, none},
     {"machine-registrations",            "v1/machine-registrations",            "machine_registrations",            true,  "stopDateTime",    false, empty,        false, none},
     {"absence-registrations",            "v1/absence-registrations",            "absence_registrations",            true,  "date",            false, empty,        false, absence_params},
@@ -53,7 +53,7 @@ constexpr std::array<stream_def, 18> streams{{
     {"incident-registrations",           "v1/incident-registrations",           "incident_registrations",           false, "",                true,  empty,        false, none},
     {"machine-checklist-registrations",  "v1/machine-checklist-registrations",  "machine_checklist_registrations",  false, "",                true,  last_version, false, none},
     {"machine-incident-registrations",   "v1/machine-incident-registrations",   "machine_incident_registrations",   false, "",                true,  empty,        false, none},
-    {"images",                           "v1/images",                           "images",                           true,  "createdDateTime", false, empty,        false, image_params},
+    {"images",                           "v1/images",                           "images",                           true,  "createdDateTime", false, empty,        false, image_params, false},
     {"crew-list-registrations",          "v1/crew-list-registrations",          "crew_list_registrations",          true,  "checkInDateTime", false, empty,        false, crew_params},
     {"flow-trip-registrations",          "v1/flow-trip-registrations",          "flow_trip_registrations",          true,  "loadDateTime",    false, empty,        false, none},
     {"project",                          "v1/project",                          "projects",                         false, "",                false, last_version, true,  none},

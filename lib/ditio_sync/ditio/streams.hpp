@@ -39,6 +39,9 @@ struct stream_def {
     tombstone_shape tombstones;
     bool dimension; // metadata (projects, users, ...): synced after the registrations in a pass
     std::span<const param_def> params;
+    // A full re-sync may mark rows it did not return as deleted. Not for images: Ditio windows them on
+    // their parent's date, which the record does not carry, so "inside the window" cannot be told.
+    bool sweep = true;
 };
 
 // The parameters every stream takes, before its own.

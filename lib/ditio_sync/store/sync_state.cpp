@@ -205,10 +205,10 @@ commit_result sync_store::commit_page(const page_commit& pc)
                 last_full_sync_at = CASE WHEN :full THEN :now ELSE last_full_sync_at END,
                 run_id = NULL, run_mode = NULL, run_params = NULL, run_server_start = NULL, run_local_start = NULL,
                 continuation_token = NULL, pages_done = 0, last_success_at = :now, last_error = NULL,
-                last_error_at = NULL, unavailable_at = NULL, overlap_ms = :overlap, updated_at = :now
+                last_error_at = NULL, unavailable_at = NULL, overlap_ms = coalesce(:overlap, overlap_ms), updated_at = :now
                 WHERE stream = :s AND run_id = :run)");
             st.bind(":wm", pc.watermark);
-            st.bind(":overlap", pc.overlap_ms);
+            bind_opt(st, ":overlap", pc.overlap_ms);
             st.bind(":full", pc.full ? 1 : 0);
             st.bind(":now", pc.now);
             st.bind(":s", pc.stream);

@@ -46,8 +46,8 @@ struct page_commit {
     std::optional<std::string> server_start; // Ditio's Date for the run, recorded once (first page)
     std::string now;                         // local UTC time, for synced_at and bookkeeping
     // Only read on the last page:
-    std::string watermark; // the run's start by Ditio's clock
-    std::int64_t overlap_ms = 0;
+    std::string watermark;                  // the run's start by Ditio's clock
+    std::optional<std::int64_t> overlap_ms; // the overlap behind a new watermark; nullopt keeps the old
     bool full = false;
     bool sweep = false; // mark rows not returned by this full traversal deleted
     std::string window_field, window_from, window_to;

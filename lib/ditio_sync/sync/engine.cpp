@@ -85,7 +85,9 @@ struct run_plan {
 
     bool windowed() const { return mode == "full" && !param("FromDateTime").empty(); }
 
-    // Sets the piece starting at `from`: as long as max_span allows, clipped to the window's end.
+    // Sets the piece starting at `from`: as long as max_span allows, clipped to the window's end. Spans
+    // are whole days and the window starts at midnight, so piece boundaries fall at midnight UTC: if
+    // Ditio compares dates rather than instants, a boundary day is read twice, never skipped.
     void set_piece(std::string from)
     {
         auto start = util::parse_iso8601(from);
@@ -104,8 +106,8 @@ struct run_plan {
         auto end = util::parse_iso8601(param("ToDateTime"));
         if (!start || !end || *end - *start <= one_day)
             return false;
-        auto span = std::chrono::duration_cast<std::chrono::seconds>(*end - *start) / 2;
-        max_span_s = std::max<std::int64_t>(span.count(), one_day.count());
+        auto days = std::chrono::duration_cast<std::chrono::seconds>(*end - *start).count() / one_day.count();
+        max_span_s = std::max<std::int64_t>(days / 2, 1) * one_day.count();
         set_piece(param("FromDateTime"));
         return true;
     }
@@ -313,7 +315,10 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
                     plan.window_to = util::format_iso8601_s(to_micros(now_sys + settings.full_ahead));
                     if (settings.max_window)
                         plan.max_span_s =
-                            std::chrono::duration_cast<std::chrono::seconds>(*settings.max_window).count();
+                            std::max<std::int64_t>(
+                                std::chrono::duration_cast<std::chrono::days>(*settings.max_window).count(), 1
+                            ) *
+                            one_day.count();
                     plan.set_piece(plan.window_from);
                 }
             } else {
@@ -479,7 +484,10 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
                     continue;
                 }
             }
-            if (f.code == ditio::fetch_errc::bad_request && f.status == 404) {
+            // A 404 before anything was read: the endpoint is missing here. Later in a run it is a
+            // failure like any other, and the checkpoint is kept.
+            if (f.code == ditio::fetch_errc::bad_request && f.status == 404 && !token && report.pages == 0 &&
+                !report.resumed) {
                 report.status = run_status::unavailable;
                 report.error = f.message;
                 try {
@@ -504,7 +512,10 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
                                                                       : run_status::failed;
             // Ditio refused the query itself (a parameter, say): resuming with the same query cannot
             // succeed, so the next attempt starts a new run from the configuration as it is then.
-            co_await record_failure(status, f.message, f.code == ditio::fetch_errc::bad_request);
+            report.http_status = f.status;
+            co_await record_failure(
+                status, f.message, f.code == ditio::fetch_errc::bad_request && f.status != 404
+            );
             break;
         }
 
@@ -544,9 +555,10 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
             bool keep_old =
                 previous_watermark && (plan.mode == "full" || *previous_watermark > *server_start);
             pc.watermark = keep_old ? *previous_watermark : *server_start;
-            pc.overlap_ms = settings_.overlap.count();
+            if (!keep_old)
+                pc.overlap_ms = settings_.overlap.count();
             pc.full = plan.mode == "full";
-            pc.sweep = pc.full;
+            pc.sweep = pc.full && stream.sweep;
             pc.window_field = stream.windowed ? std::string(stream.window_field) : std::string{};
             pc.window_from = plan.window_from;
             pc.window_to = plan.window_to;

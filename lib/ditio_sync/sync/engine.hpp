@@ -54,6 +54,7 @@ struct run_report {
     std::int64_t deleted = 0;
     std::int64_t swept = 0;
     bool newly_unavailable = false; // unavailable, and not known to be before this run
+    int http_status = 0;            // Ditio's answer when a request failed the run
 };
 
 enum class run_kind { automatic, full };

@@ -28,7 +28,7 @@ asio::awaitable<void> scheduler::run_one(slot& s)
 {
     const auto& name = s.settings.def->name;
     auto report = co_await engine_.run(s.settings, run_kind::automatic);
-    if (report.status == run_status::cancelled || stop_.stop_requested())
+    if (stop_.stop_requested())
         co_return;
     std::chrono::milliseconds wait;
     if (report.status == run_status::ok) {
