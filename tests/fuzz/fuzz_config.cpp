@@ -4,9 +4,11 @@
 // Only config_error is caught here; anything else propagates out of LLVMFuzzerTestOneInput and libFuzzer
 // reports it as a crash (uncaught exception -> std::terminate -> abort). Every config_error must carry
 // a message. A configuration that parses is validated both with and without credentials, which may
-// again throw config_error only.
+// again throw config_error only. Its [streams."<name>"] tables are then resolved against the stream
+// catalogue: an accepted stream table yields a chunk limit in range and only catalogue parameters.
 #include <ditio_sync/config/config.hpp>
 #include <ditio_sync/ditio/streams.hpp>
+#include <ditio_sync/sync/stream_settings.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -53,5 +55,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     validate_checked(c, streams, cfg::need_credentials::yes);
     validate_checked(c, streams, cfg::need_credentials::no);
+    for (const auto& def : ditio_sync::ditio::catalogue()) {
+        try {
+            auto s = ditio_sync::sync::resolve_stream(c, def);
+            check(s.chunk_limit >= 1 && s.chunk_limit <= 10000, "chunk_limit out of range");
+            for (const auto& [name, value] : s.params) {
+                bool known = false;
+                for (auto params : {ditio_sync::ditio::common_params(), def.params})
+                    for (const auto& p : params)
+                        known = known || p.ditio_name == name;
+                check(known, "a parameter not in the catalogue was sent");
+            }
+        } catch (const cfg::config_error& e) {
+            check(*e.what() != '\0', "resolve_stream threw config_error without a message");
+        }
+    }
     return 0;
 }
