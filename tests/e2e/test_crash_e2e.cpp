@@ -1,5 +1,7 @@
 // Crash safety: ditio-sync is killed with SIGKILL at random points across many runs while Ditio's data
-// keeps changing; after a final clean run the mirror must equal the server exactly. The number of kills
+// keeps changing; after a final clean run the mirror must equal the server exactly, for time registrations
+// and for streams of the other kinds: machine registrations walked in window pieces, users (last-version
+// tombstones) and checklists (full-record tombstones, no window). The number of kills
 // and the seed come from DITIO_CRASH_KILLS (default 30) and DITIO_CRASH_SEED (default 20261128);
 // scripts/crash-test.sh runs it longer.
 #include "harness.hpp"
@@ -9,6 +11,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -36,21 +39,37 @@ TEST_CASE("e2e crash: SIGKILL at random points across many runs loses, duplicate
     std::mt19937_64 rng(seed);
     auto pick = [&](std::uint64_t n) { return n == 0 ? 0 : rng() % n; };
 
+    const std::vector<std::pair<std::string, std::string>> others{
+        {"machine-registrations", "machine_registrations"},
+        {"checklist-registrations", "checklist_registrations"},
+        {"user", "users"},
+    };
     fixture_options o;
     o.records = 3000;
     o.chunk_limit = 50;
     o.seed = seed;
+    o.settings["sync.streams"] =
+        R"(["time-registrations", "machine-registrations", "checklist-registrations", "user"])";
+    o.settings["streams.\"machine-registrations\".full_from"] = R"("2026-06-01")";
+    o.settings["streams.\"machine-registrations\".full_ahead"] = R"("30d")";
     fixture fx(o);
     auto& server = fx.server();
+    server.seed_streams(150, seed, "2026-06-01", "2026-11-20");
+    server.set_max_window("machine-registrations", std::chrono::hours{24 * 14});
 
     std::uint64_t kills = 0;
     std::uint64_t completed = 0;
-    std::optional<std::string> last_watermark;
+    std::map<std::string, std::optional<std::string>> last_watermark;
     for (std::uint64_t round = 0; kills < kills_wanted && round < kills_wanted * 4; ++round) {
         // Ditio changes while the daemon is down (or about to start).
         server.edit(server.pick_live(pick(60), rng()));
         server.remove(server.pick_live(pick(15), rng()));
         server.insert(pick(40));
+        for (const auto& [stream, table] : others) {
+            server.edit(stream, server.pick_live(stream, pick(6), rng()));
+            server.remove(stream, server.pick_live(stream, pick(3), rng()));
+            server.insert(stream, pick(4));
+        }
         if (pick(5) == 0)
             server.move_work_date(
                 server.pick_live(pick(20), rng()),
@@ -89,11 +108,16 @@ TEST_CASE("e2e crash: SIGKILL at random points across many runs loses, duplicate
         }
 
         REQUIRE(query_text(fx.db(), "PRAGMA integrity_check") == "ok");
-        auto watermark = query_text(fx.db(), "SELECT watermark FROM sync_state");
-        if (last_watermark)
-            REQUIRE((watermark && *watermark >= *last_watermark));
-        if (watermark)
-            last_watermark = watermark;
+        for (const auto& stream : {std::string("time-registrations"), others[0].first}) {
+            auto watermark = query_text(
+                fx.db(), fmt::format("SELECT watermark FROM sync_state WHERE stream = '{}'", stream)
+            );
+            auto& last = last_watermark[stream];
+            if (last)
+                REQUIRE((watermark && *watermark >= *last));
+            if (watermark)
+                last = watermark;
+        }
     }
     MESSAGE("crash test: " << kills << " kills, " << completed << " runs that finished first");
     REQUIRE(kills >= kills_wanted);
@@ -115,6 +139,8 @@ TEST_CASE("e2e crash: SIGKILL at random points across many runs loses, duplicate
         query_int(fx.db(), "SELECT count(*) FROM time_registrations WHERE is_deleted = 0") ==
         static_cast<std::int64_t>(server.live_count())
     );
+    for (const auto& [stream, table] : others)
+        check_mirror_exact(server, fx.db(), stream, table);
 }
 
 TEST_SUITE_END();
