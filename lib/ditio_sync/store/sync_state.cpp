@@ -4,6 +4,8 @@
 #include <SQLiteCpp/Transaction.h>
 #include <fmt/format.h>
 
+#include <string_view>
+
 namespace ditio_sync::store {
 namespace {
 
@@ -21,6 +23,11 @@ template <class T> void bind_opt(SQLite::Statement& s, const char* name, const s
     else
         s.bind(name);
 }
+
+// The sync_state assignments that end (or forget) the run in progress; its checkpoint goes with it.
+constexpr std::string_view no_run =
+    "run_id = NULL, run_mode = NULL, run_params = NULL, run_server_start = NULL, "
+    "run_local_start = NULL, continuation_token = NULL, pages_done = 0";
 
 constexpr const char* select_state =
     R"(SELECT stream, watermark, last_full_sync_at, run_id, run_mode, run_params,
@@ -201,12 +208,17 @@ commit_result sync_store::commit_page(const page_commit& pc)
             if (!q.executeStep())
                 throw db_error(db_failure::other, "sync_state lost the run in progress for " + pc.stream);
             out.pages_done = q.getColumn(0).getInt64() + 1;
-            SQLite::Statement st(db_, R"(UPDATE sync_state SET watermark = :wm,
-                last_full_sync_at = CASE WHEN :full THEN :now ELSE last_full_sync_at END,
-                run_id = NULL, run_mode = NULL, run_params = NULL, run_server_start = NULL, run_local_start = NULL,
-                continuation_token = NULL, pages_done = 0, last_success_at = :now, last_error = NULL,
-                last_error_at = NULL, unavailable_at = NULL, overlap_ms = coalesce(:overlap, overlap_ms), updated_at = :now
-                WHERE stream = :s AND run_id = :run)");
+            SQLite::Statement st(
+                db_,
+                fmt::format(
+                    R"(UPDATE sync_state SET watermark = :wm,
+                last_full_sync_at = CASE WHEN :full THEN :now ELSE last_full_sync_at END, {},
+                last_success_at = :now, last_error = NULL, last_error_at = NULL, unavailable_at = NULL,
+                overlap_ms = coalesce(:overlap, overlap_ms), updated_at = :now
+                WHERE stream = :s AND run_id = :run)",
+                    no_run
+                )
+            );
             st.bind(":wm", pc.watermark);
             bind_opt(st, ":overlap", pc.overlap_ms);
             st.bind(":full", pc.full ? 1 : 0);
@@ -260,9 +272,9 @@ void sync_store::fail_run(
         st.bind(":s", stream);
         st.exec();
         if (abandon) {
-            SQLite::Statement clear(db_, R"(UPDATE sync_state SET run_id = NULL, run_mode = NULL,
-                run_params = NULL, run_server_start = NULL, run_local_start = NULL, continuation_token = NULL,
-                pages_done = 0 WHERE stream = :s AND run_id = :run)");
+            SQLite::Statement clear(
+                db_, fmt::format("UPDATE sync_state SET {} WHERE stream = :s AND run_id = :run", no_run)
+            );
             clear.bind(":s", stream);
             clear.bind(":run", run_id);
             clear.exec();
@@ -314,9 +326,14 @@ void sync_store::reset(const std::string& stream, const std::string& now)
         r.bind(":now", now);
         r.bind(":s", stream);
         r.exec();
-        SQLite::Statement st(db_, R"(UPDATE sync_state SET watermark = NULL, run_id = NULL, run_mode = NULL,
-            run_params = NULL, run_server_start = NULL, run_local_start = NULL, continuation_token = NULL,
-            pages_done = 0, unavailable_at = NULL, updated_at = :now WHERE stream = :s)");
+        SQLite::Statement st(
+            db_,
+            fmt::format(
+                "UPDATE sync_state SET watermark = NULL, {}, unavailable_at = NULL, updated_at = :now WHERE "
+                "stream = :s",
+                no_run
+            )
+        );
         st.bind(":now", now);
         st.bind(":s", stream);
         st.exec();
@@ -341,9 +358,15 @@ bool sync_store::mark_unavailable(const std::string& stream, std::int64_t run_id
         q.bind(":s", stream);
         bool newly = q.executeStep() && q.getColumn(0).getInt() != 0;
         // The run is over; the watermark stays for the day the endpoint comes back.
-        SQLite::Statement st(db_, R"(UPDATE sync_state SET unavailable_at = coalesce(unavailable_at, :now),
-            run_id = NULL, run_mode = NULL, run_params = NULL, run_server_start = NULL, run_local_start = NULL,
-            continuation_token = NULL, pages_done = 0, updated_at = :now WHERE stream = :s)");
+        SQLite::Statement st(
+            db_,
+            fmt::format(
+                "UPDATE sync_state SET unavailable_at = coalesce(unavailable_at, :now), {}, updated_at = "
+                ":now "
+                "WHERE stream = :s",
+                no_run
+            )
+        );
         st.bind(":now", now);
         st.bind(":s", stream);
         st.exec();
