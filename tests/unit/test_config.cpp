@@ -624,4 +624,112 @@ TEST_CASE("config: an unusable secret file is an error naming the source, never 
     }
 }
 
+TEST_CASE("config: [ops] defaults to off, loopback only and a 1h staleness bound")
+{
+    auto c = cfg::parse("", "test.toml");
+    CHECK(c.ops.listen.empty());
+    CHECK_FALSE(c.ops.allow_remote);
+    CHECK(c.ops.stale_after == 1h);
+    CHECK(validate_error(c) == "");
+}
+
+TEST_CASE("config: [ops] keys are parsed")
+{
+    auto c = cfg::parse(
+        "[ops]\nlisten = \"0.0.0.0:9100\"\nallow_remote = true\nstale_after = \"3h\"\n", "test.toml"
+    );
+    CHECK(c.ops.listen == "0.0.0.0:9100");
+    CHECK(c.ops.allow_remote);
+    CHECK(c.ops.stale_after == 3h);
+    CHECK(validate_error(c) == "");
+}
+
+TEST_CASE("config: [ops] bad values are errors that name the key")
+{
+    SUBCASE("allow_remote not a boolean")
+    {
+        CHECK(
+            parse_error("[ops]\nallow_remote = \"yes\"\n") ==
+            "test.toml: ops.allow_remote: must be true or false"
+        );
+    }
+    SUBCASE("listen not a string")
+    {
+        CHECK(parse_error("[ops]\nlisten = 9464\n") == "test.toml: ops.listen: must be a string");
+    }
+    SUBCASE("stale_after not a duration")
+    {
+        CHECK(contains(
+            parse_error("[ops]\nstale_after = \"1 hour\"\n"),
+            "test.toml: ops.stale_after: '1 hour' is not a duration"
+        ));
+    }
+    SUBCASE("unknown key")
+    {
+        CHECK(parse_error("[ops]\nport = 9464\n") == "test.toml: ops.port: unknown key");
+    }
+}
+
+TEST_CASE("config: validate checks ops.listen and ops.stale_after")
+{
+    cfg::config c;
+    auto listen_error = [&c](std::string listen, bool allow_remote = false) {
+        c.ops.listen = std::move(listen);
+        c.ops.allow_remote = allow_remote;
+        return validate_error(c);
+    };
+
+    SUBCASE("loopback addresses are accepted")
+    {
+        CHECK(listen_error("127.0.0.1:9464") == "");
+        CHECK(listen_error("127.3.2.1:1") == "");
+        CHECK(listen_error("[::1]:9464") == "");
+        CHECK(listen_error("localhost:65535") == "");
+        CHECK(listen_error("LocalHost:9464") == "");
+    }
+    SUBCASE("a non-loopback address needs allow_remote")
+    {
+        for (const auto* listen : {"0.0.0.0:9464", "192.168.1.10:9464", "[::]:9464", "[2001:db8::1]:9464"}) {
+            CAPTURE(listen);
+            auto msg = listen_error(listen);
+            CHECK(contains(msg, "ops.listen: "));
+            CHECK(contains(msg, listen));
+            CHECK(contains(msg, "not a loopback address"));
+            CHECK(contains(msg, "ops.allow_remote = true"));
+            CHECK(listen_error(listen, true) == "");
+        }
+    }
+    SUBCASE("malformed addresses are refused, allow_remote or not")
+    {
+        for (const auto* listen :
+             {"127.0.0.1",
+              "9464",
+              ":9464",
+              "127.0.0.1:",
+              "127.0.0.1:0",
+              "127.0.0.1:65536",
+              "127.0.0.1:http",
+              "::1:9464",
+              "[::1]",
+              "http://127.0.0.1:9464",
+              "127.0.0.1:9464/metrics",
+              "metrics.example.com:9464",
+              "127.0.0.1.example.com:9464"}) {
+            CAPTURE(listen);
+            for (bool remote : {false, true}) {
+                auto msg = listen_error(listen, remote);
+                CHECK(contains(msg, "ops.listen: '"));
+                CHECK(contains(msg, "is not host:port with an IP address or localhost"));
+            }
+        }
+    }
+    SUBCASE("stale_after below one minute")
+    {
+        c.ops.stale_after = 59s;
+        CHECK(validate_error(c) == "ops.stale_after: must be at least 1m");
+        c.ops.stale_after = 1min;
+        CHECK(validate_error(c) == "");
+    }
+}
+
 TEST_SUITE_END();

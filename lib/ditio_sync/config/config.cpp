@@ -46,6 +46,13 @@ std::int64_t read_int(const toml::node& node, std::string_view origin, std::stri
     fail(origin, key, "must be an integer");
 }
 
+bool read_bool(const toml::node& node, std::string_view origin, std::string_view key)
+{
+    if (const auto* b = node.as_boolean())
+        return b->get();
+    fail(origin, key, "must be true or false");
+}
+
 using setter = std::function<void(config&, const toml::node&, std::string_view origin, std::string_view key)>;
 
 struct key_def {
@@ -154,6 +161,13 @@ const std::vector<key_def>& key_table()
              else
                  fail(o, k, fmt::format("'{}' is not one of json, text", v));
          }},
+        {"ops", "listen", string_into([](config & c) -> auto& { return c.ops.listen; })},
+        {"ops",
+         "allow_remote",
+         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+             c.ops.allow_remote = read_bool(n, o, k);
+         }},
+        {"ops", "stale_after", duration_into([](config & c) -> auto& { return c.ops.stale_after; })},
     };
     return keys;
 }
@@ -196,6 +210,31 @@ void parse_stream_table(config& c, const std::string& name, const toml::node& no
             fail(origin, full, "must be a boolean, a string or an array of strings");
         }
     }
+}
+
+// ops.listen is "host:port" with an IP literal or localhost (nothing to resolve at start-up, and the
+// loopback check below cannot be fooled by DNS), and a loopback host unless ops.allow_remote.
+void check_ops(const ops_section& ops)
+{
+    if (!ops.listen.empty()) {
+        auto url = ops.listen.find_first_of("/?#@") == std::string::npos
+                       ? util::split_url("http://" + ops.listen)
+                       : std::nullopt;
+        if (!url || url->port.empty() || (!util::is_ip_literal(url->host) && url->host != "localhost"))
+            throw config_error(fmt::format(
+                "ops.listen: '{}' is not host:port with an IP address or localhost (e.g. \"127.0.0.1:9464\", "
+                "\"[::1]:9464\")",
+                ops.listen
+            ));
+        if (!ops.allow_remote && !util::is_loopback_host(url->host))
+            throw config_error(fmt::format(
+                "ops.listen: {} is not a loopback address; the endpoint has no authentication, so serving it "
+                "beyond this host needs ops.allow_remote = true",
+                ops.listen
+            ));
+    }
+    if (ops.stale_after < std::chrono::minutes{1})
+        throw config_error("ops.stale_after: must be at least 1m");
 }
 
 void check_date(std::string_view key, const std::string& value)
@@ -370,6 +409,7 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
         if (!url || url->scheme != "http")
             throw config_error("http.proxy: must be http://host:port");
     }
+    check_ops(c.ops);
     static constexpr std::string_view levels[] = {
         "trace", "debug", "info", "warning", "warn", "error", "critical", "off"};
     if (std::find(std::begin(levels), std::end(levels), c.log.level) == std::end(levels))

@@ -77,6 +77,13 @@ struct log_section {
     std::optional<log_format> format; // unset: json unless stderr is a terminal
 };
 
+// [ops]: the metrics and health endpoint (ops::ops_server).
+struct ops_section {
+    std::string listen;        // "host:port" (IP literal or localhost); empty: no endpoint
+    bool allow_remote = false; // needed to bind an address other than loopback
+    std::chrono::milliseconds stale_after{std::chrono::hours{1}}; // health: least staleness bound
+};
+
 struct config {
     ditio_section ditio;
     storage_section storage;
@@ -84,6 +91,7 @@ struct config {
     std::map<std::string, stream_section> streams; // keyed by stream name
     http_section http;
     log_section log;
+    ops_section ops;
 };
 
 // Looks up an environment variable; injected so tests need not touch the process environment.
