@@ -6,6 +6,9 @@
 #include <ditio_sync/ditio/streams.hpp>
 #include <ditio_sync/http/client.hpp>
 #include <ditio_sync/log/log.hpp>
+#include <ditio_sync/ops/metrics.hpp>
+#include <ditio_sync/ops/notify.hpp>
+#include <ditio_sync/ops/ops_server.hpp>
 #include <ditio_sync/ops/status.hpp>
 #include <ditio_sync/store/database.hpp>
 #include <ditio_sync/store/instance_lock.hpp>
@@ -20,16 +23,19 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <random>
 
@@ -79,6 +85,17 @@ settings_for(const config::config& cfg, const std::vector<const ditio::stream_de
     return out;
 }
 
+// True when stderr is the journal stream systemd connected (JOURNAL_STREAM names its device and inode):
+// then each line carries its syslog priority, so `journalctl -p warning` works.
+bool stderr_is_journal()
+{
+    auto stream = config::process_environment()("JOURNAL_STREAM");
+    struct stat st {};
+    if (!stream || ::fstat(STDERR_FILENO, &st) != 0)
+        return false;
+    return *stream == fmt::format("{}:{}", st.st_dev, st.st_ino);
+}
+
 // Loads and validates the configuration and sets up logging; throws config_error.
 config::config load_config(const options& opt, config::need_credentials creds)
 {
@@ -97,7 +114,7 @@ config::config load_config(const options& opt, config::need_credentials creds)
     auto format = cfg.log.format.value_or(
         ::isatty(STDERR_FILENO) ? config::log_format::text : config::log_format::json
     );
-    log::setup(cfg.log.level, format);
+    log::setup(cfg.log.level, format, stderr_is_journal());
     return cfg;
 }
 
@@ -166,8 +183,9 @@ sync::engine_settings engine_settings_for(const config::config& c)
 // Everything a command that talks to Ditio needs, wired together on one io_context.
 struct runtime {
     // `secret` is resolved by the caller before the database is touched, so a missing secret writes nothing.
-    runtime(const config::config& c, std::string secret, SQLite::Database db)
-        : cfg(c), http(io.get_executor(), http_options(c), log::get("http")),
+    // `metrics`, when given, counts HTTP answers, token refreshes and retries.
+    runtime(const config::config& c, std::string secret, SQLite::Database db, ops::metrics* metrics = nullptr)
+        : cfg(c), http(io.get_executor(), with_metrics(http_options(c), metrics), log::get("http")),
           tokens(
               http,
               auth::token_settings{
@@ -188,7 +206,18 @@ struct runtime {
           signals(io, SIGINT, SIGTERM)
     {
         stop.on_stop([this] { http.shutdown(); });
+        if (metrics) {
+            tokens.on_refreshed([metrics] { metrics->token_refreshed(); });
+            api.on_retry([metrics](std::string_view stream) { metrics->retry(stream); });
+        }
         wait_for_signal();
+    }
+
+    static http::client_options with_metrics(http::client_options o, ops::metrics* metrics)
+    {
+        if (metrics)
+            o.on_response = [metrics](int status) { metrics->http_response(status); };
+        return o;
     }
 
     // The first signal stops cleanly; a second one, while that is under way, exits at once (SQLite's
@@ -238,6 +267,96 @@ struct runtime {
     asio::signal_set signals;
 };
 
+// Hands the engine's reports to several observers.
+struct fanout final : sync::observer {
+    std::vector<sync::observer*> targets;
+    void run_started(std::string_view stream, std::string_view mode) override
+    {
+        for (auto* t : targets)
+            t->run_started(stream, mode);
+    }
+    void page_committed(const sync::page_progress& p) override
+    {
+        for (auto* t : targets)
+            t->page_committed(p);
+    }
+    void run_finished(const sync::run_outcome& r) override
+    {
+        for (auto* t : targets)
+            t->run_finished(r);
+    }
+};
+
+// STATUS= lines for `systemctl status`: what the daemon is doing right now.
+struct systemd_status final : sync::observer {
+    explicit systemd_status(ops::notifier& n) : notify(n) {}
+    ops::notifier& notify;
+    void run_started(std::string_view stream, std::string_view mode) override
+    {
+        notify.send(fmt::format("STATUS={}: {} sync started", stream, mode));
+    }
+    void page_committed(const sync::page_progress& p) override
+    {
+        notify.send(fmt::format("STATUS={}: page {}, {} rows", p.stream, p.page, p.run_rows));
+    }
+    void run_finished(const sync::run_outcome& r) override
+    {
+        notify.send(fmt::format(
+            "STATUS=idle; last run: {} {} ({} rows in {:.1f} s)",
+            r.stream,
+            r.status,
+            r.upserted + r.deleted,
+            std::chrono::duration<double>(r.duration).count()
+        ));
+    }
+};
+
+// The live progress line of an interactive `sync` (stdout on a terminal; the logs stay on stderr).
+struct terminal_progress final : sync::observer {
+    void run_started(std::string_view stream, std::string_view mode) override
+    {
+        std::fprintf(
+            stdout,
+            "\r\033[K%.*s: %.*s sync started",
+            int(stream.size()),
+            stream.data(),
+            int(mode.size()),
+            mode.data()
+        );
+        std::fflush(stdout);
+    }
+    void page_committed(const sync::page_progress& p) override
+    {
+        auto seconds = std::max(std::chrono::duration<double>(p.run_elapsed).count(), 0.001);
+        std::fprintf(
+            stdout,
+            "\r\033[K%.*s: page %lld, %lld rows, %.0f rows/s",
+            int(p.stream.size()),
+            p.stream.data(),
+            static_cast<long long>(p.page),
+            static_cast<long long>(p.run_rows),
+            static_cast<double>(p.run_rows) / seconds
+        );
+        std::fflush(stdout);
+    }
+    void run_finished(const sync::run_outcome& r) override
+    {
+        std::fprintf(
+            stdout,
+            "\r\033[K%.*s: %.*s, %lld pages, %lld rows upserted, %lld deleted, %.1f s\n",
+            int(r.stream.size()),
+            r.stream.data(),
+            int(r.status.size()),
+            r.status.data(),
+            static_cast<long long>(r.pages),
+            static_cast<long long>(r.upserted),
+            static_cast<long long>(r.deleted),
+            std::chrono::duration<double>(r.duration).count()
+        );
+        std::fflush(stdout);
+    }
+};
+
 int exit_code_for(sync::run_status s)
 {
     switch (s) {
@@ -264,6 +383,9 @@ int cmd_sync(const options& opt)
     store::instance_lock lock(cfg.storage.path);
     runtime rt(cfg, std::move(secret), open_and_migrate(cfg));
     auto kind = opt.sync_full ? sync::run_kind::full : sync::run_kind::automatic;
+    terminal_progress progress;
+    if (::isatty(STDOUT_FILENO))
+        rt.engine.set_observer(&progress);
     auto statuses = rt.run_to_end([&]() -> asio::awaitable<std::vector<sync::run_status>> {
         std::vector<sync::run_status> out;
         for (const auto& s : streams) {
@@ -295,13 +417,76 @@ int cmd_sync(const options& opt)
     return code;
 }
 
+// SIGHUP in `run`: the new configuration replaces `current` when it is valid and its secret readable;
+// otherwise it is refused with a log line and `current` stays.
+// Each enabled stream's staleness bound for /healthz: ops.stale_after, or three intervals if longer.
+std::vector<ops::stream_health_spec> health_specs(const config::config& c)
+{
+    std::vector<ops::stream_health_spec> out;
+    for (const auto* def : resolve_streams(c.sync.streams)) {
+        auto s = sync::resolve_stream(c, *def);
+        out.push_back({std::string(def->name), std::max(c.ops.stale_after, 3 * s.interval)});
+    }
+    return out;
+}
+
+void reload(
+    const options& opt, config::config& current, sync::scheduler& sched, runtime& rt, ops::metrics& metrics
+)
+{
+    auto app = log::get("app");
+    try {
+        auto fresh = load_config(opt, config::need_credentials::yes);
+        auto secret = config::resolve_client_secret(fresh, config::process_environment());
+        auto streams = settings_for(fresh, resolve_streams(fresh.sync.streams));
+        // What lives in objects built once at start-up: changing it needs a restart.
+        std::vector<std::string> restart;
+        auto differs = [&](const char* key, bool changed) {
+            if (changed)
+                restart.emplace_back(key);
+        };
+        differs("storage.path", fresh.storage.path != current.storage.path);
+        differs("storage.busy_timeout", fresh.storage.busy_timeout != current.storage.busy_timeout);
+        differs("ditio.identity_base", fresh.ditio.identity_base != current.ditio.identity_base);
+        differs("ditio.reporting_base", fresh.ditio.reporting_base != current.ditio.reporting_base);
+        differs("http.timeout", fresh.http.timeout != current.http.timeout);
+        differs("http.ca_file", fresh.http.ca_file != current.http.ca_file);
+        differs("http.proxy", fresh.http.proxy != current.http.proxy);
+        differs("http.max_body_mb", fresh.http.max_body_bytes != current.http.max_body_bytes);
+        differs(
+            "http.max_retries, retry_initial, retry_max",
+            fresh.http.max_retries != current.http.max_retries ||
+                fresh.http.retry_initial != current.http.retry_initial ||
+                fresh.http.retry_max != current.http.retry_max
+        );
+        rt.tokens.set_credentials(fresh.ditio.client_id, std::move(secret), fresh.ditio.scope);
+        rt.engine.set_settings(engine_settings_for(fresh));
+        sched.reconfigure(std::move(streams));
+        metrics.set_streams(health_specs(fresh), rt.clock.system_now());
+        differs(
+            "ops.listen, allow_remote",
+            fresh.ops.listen != current.ops.listen || fresh.ops.allow_remote != current.ops.allow_remote
+        );
+        current = std::move(fresh);
+        boost::json::object fields{{"streams", fmt::format("{}", fmt::join(current.sync.streams, ","))}};
+        if (!restart.empty())
+            fields["needs_restart"] = fmt::format("{}", fmt::join(restart, ", "));
+        log::event(app, restart.empty() ? spdlog::level::info : spdlog::level::warn, "app.reloaded", fields);
+    } catch (const std::exception& e) {
+        // load_config sets logging up only once the file is valid, so this line uses the old settings.
+        log::error(app, "app.reload_failed", {{"error", e.what()}});
+    }
+}
+
 int cmd_run(const options& opt)
 {
     auto cfg = load_config(opt, config::need_credentials::yes);
     auto streams = settings_for(cfg, resolve_streams(cfg.sync.streams));
     auto secret = preflight(cfg);
     store::instance_lock lock(cfg.storage.path);
-    runtime rt(cfg, std::move(secret), open_and_migrate(cfg));
+    util::real_clock wall;
+    ops::metrics metrics(wall.system_now());
+    runtime rt(cfg, std::move(secret), open_and_migrate(cfg), &metrics);
     sync::scheduler sched(
         rt.engine,
         std::move(streams),
@@ -311,6 +496,75 @@ int cmd_run(const options& opt)
         log::get("sync"),
         std::random_device{}()
     );
+    auto env = config::process_environment();
+    ops::notifier notify(env("NOTIFY_SOCKET").value_or(""));
+    auto notify_or_log = [&](std::string_view message) {
+        std::string error;
+        if (!notify.send(message, &error))
+            log::warn(log::get("app"), "app.notify_failed", {{"error", error}});
+    };
+    systemd_status status_lines(notify);
+    fanout observers;
+    observers.targets.push_back(&status_lines);
+    observers.targets.push_back(&metrics);
+    metrics.set_streams(health_specs(cfg), wall.system_now());
+    {
+        // Health is right before the first run: last successes and watermarks from the database.
+        for (const auto& s : rt.db_thread.store_unsafe().load_all()) { // no run is in flight yet
+            auto at = [](const std::optional<std::string>& t
+                      ) -> std::optional<std::chrono::system_clock::time_point> {
+                if (auto p = t ? util::parse_iso8601(*t) : std::nullopt)
+                    return std::chrono::time_point_cast<std::chrono::system_clock::duration>(*p);
+                return std::nullopt;
+            };
+            metrics.seed(s.stream, at(s.last_success_at), at(s.watermark), s.unavailable_at.has_value());
+        }
+    }
+    std::optional<ops::ops_server> server;
+    if (!cfg.ops.listen.empty()) {
+        server.emplace(
+            rt.io.get_executor(),
+            cfg.ops.listen,
+            cfg.ops.allow_remote,
+            metrics,
+            [&] { return wall.system_now(); },
+            log::get("ops")
+        );
+        server->start();
+        rt.stop.on_stop([&] { server->stop(); });
+    }
+    rt.engine.set_observer(&observers);
+    rt.stop.on_stop([&] { notify_or_log("STOPPING=1\nSTATUS=stopping"); });
+
+    // SIGHUP: read the configuration (and the secret) again; a bad one is refused and the old one kept.
+    // Runs in progress keep their fixed parameters; storage, base URLs and [http] need a restart.
+    asio::signal_set hup(rt.io, SIGHUP);
+    config::config current = cfg;
+    std::function<void()> wait_for_hup = [&] {
+        hup.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec)
+                return;
+            reload(opt, current, sched, rt, metrics);
+            wait_for_hup();
+        });
+    };
+    wait_for_hup();
+    rt.stop.on_stop([&] { hup.cancel(); });
+
+    // The database is open and migrated: ready. Then watchdog pings from the event loop, so a stuck
+    // loop stops them and systemd restarts the service.
+    notify_or_log(fmt::format("READY=1\nSTATUS=ready: {} streams", cfg.sync.streams.size()));
+    if (auto interval = ops::watchdog_interval(env("WATCHDOG_USEC"), env("WATCHDOG_PID"), ::getpid())) {
+        asio::co_spawn(
+            rt.io,
+            [&, every = *interval / 2]() -> asio::awaitable<void> {
+                do
+                    notify_or_log("WATCHDOG=1");
+                while (co_await rt.stop.sleep_for(every));
+            },
+            asio::detached
+        );
+    }
     log::info(
         log::get("app"),
         "app.started",
@@ -323,7 +577,16 @@ int cmd_run(const options& opt)
     bool crashed = false;
     try {
         rt.run_to_end([&]() -> asio::awaitable<int> {
-            co_await sched.run();
+            // However the scheduler ends, the watchdog and SIGHUP waits must end with it.
+            std::exception_ptr failure;
+            try {
+                co_await sched.run();
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            rt.stop.request_stop();
+            if (failure)
+                std::rethrow_exception(failure);
             co_return 0;
         }());
     } catch (const std::exception& e) {

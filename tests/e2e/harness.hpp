@@ -142,6 +142,12 @@ public:
 
     // Writes the config file again with `extra_toml` appended.
     void write_config(const std::string& extra_toml);
+    // Sets one "section.key" (raw TOML) and writes the config file again with no extra TOML.
+    void set_setting(const std::string& key, const std::string& value)
+    {
+        options_.settings[key] = value;
+        write_config("");
+    }
     // What of the client secret and the access tokens the server issued appears in any run's output or
     // in the database files (nothing, or the test fails when the fixture ends).
     std::vector<std::string> leaks() const;

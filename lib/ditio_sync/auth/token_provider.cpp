@@ -179,6 +179,8 @@ asio::awaitable<boost::system::result<std::string>> token_provider::refresh(std:
         expires_at_ = started + lifetime_;
         ++refreshes_;
         log::info(log_, "auth.token_refreshed", {{"expires_in_s", seconds}});
+        if (on_refreshed_)
+            on_refreshed_();
         finish({}, {});
         co_return token_;
     }
@@ -197,6 +199,20 @@ asio::awaitable<boost::system::result<std::string>> token_provider::refresh(std:
     );
     finish(errc::unavailable, why);
     co_return make_error_code(errc::unavailable);
+}
+
+void token_provider::set_credentials(std::string client_id, std::string client_secret, std::string scope)
+{
+    if (client_id == settings_.client_id && client_secret == settings_.client_secret &&
+        scope == settings_.scope)
+        return;
+    settings_.client_id = std::move(client_id);
+    settings_.client_secret = std::move(client_secret);
+    settings_.scope = std::move(scope);
+    token_.clear();
+    expires_at_ = {};
+    last_error_ = {};
+    last_detail_.clear();
 }
 
 } // namespace ditio_sync::auth

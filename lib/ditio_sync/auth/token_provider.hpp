@@ -16,6 +16,7 @@
 #include <boost/system/result.hpp>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -58,6 +59,13 @@ public:
 
     std::uint64_t refreshes() const { return refreshes_; }
 
+    // New credentials (a reloaded configuration or a rotated secret): the cached token is dropped when
+    // they differ, so the next request asks for a token with them.
+    void set_credentials(std::string client_id, std::string client_secret, std::string scope);
+
+    // Called after each new token, for metrics.
+    void on_refreshed(std::function<void()> f) { on_refreshed_ = std::move(f); }
+
 private:
     boost::asio::awaitable<boost::system::result<std::string>> refresh(std::string* detail);
     bool fresh() const;
@@ -74,6 +82,7 @@ private:
     boost::system::error_code last_error_;
     std::string last_detail_;
     std::uint64_t refreshes_ = 0;
+    std::function<void()> on_refreshed_;
 };
 
 } // namespace ditio_sync::auth

@@ -205,6 +205,8 @@ asio::awaitable<boost::system::result<fetched_page, fetch_failure>> extraction_c
                           : backoff_.delay(static_cast<unsigned>(failures));
         ++failures;
         ++retries_;
+        if (on_retry_)
+            on_retry_(stream);
         log::warn(
             log_,
             "http.retry",

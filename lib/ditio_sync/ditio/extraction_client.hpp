@@ -20,6 +20,7 @@
 #include <boost/system/result.hpp>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -88,6 +89,9 @@ public:
 
     std::uint64_t retries() const { return retries_; }
 
+    // Called before each retry, for metrics.
+    void on_retry(std::function<void(std::string_view stream)> f) { on_retry_ = std::move(f); }
+
 private:
     http::client& http_;
     auth::token_provider& tokens_;
@@ -98,6 +102,7 @@ private:
     log::logger_ptr log_;
     util::backoff backoff_;
     std::uint64_t retries_ = 0;
+    std::function<void(std::string_view)> on_retry_;
 };
 
 // Ditio's error body ({"error","message"} or v5 {"message","errors":[...]}) as one line, or a short

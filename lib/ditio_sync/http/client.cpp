@@ -279,6 +279,8 @@ asio::awaitable<boost::system::result<response>> client::send(request req)
         in_flight_.erase(c.get());
         if (shut_down_)
             co_return make_error_code(errc::cancelled);
+        if (options_.on_response && (result || !(reused && !received_any && attempt == 0)))
+            options_.on_response(result ? static_cast<int>(result->result_int()) : 0);
         if (result) {
             auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - started

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -36,6 +37,8 @@ struct client_options {
     std::string proxy;    // "http://host:port"; empty: none
     std::string no_proxy; // comma-separated host suffixes that bypass the proxy
     std::string user_agent = "ditio-sync/" DITIO_SYNC_VERSION;
+    // Told of every exchange's outcome, for metrics: the HTTP status, or 0 when none was received.
+    std::function<void(int status)> on_response;
 };
 
 using response = boost::beast::http::response<boost::beast::http::string_body>;

@@ -1,6 +1,7 @@
 #include <ditio_sync/log/log.hpp>
 
 #include <boost/json/serialize.hpp>
+#include <fmt/format.h>
 #include <spdlog/cfg/env.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -15,6 +16,7 @@ namespace ditio_sync::log {
 namespace {
 
 std::atomic<config::log_format> current_format{config::log_format::json};
+bool current_journal_priority = false;
 std::mutex setup_mutex;
 spdlog::sink_ptr shared_sink;
 spdlog::level::level_enum current_level = spdlog::level::info;
@@ -27,12 +29,26 @@ std::string pattern_for(config::log_format f)
     return "%Y-%m-%dT%H:%M:%S.%eZ %-7l %-5n %v";
 }
 
-spdlog::sink_ptr make_sink(config::log_format f)
+// %* in a pattern: the line's "<N>" syslog priority prefix for journald.
+class priority_flag final : public spdlog::custom_flag_formatter {
+public:
+    void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override
+    {
+        auto text = fmt::format("<{}>", journal_priority_of(msg.level));
+        dest.append(text.data(), text.data() + text.size());
+    }
+    std::unique_ptr<custom_flag_formatter> clone() const override
+    {
+        return std::make_unique<priority_flag>();
+    }
+};
+
+spdlog::sink_ptr make_sink(config::log_format f, bool journal_priority)
 {
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    sink->set_formatter(
-        std::make_unique<spdlog::pattern_formatter>(pattern_for(f), spdlog::pattern_time_type::utc)
-    );
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    formatter->add_flag<priority_flag>('*').set_pattern((journal_priority ? "%*" : "") + pattern_for(f));
+    sink->set_formatter(std::move(formatter));
     return sink;
 }
 
@@ -94,7 +110,26 @@ std::string format_fields(config::log_format format, std::string_view name, cons
     return out;
 }
 
-void setup(const std::string& level, config::log_format format)
+int journal_priority_of(spdlog::level::level_enum level)
+{
+    switch (level) {
+    case spdlog::level::trace:
+    case spdlog::level::debug:
+        return 7;
+    case spdlog::level::info:
+        return 6;
+    case spdlog::level::warn:
+        return 4;
+    case spdlog::level::err:
+        return 3;
+    case spdlog::level::critical:
+        return 2;
+    default:
+        return 6;
+    }
+}
+
+void setup(const std::string& level, config::log_format format, bool journal_priority)
 {
     std::lock_guard lock(setup_mutex);
     auto lvl = spdlog::level::from_str(level == "warning" ? "warn" : level);
@@ -102,7 +137,8 @@ void setup(const std::string& level, config::log_format format)
         throw config::config_error("log.level: unknown level '" + level + "'");
     current_level = lvl;
     current_format = format;
-    shared_sink = make_sink(format);
+    current_journal_priority = journal_priority;
+    shared_sink = make_sink(format, journal_priority);
     spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) {
         l->sinks() = {shared_sink};
         l->set_level(lvl);
@@ -118,7 +154,7 @@ logger_ptr get(std::string_view name)
     if (auto existing = spdlog::get(n))
         return existing;
     if (!shared_sink)
-        shared_sink = make_sink(current_format);
+        shared_sink = make_sink(current_format, current_journal_priority);
     auto lg = std::make_shared<spdlog::logger>(n, shared_sink);
     lg->set_level(current_level);
     lg->flush_on(spdlog::level::trace);

@@ -14,9 +14,14 @@ namespace ditio_sync::log {
 
 using logger_ptr = std::shared_ptr<spdlog::logger>;
 
-// Sets up the sink (stderr) and format for every logger made by get(); call once, in daemon/.
-// Throws config::config_error for an unknown level.
-void setup(const std::string& level, config::log_format format);
+// Sets up the sink (stderr) and format for every logger made by get(); call in daemon/ (again on a
+// configuration reload). With `journal_priority`, each line starts with the syslog priority of its level
+// ("<4>" for a warning), which journald turns into the entry's priority and strips: the JSON stays as
+// it is. Throws config::config_error for an unknown level.
+void setup(const std::string& level, config::log_format format, bool journal_priority = false);
+
+// The syslog priority journald should give a level: debug 7, info 6, warning 4, error 3, critical 2.
+int journal_priority_of(spdlog::level::level_enum level);
 
 // The named logger ("http", "auth", "sync", "store", "app"), created on first use.
 logger_ptr get(std::string_view name);

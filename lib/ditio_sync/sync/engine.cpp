@@ -360,6 +360,11 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
     if (report.resumed)
         started["page"] = page_no;
     log::info(log_, "sync.run_started", std::move(started));
+    if (observer_)
+        observer_->run_started(name, plan.mode);
+    auto last_progress = clock_.steady_now();
+    std::int64_t run_rows = 0;
+    std::optional<std::string> final_watermark;
 
     std::shared_ptr<pending_commit> pending;
     util::backoff busy_backoff(std::chrono::milliseconds{200}, std::chrono::seconds{5}, report.run_id);
@@ -404,6 +409,34 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
         report.upserted += p->result.upserted;
         report.deleted += p->result.deleted;
         report.swept += p->result.swept;
+        run_rows += static_cast<std::int64_t>(p->page->body.records.size());
+        auto now = clock_.steady_now();
+        auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - run_started);
+        if (observer_)
+            observer_->page_committed(page_progress{
+                name,
+                report.run_id,
+                p->result.pages_done,
+                static_cast<std::int64_t>(p->page->body.records.size()),
+                p->result.upserted,
+                p->result.deleted,
+                run_rows,
+                elapsed});
+        // A long run says how far it is at a steady cadence, whatever the page size.
+        if (now - last_progress >= settings_.progress_every) {
+            last_progress = now;
+            auto seconds = std::max(std::chrono::duration<double>(elapsed).count(), 0.001);
+            log::info(
+                log_,
+                "sync.progress",
+                {{"stream", name},
+                 {"run_id", report.run_id},
+                 {"pages", p->result.pages_done},
+                 {"rows", run_rows},
+                 {"rows_per_s", static_cast<std::int64_t>(static_cast<double>(run_rows) / seconds)},
+                 {"elapsed_s", static_cast<std::int64_t>(seconds)}}
+            );
+        }
         auto ms =
             std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - p->started).count();
         log::info(
@@ -555,6 +588,7 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
             bool keep_old =
                 previous_watermark && (plan.mode == "full" || *previous_watermark > *server_start);
             pc.watermark = keep_old ? *previous_watermark : *server_start;
+            final_watermark = pc.watermark;
             if (!keep_old)
                 pc.overlap_ms = settings_.overlap.count();
             pc.full = plan.mode == "full";
@@ -605,6 +639,26 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
     };
     if (!report.error.empty())
         fields["error"] = report.error;
+    if (observer_) {
+        run_outcome outcome{
+            name,
+            plan.mode,
+            to_string(report.status),
+            report.pages,
+            report.upserted,
+            report.deleted + report.swept,
+            std::chrono::milliseconds{ms},
+            std::nullopt,
+            std::nullopt};
+        if (report.status == run_status::ok) {
+            outcome.succeeded_at = clock_.system_now();
+            if (final_watermark)
+                if (auto wm = util::parse_iso8601(*final_watermark))
+                    outcome.watermark =
+                        std::chrono::time_point_cast<std::chrono::system_clock::duration>(*wm);
+        }
+        observer_->run_finished(outcome);
+    }
     if (report.status == run_status::ok || report.status == run_status::cancelled ||
         report.status == run_status::unavailable)
         log::info(log_, "sync.run_finished", std::move(fields));

@@ -13,6 +13,7 @@
 #include <ditio_sync/ditio/streams.hpp>
 #include <ditio_sync/log/log.hpp>
 #include <ditio_sync/sync/db_worker.hpp>
+#include <ditio_sync/sync/observer.hpp>
 #include <ditio_sync/sync/stream_settings.hpp>
 #include <ditio_sync/util/clock.hpp>
 #include <ditio_sync/util/stop.hpp>
@@ -30,6 +31,7 @@ struct engine_settings {
     std::chrono::milliseconds overlap{std::chrono::minutes{10}};
     int run_retry_budget = 30;    // retries of all requests of one run together
     unsigned commit_attempts = 4; // tries of one page commit against a lock held by another writer
+    std::chrono::milliseconds progress_every{std::chrono::seconds{10}}; // sync.progress cadence in long runs
 };
 
 enum class run_status {
@@ -74,6 +76,11 @@ public:
     // expected failures; the report says what happened (and sync_state/sync_runs record it).
     boost::asio::awaitable<run_report> run(const stream_settings& stream, run_kind kind);
 
+    // Told of run starts, committed pages and run ends (metrics, systemd status, progress); may be null.
+    void set_observer(observer* o) { observer_ = o; }
+    // The shared settings after a configuration reload; runs in progress keep their fixed parameters.
+    void set_settings(engine_settings s) { settings_ = std::move(s); }
+
     // Records when the scheduler will next run `stream`, for `status`. Failures are only logged.
     boost::asio::awaitable<void> note_next_run(std::string stream, std::chrono::system_clock::time_point at);
 
@@ -84,6 +91,7 @@ private:
     engine_settings settings_;
     util::stop_source& stop_;
     log::logger_ptr log_;
+    observer* observer_ = nullptr;
 };
 
 } // namespace ditio_sync::sync

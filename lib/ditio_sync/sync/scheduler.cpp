@@ -1,4 +1,7 @@
 #include <ditio_sync/sync/scheduler.hpp>
+#include <ditio_sync/util/asio.hpp>
+
+#include <boost/asio/this_coro.hpp>
 
 #include <algorithm>
 
@@ -15,21 +18,53 @@ scheduler::scheduler(
     log::logger_ptr logger,
     std::uint64_t seed
 )
-    : engine_(eng), settings_(settings), clock_(clock), stop_(stop), log_(std::move(logger))
+    : engine_(eng), settings_(settings), clock_(clock), stop_(stop), log_(std::move(logger)), seed_(seed)
 {
     auto now = clock_.steady_now();
     for (auto& s : streams) {
         auto interval = s.interval;
-        slots_.push_back(slot{std::move(s), util::backoff(settings.failure_initial, interval, seed++), now});
+        slots_.push_back(slot{std::move(s), util::backoff(settings.failure_initial, interval, seed_++), now});
     }
 }
 
-asio::awaitable<void> scheduler::run_one(slot& s)
+void scheduler::reconfigure(std::vector<stream_settings> streams)
+{
+    pending_ = std::move(streams);
+    if (wake_)
+        wake_->cancel();
+}
+
+void scheduler::apply_pending()
+{
+    if (!pending_)
+        return;
+    auto now = clock_.steady_now();
+    std::vector<slot> next;
+    for (auto& s : *pending_) {
+        auto old = std::find_if(slots_.begin(), slots_.end(), [&](const slot& o) {
+            return o.settings.def == s.def;
+        });
+        auto interval = s.interval;
+        slot fresh{std::move(s), util::backoff(settings_.failure_initial, interval, seed_++), now};
+        if (old != slots_.end()) {
+            // Kept: its schedule stands, but never further away than its (new) interval.
+            fresh.due = std::min(
+                old->due, now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval)
+            );
+            fresh.failures = old->failures;
+        }
+        next.push_back(std::move(fresh));
+    }
+    slots_ = std::move(next);
+    pending_.reset();
+}
+
+asio::awaitable<run_report> scheduler::run_one(slot& s)
 {
     const auto& name = s.settings.def->name;
     auto report = co_await engine_.run(s.settings, run_kind::automatic);
     if (stop_.stop_requested())
-        co_return;
+        co_return report;
     std::chrono::milliseconds wait;
     if (report.status == run_status::ok) {
         s.failures = 0;
@@ -59,29 +94,59 @@ asio::awaitable<void> scheduler::run_one(slot& s)
     s.due = clock_.steady_now() + wait;
     log::debug(log_, "sync.next_run", {{"stream", name}, {"in_ms", wait.count()}});
     co_await engine_.note_next_run(std::string(name), clock_.system_now() + wait);
+    co_return report;
 }
 
 asio::awaitable<void> scheduler::run()
 {
+    wake_.emplace(co_await asio::this_coro::executor);
+    stop_.on_stop([this] {
+        if (wake_)
+            wake_->cancel();
+    });
     while (!stop_.stop_requested()) {
+        apply_pending();
         // One pass: every due stream, in catalogue order.
+        auto pass_started = clock_.steady_now();
+        std::int64_t ran = 0, ok = 0, rows = 0;
         for (auto& s : slots_) {
             if (stop_.stop_requested())
                 co_return;
-            if (s.due <= clock_.steady_now())
-                co_await run_one(s);
+            if (s.due > clock_.steady_now())
+                continue;
+            auto report = co_await run_one(s);
+            ++ran;
+            ok += report.status == run_status::ok ? 1 : 0;
+            rows += report.upserted + report.deleted + report.swept;
         }
-        if (slots_.empty())
+        if (stop_.stop_requested())
             co_return;
-        auto next = std::min_element(slots_.begin(), slots_.end(), [](const slot& a, const slot& b) {
-                        return a.due < b.due;
-                    })->due;
+        if (slots_.empty() && !pending_)
+            co_return;
+        auto next = slots_.empty()
+                        ? clock_.steady_now() + std::chrono::hours{24}
+                        : std::min_element(slots_.begin(), slots_.end(), [](const slot& a, const slot& b) {
+                              return a.due < b.due;
+                          })->due;
         auto now = clock_.steady_now();
-        if (next > now && !co_await stop_.sleep_for(
-                              std::chrono::duration_cast<std::chrono::milliseconds>(next - now) +
-                              std::chrono::milliseconds{1}
-                          ))
-            co_return;
+        auto wait = next > now ? std::chrono::duration_cast<std::chrono::milliseconds>(next - now) +
+                                     std::chrono::milliseconds{1}
+                               : std::chrono::milliseconds{0};
+        if (ran > 0)
+            log::info(
+                log_,
+                "sync.summary",
+                {{"streams", ran},
+                 {"ok", ok},
+                 {"failed", ran - ok},
+                 {"rows", rows},
+                 {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(now - pass_started).count()},
+                 {"next_in_ms", wait.count()}}
+            );
+        if (wait.count() > 0 && !pending_) {
+            wake_->expires_after(wait);
+            co_await wake_->async_wait(util::use_nothrow);
+        }
     }
 }
 

@@ -13,8 +13,10 @@
 #include <ditio_sync/util/stop.hpp>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <optional>
 #include <vector>
 
 namespace ditio_sync::sync {
@@ -42,6 +44,11 @@ public:
     // retried on its backoff and logged each time; the daemon never gives up on its own.
     boost::asio::awaitable<void> run();
 
+    // A reloaded configuration: the streams and their settings from the next pass on (a run in progress
+    // finishes with the parameters it started with). Streams kept keep their schedule; new ones are due
+    // at once. Wakes the scheduler if it is waiting.
+    void reconfigure(std::vector<stream_settings> streams);
+
 private:
     struct slot {
         stream_settings settings;
@@ -50,8 +57,9 @@ private:
         unsigned failures = 0;
     };
 
-    // Runs one stream and decides when it is due again.
-    boost::asio::awaitable<void> run_one(slot& s);
+    // Runs one stream and decides when it is due again; returns its report.
+    boost::asio::awaitable<run_report> run_one(slot& s);
+    void apply_pending();
 
     engine& engine_;
     std::vector<slot> slots_;
@@ -59,6 +67,9 @@ private:
     const util::clock& clock_;
     util::stop_source& stop_;
     log::logger_ptr log_;
+    std::uint64_t seed_;
+    std::optional<std::vector<stream_settings>> pending_;
+    std::optional<boost::asio::steady_timer> wake_; // the wait between passes; cancelled to wake it
 };
 
 } // namespace ditio_sync::sync
