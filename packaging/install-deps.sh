@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package that building, testing and running the demo of ditio-sync needs
-# (clang and its runtime for the libFuzzer targets, tinyproxy for the proxy test, prlimit from util-linux).
+# (clang and its runtime for the libFuzzer targets, tinyproxy for the proxy test, prlimit from util-linux;
+# for the packaging tests, dpkg-shlibdeps from dpkg-dev, systemd-analyze and systemd-sysusers from
+# systemd, groff from groff-base).
 # Idempotent: when everything is present it prints nothing and changes nothing.
 set -euo pipefail
 
@@ -11,6 +13,7 @@ packages=(
     doctest-dev libtomlplusplus-dev libcli11-dev zlib1g-dev
     clang-14 libclang-rt-14-dev
     tinyproxy util-linux
+    dpkg-dev systemd groff-base
 )
 
 missing=()
