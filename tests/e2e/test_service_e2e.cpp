@@ -397,3 +397,26 @@ TEST_CASE("e2e service: ops.listen refuses a non-loopback address unless allowed
     CHECK(res.exit_code == 2);
     CHECK(res.err.find("ops.listen") != std::string::npos);
 }
+
+TEST_CASE("e2e service: an interactive sync on a terminal shows a live progress line")
+{
+    fixture_options o;
+    o.records = 500;
+    o.chunk_limit = 100;
+    fixture fx(o);
+    // script(1) gives ditio-sync a pseudo-terminal as stdout; what it printed lands in run.out.
+    fx.set_command_prefix({"/bin/sh", "-c", "exec script -qfec \"$*\" /dev/null", "sh"});
+    auto res = fx.run({"sync"});
+    INFO(res.out);
+    REQUIRE(res.exit_code == 0);
+    CHECK(res.out.find("\r\033[Ktime-registrations: page 3, 300 rows") != std::string::npos);
+    CHECK(res.out.find("rows/s") != std::string::npos);
+    CHECK(res.out.find("time-registrations: ok, 5 pages, 500 rows upserted") != std::string::npos);
+    check_mirror_exact(fx.server(), fx.db());
+
+    // Not a terminal: no progress line on stdout.
+    fx.set_command_prefix({});
+    auto plain = fx.run({"sync"});
+    REQUIRE(plain.exit_code == 0);
+    CHECK(plain.out.empty());
+}
