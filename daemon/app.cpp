@@ -97,7 +97,16 @@ bool stderr_is_journal()
 }
 
 // Loads and validates the configuration and sets up logging; throws config_error.
-config::config load_config(const options& opt, config::need_credentials creds)
+void setup_logging(const config::config& cfg)
+{
+    auto format = cfg.log.format.value_or(
+        ::isatty(STDERR_FILENO) ? config::log_format::text : config::log_format::json
+    );
+    log::setup(cfg.log.level, format, stderr_is_journal());
+}
+
+// `with_logging`: also set logging up from it (a reload does that only once everything checked out).
+config::config load_config(const options& opt, config::need_credentials creds, bool with_logging = true)
 {
     auto env = config::process_environment();
     bool explicit_file = !opt.config_file.empty();
@@ -111,10 +120,8 @@ config::config load_config(const options& opt, config::need_credentials creds)
     auto names = ditio::stream_names();
     config::validate(cfg, names, creds);
     sync::check_streams(cfg);
-    auto format = cfg.log.format.value_or(
-        ::isatty(STDERR_FILENO) ? config::log_format::text : config::log_format::json
-    );
-    log::setup(cfg.log.level, format, stderr_is_journal());
+    if (with_logging)
+        setup_logging(cfg);
     return cfg;
 }
 
@@ -313,18 +320,8 @@ struct systemd_status final : sync::observer {
 
 // The live progress line of an interactive `sync` (stdout on a terminal; the logs stay on stderr).
 struct terminal_progress final : sync::observer {
-    void run_started(std::string_view stream, std::string_view mode) override
-    {
-        std::fprintf(
-            stdout,
-            "\r\033[K%.*s: %.*s sync started",
-            int(stream.size()),
-            stream.data(),
-            int(mode.size()),
-            mode.data()
-        );
-        std::fflush(stdout);
-    }
+    // The run's start is in the log already; printing here would share a line with it.
+    void run_started(std::string_view, std::string_view) override {}
     void page_committed(const sync::page_progress& p) override
     {
         auto seconds = std::max(std::chrono::duration<double>(p.run_elapsed).count(), 0.001);
@@ -384,8 +381,15 @@ int cmd_sync(const options& opt)
     runtime rt(cfg, std::move(secret), open_and_migrate(cfg));
     auto kind = opt.sync_full ? sync::run_kind::full : sync::run_kind::automatic;
     terminal_progress progress;
-    if (::isatty(STDOUT_FILENO))
+    if (::isatty(STDOUT_FILENO)) {
         rt.engine.set_observer(&progress);
+        // One log line per page would break the progress line on the same terminal: they go to debug.
+        if (::isatty(STDERR_FILENO)) {
+            auto s = engine_settings_for(cfg);
+            s.page_events_at_debug = true;
+            rt.engine.set_settings(s);
+        }
+    }
     auto statuses = rt.run_to_end([&]() -> asio::awaitable<std::vector<sync::run_status>> {
         std::vector<sync::run_status> out;
         for (const auto& s : streams) {
@@ -430,13 +434,20 @@ std::vector<ops::stream_health_spec> health_specs(const config::config& c)
     return out;
 }
 
+// `startup` is what the long-lived objects were built from: restart-only keys are compared with it, so a
+// later reload still names a change that has not taken effect.
 void reload(
-    const options& opt, config::config& current, sync::scheduler& sched, runtime& rt, ops::metrics& metrics
+    const options& opt,
+    const config::config& startup,
+    config::config& current,
+    sync::scheduler& sched,
+    runtime& rt,
+    ops::metrics& metrics
 )
 {
     auto app = log::get("app");
     try {
-        auto fresh = load_config(opt, config::need_credentials::yes);
+        auto fresh = load_config(opt, config::need_credentials::yes, false);
         auto secret = config::resolve_client_secret(fresh, config::process_environment());
         auto streams = settings_for(fresh, resolve_streams(fresh.sync.streams));
         // What lives in objects built once at start-up: changing it needs a restart.
@@ -445,19 +456,19 @@ void reload(
             if (changed)
                 restart.emplace_back(key);
         };
-        differs("storage.path", fresh.storage.path != current.storage.path);
-        differs("storage.busy_timeout", fresh.storage.busy_timeout != current.storage.busy_timeout);
-        differs("ditio.identity_base", fresh.ditio.identity_base != current.ditio.identity_base);
-        differs("ditio.reporting_base", fresh.ditio.reporting_base != current.ditio.reporting_base);
-        differs("http.timeout", fresh.http.timeout != current.http.timeout);
-        differs("http.ca_file", fresh.http.ca_file != current.http.ca_file);
-        differs("http.proxy", fresh.http.proxy != current.http.proxy);
-        differs("http.max_body_mb", fresh.http.max_body_bytes != current.http.max_body_bytes);
+        differs("storage.path", fresh.storage.path != startup.storage.path);
+        differs("storage.busy_timeout", fresh.storage.busy_timeout != startup.storage.busy_timeout);
+        differs("ditio.identity_base", fresh.ditio.identity_base != startup.ditio.identity_base);
+        differs("ditio.reporting_base", fresh.ditio.reporting_base != startup.ditio.reporting_base);
+        differs("http.timeout", fresh.http.timeout != startup.http.timeout);
+        differs("http.ca_file", fresh.http.ca_file != startup.http.ca_file);
+        differs("http.proxy", fresh.http.proxy != startup.http.proxy);
+        differs("http.max_body_mb", fresh.http.max_body_bytes != startup.http.max_body_bytes);
         differs(
             "http.max_retries, retry_initial, retry_max",
-            fresh.http.max_retries != current.http.max_retries ||
-                fresh.http.retry_initial != current.http.retry_initial ||
-                fresh.http.retry_max != current.http.retry_max
+            fresh.http.max_retries != startup.http.max_retries ||
+                fresh.http.retry_initial != startup.http.retry_initial ||
+                fresh.http.retry_max != startup.http.retry_max
         );
         rt.tokens.set_credentials(fresh.ditio.client_id, std::move(secret), fresh.ditio.scope);
         rt.engine.set_settings(engine_settings_for(fresh));
@@ -467,13 +478,14 @@ void reload(
             "ops.listen, allow_remote",
             fresh.ops.listen != current.ops.listen || fresh.ops.allow_remote != current.ops.allow_remote
         );
+        setup_logging(fresh);
         current = std::move(fresh);
         boost::json::object fields{{"streams", fmt::format("{}", fmt::join(current.sync.streams, ","))}};
         if (!restart.empty())
             fields["needs_restart"] = fmt::format("{}", fmt::join(restart, ", "));
         log::event(app, restart.empty() ? spdlog::level::info : spdlog::level::warn, "app.reloaded", fields);
     } catch (const std::exception& e) {
-        // load_config sets logging up only once the file is valid, so this line uses the old settings.
+        // Logging is set up from the new file only once it passed every check: this line uses the old.
         log::error(app, "app.reload_failed", {{"error", e.what()}});
     }
 }
@@ -544,7 +556,7 @@ int cmd_run(const options& opt)
         hup.async_wait([&](const boost::system::error_code& ec, int) {
             if (ec)
                 return;
-            reload(opt, current, sched, rt, metrics);
+            reload(opt, cfg, current, sched, rt, metrics);
             wait_for_hup();
         });
     };
@@ -557,7 +569,8 @@ int cmd_run(const options& opt)
     if (auto interval = ops::watchdog_interval(env("WATCHDOG_USEC"), env("WATCHDOG_PID"), ::getpid())) {
         asio::co_spawn(
             rt.io,
-            [&, every = *interval / 2]() -> asio::awaitable<void> {
+            [&, every = std::max<std::chrono::microseconds>(*interval / 2, std::chrono::milliseconds{1})](
+            ) -> asio::awaitable<void> {
                 do
                     notify_or_log("WATCHDOG=1");
                 while (co_await rt.stop.sleep_for(every));

@@ -204,10 +204,24 @@ TEST_CASE("e2e service: SIGHUP applies a good configuration and refuses a bad on
     CHECK(failed.front().find("nonsense") != std::string::npos);
     CHECK(!daemon.exited());
 
-    // And a good one after the bad one applies again (streams back to one).
+    // And a good one after the bad one applies again (streams back to one). A key that needs a restart
+    // is named, on this reload and on every later one until the restart.
     fx.set_setting("sync.streams", R"(["time-registrations"])");
+    fx.set_setting("storage.busy_timeout", R"("7s")");
     ::kill(daemon.pid(), SIGHUP);
     REQUIRE(wait_for_event(daemon, "app.reloaded", 2, std::chrono::seconds{10}));
+    ::kill(daemon.pid(), SIGHUP);
+    REQUIRE(wait_for_event(daemon, "app.reloaded", 3, std::chrono::seconds{10}));
+    auto reloads = lines_with_event(daemon.err_so_far(), "app.reloaded");
+    REQUIRE(reloads.size() == 3);
+    CHECK(reloads[0].find("needs_restart") == std::string::npos);
+    for (std::size_t i = 1; i < 3; ++i) {
+        auto v = json::parse(reloads[i]);
+        CHECK(v.at("level") == "warning");
+        CHECK(
+            std::string(v.at("needs_restart").as_string()).find("storage.busy_timeout") != std::string::npos
+        );
+    }
     daemon.kill(SIGTERM);
     auto res = daemon.wait();
     INFO(res.err);

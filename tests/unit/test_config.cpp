@@ -86,7 +86,7 @@ TEST_CASE("config: an empty file gives the documented defaults")
     CHECK(c.http.timeout == 60s);
     CHECK(c.http.ca_file.empty());
     CHECK(c.http.proxy.empty());
-    CHECK(c.http.max_body_bytes == 512u * 1024u * 1024u);
+    CHECK(c.http.max_body_bytes == 256u * 1024u * 1024u);
     CHECK(c.http.max_retries == 6);
     CHECK(c.http.retry_initial == 1s);
     CHECK(c.http.retry_max == 60s);

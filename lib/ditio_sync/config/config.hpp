@@ -65,7 +65,7 @@ struct http_section {
     std::chrono::milliseconds timeout{std::chrono::seconds{60}};
     std::string ca_file;
     std::string proxy;
-    std::size_t max_body_bytes = 512u * 1024u * 1024u;
+    std::size_t max_body_bytes = 256u * 1024u * 1024u;
     int max_retries = 6;
     int run_retry_budget = 30; // retries of all requests of one run together
     std::chrono::milliseconds retry_initial{std::chrono::seconds{1}};

@@ -32,7 +32,7 @@ namespace ditio_sync::http {
 
 struct client_options {
     std::chrono::milliseconds timeout{std::chrono::seconds{60}};
-    std::size_t max_body_bytes = 512u * 1024u * 1024u;
+    std::size_t max_body_bytes = 256u * 1024u * 1024u;
     std::string ca_file;  // extra trust anchors, added to the system store
     std::string proxy;    // "http://host:port"; empty: none
     std::string no_proxy; // comma-separated host suffixes that bypass the proxy

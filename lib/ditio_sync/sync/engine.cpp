@@ -348,6 +348,9 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
         log::error(
             log_, "sync.run_failed", {{"stream", name}, {"status", "db_error"}, {"error", report.error}}
         );
+        if (observer_)
+            observer_->run_finished(run_outcome{
+                name, plan.mode, to_string(report.status), 0, 0, 0, {}, std::nullopt, std::nullopt});
         co_return report;
     }
     report.mode = plan.mode;
@@ -439,8 +442,9 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
         }
         auto ms =
             std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - p->started).count();
-        log::info(
+        log::event(
             log_,
+            settings_.page_events_at_debug ? spdlog::level::debug : spdlog::level::info,
             "sync.page_committed",
             {{"stream", name},
              {"run_id", report.run_id},

@@ -32,6 +32,7 @@ struct engine_settings {
     int run_retry_budget = 30;    // retries of all requests of one run together
     unsigned commit_attempts = 4; // tries of one page commit against a lock held by another writer
     std::chrono::milliseconds progress_every{std::chrono::seconds{10}}; // sync.progress cadence in long runs
+    bool page_events_at_debug = false; // sync.page_committed at debug (a live progress line shows pages)
 };
 
 enum class run_status {
