@@ -13,7 +13,7 @@ set(DITIO_SYNC_SYSTEMD_UNIT_DIR
     CACHE PATH "Directory of the systemd unit (absolute; CMake cannot rebase pkg-config's systemdsystemunitdir)"
 )
 set(DITIO_SYNC_PACKAGE_MAINTAINER
-    "ditio-sync maintainers <maintainers@users.noreply.r-seed-c818b57a.example>"
+    "ditio-sync maintainers <maintainers@ditio-sync.invalid>"
     CACHE STRING "Maintainer field of the Debian package"
 )
 set(DITIO_SYNC_PACKAGE_RELEASE "1" CACHE STRING "Debian revision of the package (the part after the '-')")
