@@ -4,6 +4,7 @@
 #include "fake_ditio.hpp"
 
 #include "fake_data.hpp"
+#include "fake_integration.hpp"
 #include "fake_streams.hpp"
 
 #include <ditio_sync/util/asio.hpp>
@@ -341,6 +342,7 @@ struct pools {
     };
     struct task {
         std::string fragment; // taskId .. taskPieceWorkId
+        std::string id;
     };
     struct resource {
         std::string head; // resourceId .. resourceTypeName
@@ -428,16 +430,19 @@ struct pools {
             projects.push_back(std::move(out));
             for (std::size_t t = 0; t < tasks_per_project; ++t) {
                 auto seed = make_task(p, t);
-                tasks.push_back({fmt::format(
-                    R"("taskId":"{}","taskName":{},"taskNameLong":{},"taskWbsNumber":"{}","taskChapterId":{},)"
-                    R"("taskPieceWorkId":{})",
-                    seed.id,
-                    json_string(seed.name),
-                    json_string(seed.name_long),
-                    seed.wbs,
-                    json_string_or_null(seed.chapter),
-                    json_string_or_null(seed.piece_work)
-                )});
+                tasks.push_back(
+                    {.fragment = fmt::format(
+                         R"("taskId":"{}","taskName":{},"taskNameLong":{},"taskWbsNumber":"{}","taskChapterId":{},)"
+                         R"("taskPieceWorkId":{})",
+                         seed.id,
+                         json_string(seed.name),
+                         json_string(seed.name_long),
+                         seed.wbs,
+                         json_string_or_null(seed.chapter),
+                         json_string_or_null(seed.piece_work)
+                     ),
+                     .id = seed.id}
+                );
             }
         }
         for (auto d : detail::descriptions)
@@ -654,7 +659,8 @@ struct fake_ditio::impl {
     };
 
     explicit impl(fake_options o)
-        : options_(std::move(o)), pools_(options_.company_id), streams_(options_.company_id)
+        : options_(std::move(o)), pools_(options_.company_id), streams_(options_.company_id),
+          integration_(options_.company_id)
     {
         for (const auto& spec : detail::stream_specs())
             data_paths_.emplace_back(fmt::format("/v1/{}", spec.name), &spec);
@@ -662,8 +668,16 @@ struct fake_ditio::impl {
 
     // --- state, guarded by mutex_ ---
     fake_options options_;
-    const pools pools_;
+    // Grows only by register_hours: Integration API projects and tasks that registrations reference are
+    // appended after the seeded entries (which generate() alone draws from).
+    pools pools_;
     detail::generic_streams streams_; // every stream but time-registrations
+    detail::integration_store integration_;
+    std::map<std::string, std::uint16_t, std::less<>> integration_pool_projects_, integration_pool_tasks_;
+    std::set<std::string, std::less<>> tasks_with_hours_;
+    std::vector<integration_write> integration_writes_;
+    std::uint64_t write_requests_ = 0;
+    std::uint64_t write_hold_at_ = 0; // integration write number to hold, 0 none
     std::vector<std::pair<std::string, const detail::stream_spec*>> data_paths_; // immutable
     std::set<std::string, std::less<>> unavailable_;
     std::map<std::string, std::chrono::hours, std::less<>> max_window_;
@@ -756,7 +770,7 @@ struct fake_ditio::impl {
         if (records_.size() >= (std::size_t{1} << 24))
             throw std::length_error("fake_ditio: at most 16M records");
         record r;
-        r.project = static_cast<std::uint16_t>(g.below(pools_.projects.size()));
+        r.project = static_cast<std::uint16_t>(g.below(project_seeds.size()));
         r.task = static_cast<std::uint16_t>(r.project * tasks_per_project + g.below(tasks_per_project));
         r.user = static_cast<std::uint16_t>(g.below(pools_.users.size()));
         // Most hours are people's own; some are a machine the person operated.
@@ -1296,7 +1310,7 @@ struct fake_ditio::impl {
     }
 
     // Checks the bearer token; the caller holds mutex_. nullopt when the request may proceed.
-    std::optional<reply> authorize(const request_t& req)
+    std::optional<reply> authorize(const request_t& req, std::string_view scope = "reportingapiv1")
     {
         auto unauthorized = [&](std::string_view message, bool presented) {
             ++stats_.unauthorized;
@@ -1319,10 +1333,12 @@ struct fake_ditio::impl {
         if (client_revoked_)
             return unauthorized("The client is disabled.", true);
         const auto& scopes = it->second.scopes;
-        if (std::find(scopes.begin(), scopes.end(), "reportingapiv1") == scopes.end()) {
+        if (std::find(scopes.begin(), scopes.end(), scope) == scopes.end()) {
             if (wrong_scope_status_ == 401)
                 return unauthorized("The token's audience is not valid for this API.", true);
-            return error_reply(wrong_scope_status_, "Forbidden", "The token lacks the scope reportingapiv1.");
+            return error_reply(
+                wrong_scope_status_, "Forbidden", fmt::format("The token lacks the scope {}.", scope)
+            );
         }
         return std::nullopt;
     }
@@ -1833,6 +1849,143 @@ struct fake_ditio::impl {
         return r;
     }
 
+    // The path after "/api/v4/integration/" when `path` is an Integration API path.
+    static std::optional<std::string_view> integration_rest(std::string_view path)
+    {
+        constexpr std::string_view marker = "/api/v4/integration/";
+        auto at = path.find(marker);
+        if (at == std::string_view::npos)
+            return std::nullopt;
+        return path.substr(at + marker.size());
+    }
+
+    static bool is_write(const request_t& req)
+    {
+        auto m = req.method();
+        return m == http::verb::post || m == http::verb::patch || m == http::verb::put ||
+               m == http::verb::delete_;
+    }
+
+    // The pool slots of an Integration API project or task (created on first use, refreshed on every
+    // write), so compact time registrations can reference them; the caller holds mutex_.
+    void refresh_pool_entry(const detail::integration_entity& e, bool task)
+    {
+        auto& index = task ? integration_pool_tasks_ : integration_pool_projects_;
+        auto it = index.find(e.id);
+        if (it == index.end())
+            return;
+        if (!task) {
+            auto& p = pools_.projects[it->second];
+            p.fragment = fmt::format(
+                R"("projectId":"{}","projectNumber":{},"projectName":{},"projectExternalNumber":{},)"
+                R"("projectCompanyId":{},"projectCompanyName":{},"projectLeaderName":null,)"
+                R"("projectMainForemanName":null)",
+                e.id,
+                json_string(e.number),
+                json_string(e.name),
+                json_string_or_null(e.external_number),
+                json_string(options_.company_id),
+                json_string(own_company_name)
+            );
+            return;
+        }
+        const auto project = integration_.project(e.project_id);
+        auto& t = pools_.tasks[it->second];
+        t.fragment = fmt::format(
+            R"("taskId":"{}","taskName":{},"taskNameLong":{},"taskWbsNumber":{},"taskChapterId":null,)"
+            R"("taskPieceWorkId":null)",
+            e.id,
+            json_string(e.name),
+            json_string(fmt::format(
+                "{} {} – {} ({})",
+                e.number,
+                e.name,
+                project ? project->name : "",
+                project ? project->number : ""
+            )),
+            json_string(e.number)
+        );
+    }
+
+    reply handle_integration(const request_t& req, std::string_view rest)
+    {
+        std::lock_guard lock(mutex_);
+        if (auto denied = authorize(req, "ditioapiv3"))
+            return *denied;
+        auto t = is_write(req) ? batch_time() : now_ms();
+        auto result =
+            integration_.handle(req.method_string(), rest, req.body(), t, [&](const std::string& id) {
+                return tasks_with_hours_.count(id) != 0;
+            });
+        for (const auto& touch : result.touched) {
+            const auto* stream = touch.task ? "project/work-breakdown-structure" : "project";
+            if (touch.deleted) {
+                streams_.remove(stream, {touch.id}, t);
+                continue;
+            }
+            auto e = touch.task ? integration_.task(touch.id) : integration_.project(touch.id);
+            if (!e)
+                continue;
+            streams_.upsert(stream, e->id, e->stream_fields, options_.company_id, e->project_id, t);
+            refresh_pool_entry(*e, touch.task);
+        }
+        reply r;
+        r.status = result.status;
+        r.body = std::move(result.body);
+        return r;
+    }
+
+    void record_write(const request_t& req, std::string_view path, int status, std::string_view response)
+    {
+        std::lock_guard lock(mutex_);
+        integration_writes_.push_back(
+            {std::string(req.method_string()), std::string(path), req.body(), status, std::string(response)}
+        );
+    }
+
+    std::string register_hours(
+        const std::string& project_id, const std::string& task_id, double qty, const std::string& work_date
+    )
+    {
+        auto day = parse_day(work_date);
+        if (!(qty > 0) || qty > 24)
+            throw std::invalid_argument("fake_ditio: register_hours wants 0 < qty <= 24");
+        std::lock_guard lock(mutex_);
+        auto project = integration_.project(project_id);
+        auto task = integration_.task(task_id);
+        if (!project)
+            throw std::invalid_argument("fake_ditio: no Integration API project " + project_id);
+        if (!task || task->project_id != project_id)
+            throw std::invalid_argument(
+                "fake_ditio: no Integration API task " + task_id + " in that project"
+            );
+        if (records_.size() >= (std::size_t{1} << 24))
+            throw std::length_error("fake_ditio: at most 16M records");
+        // The compact store references projects and tasks by pool index, so the two get pool slots.
+        if (!integration_pool_projects_.count(project_id)) {
+            pools_.projects.push_back({{}, project_id, options_.company_id});
+            integration_pool_projects_[project_id] = static_cast<std::uint16_t>(pools_.projects.size() - 1);
+            refresh_pool_entry(*project, false);
+        }
+        if (!integration_pool_tasks_.count(task_id)) {
+            pools_.tasks.push_back({{}, task_id});
+            integration_pool_tasks_[task_id] = static_cast<std::uint16_t>(pools_.tasks.size() - 1);
+            refresh_pool_entry(*task, true);
+        }
+        auto t = batch_time();
+        record r;
+        r.project = integration_pool_projects_.at(project_id);
+        r.task = integration_pool_tasks_.at(task_id);
+        r.work_day = day;
+        r.start_minute = 7 * 60;
+        r.minutes = static_cast<std::uint16_t>(std::lround(qty * 60));
+        r.created = r.modified = t;
+        r.id = make_id(r.work_ms() + std::int64_t{r.start_minute} * 60'000, records_.size());
+        add(r);
+        tasks_with_hours_.insert(task_id);
+        return to_hex(r.id);
+    }
+
     reply route(
         const request_t& req,
         std::string_view path,
@@ -1842,6 +1995,8 @@ struct fake_ditio::impl {
     {
         if (path.ends_with("/connect/token"))
             return handle_token(req);
+        if (auto rest = integration_rest(path))
+            return handle_integration(req, *rest);
         if (const auto* spec = data_stream(path))
             return handle_data(*spec, req, params, raw_query);
         if (options_.control_endpoint && (path.ends_with("/_fake/mutate") || path.ends_with("/_fake/stats")))
@@ -1908,15 +2063,16 @@ struct fake_ditio::impl {
         return std::nullopt;
     }
 
-    // Parks the session while this data request is the held one; false when the server is stopping.
-    asio::awaitable<bool> maybe_hold(session_ctl& ctl)
+    // Counts this request in `counter` and parks the session while it is the held one (`hold_at`); false when
+    // the server is stopping.
+    asio::awaitable<bool> maybe_hold(session_ctl& ctl, std::uint64_t& counter, std::uint64_t& hold_at)
     {
         {
             std::lock_guard lock(mutex_);
-            ++data_requests_;
-            if (hold_at_ == 0 || data_requests_ != hold_at_)
+            ++counter;
+            if (hold_at == 0 || counter != hold_at)
                 co_return true;
-            hold_at_ = 0;
+            hold_at = 0;
             held_ = true;
             parked_.push_back(ctl.id);
         }
@@ -1951,15 +2107,16 @@ struct fake_ditio::impl {
             malformed = true;
 
         bool is_data = data_stream(path) != nullptr;
+        bool is_integration_write = integration_rest(path).has_value() && is_write(req);
         {
             // Counted on arrival, so a request answered by a fault counts too.
             std::lock_guard lock(mutex_);
-            if (is_data)
+            if (is_data || integration_rest(path))
                 ++stats_.api_requests;
             else if (path.ends_with("/connect/token"))
                 ++stats_.token_requests;
         }
-        if (is_data && req.method() == http::verb::get && !co_await maybe_hold(ctl))
+        if (is_data && req.method() == http::verb::get && !co_await maybe_hold(ctl, data_requests_, hold_at_))
             co_return std::pair{action::reset, response_t{}};
 
         auto f = take_fault(path, is_data && params.count("continuationtoken") != 0);
@@ -1971,6 +2128,8 @@ struct fake_ditio::impl {
         }
         if (f && f->what == fault::kind::reset) {
             log_request(req, path, params, 0, nullptr);
+            if (is_integration_write)
+                record_write(req, path, 0, {});
             co_return std::pair{action::reset, response_t{}};
         }
 
@@ -1996,6 +2155,12 @@ struct fake_ditio::impl {
             }
         }
         log_request(req, path, params, r.status, &r);
+        if (is_integration_write) {
+            record_write(req, path, r.status, r.body);
+            // After the write is applied: the client waits for an answer about a write that happened.
+            if (!co_await maybe_hold(ctl, write_requests_, write_hold_at_))
+                co_return std::pair{action::reset, response_t{}};
+        }
         auto what = f && f->what == fault::kind::truncate ? action::truncate : action::respond;
         co_return std::pair{what, make_response(req, std::move(r))};
     }
@@ -2375,6 +2540,53 @@ void fake_ditio::clear_faults()
     impl_->faults_.clear();
 }
 
+void fake_ditio::hold_integration_write(std::uint64_t nth)
+{
+    std::lock_guard lock(impl_->mutex_);
+    impl_->write_hold_at_ = nth == 0 ? 0 : impl_->write_requests_ + nth;
+}
+
+void fake_ditio::set_external_project_numbers(std::optional<std::vector<std::string>> list)
+{
+    std::lock_guard lock(impl_->mutex_);
+    impl_->integration_.set_external_project_numbers(std::move(list));
+}
+
+std::vector<integration_write> fake_ditio::integration_writes() const
+{
+    std::lock_guard lock(impl_->mutex_);
+    return impl_->integration_writes_;
+}
+
+namespace {
+std::vector<integration_entity_view> views_of(const std::vector<detail::integration_entity>& entities)
+{
+    std::vector<integration_entity_view> out;
+    for (const auto& e : entities)
+        out.push_back({e.id, e.key, e.project_id, e.json});
+    return out;
+}
+} // namespace
+
+std::vector<integration_entity_view> fake_ditio::integration_projects() const
+{
+    std::lock_guard lock(impl_->mutex_);
+    return views_of(impl_->integration_.projects());
+}
+
+std::vector<integration_entity_view> fake_ditio::integration_tasks() const
+{
+    std::lock_guard lock(impl_->mutex_);
+    return views_of(impl_->integration_.tasks());
+}
+
+std::string fake_ditio::register_hours(
+    const std::string& project_id, const std::string& task_id, double qty, const std::string& work_date
+)
+{
+    return impl_->register_hours(project_id, task_id, qty, work_date);
+}
+
 void fake_ditio::hold_request(std::uint64_t nth)
 {
     std::lock_guard lock(impl_->mutex_);
@@ -2396,6 +2608,7 @@ void fake_ditio::release()
         std::lock_guard lock(m.mutex_);
         m.held_ = false;
         m.hold_at_ = 0;
+        m.write_hold_at_ = 0;
         parked.swap(m.parked_);
     }
     // Timers belong to the io thread; wake the parked sessions there.

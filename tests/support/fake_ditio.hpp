@@ -103,6 +103,24 @@ struct request_record {
     std::string user_agent;
 };
 
+// One Integration API write (POST, PATCH, PUT or DELETE under api/v4/integration/) as the server saw it,
+// including writes answered by an injected fault (status 0: the connection was reset).
+struct integration_write {
+    std::string method;
+    std::string path;
+    std::string body; // the request body as sent
+    int status = 0;
+    std::string response; // the response body
+};
+
+// A project or work order of the Integration API store.
+struct integration_entity_view {
+    std::string id;
+    std::string key;        // projects: projectNumber; tasks: externalId
+    std::string project_id; // tasks: their project; projects: their own id
+    std::string json;       // the object as GET returns it
+};
+
 struct fake_stats {
     std::uint64_t connections_accepted = 0;
     std::uint64_t token_requests = 0;
@@ -191,6 +209,28 @@ public:
     // machine-registrations once did); nullopt, the default, allows any window.
     void set_max_window(const std::string& stream, std::optional<std::chrono::hours> max);
 
+    // --- Integration API (api/v4/integration/projects and tasks, ditio-api.md 4.1-4.3, scope ditioapiv3) ---
+    // Served under any prefix (the daemon uses {base}/core). Starts empty: the seeded pool projects are
+    // extraction data only. Every create or change also appears in v1/project and
+    // v1/project/work-breakdown-structure with modifiedDateTime = the write time; deletes leave tombstones.
+
+    // nullopt (the default): externalProjectNumber is free text. Otherwise a project POST (of a new number),
+    // PATCH or PUT whose resulting externalProjectNumber is missing or not in `list` gets 400 ValidationError
+    // "Extern prosjektnummer <value> er ikke en gyldig. Velg fra listen".
+    void set_external_project_numbers(std::optional<std::vector<std::string>> list);
+    // Every write so far, in arrival order.
+    std::vector<integration_write> integration_writes() const;
+    // The stores, in creation order.
+    std::vector<integration_entity_view> integration_projects() const;
+    std::vector<integration_entity_view> integration_tasks() const;
+    // Adds one time registration of `qty` hours (rounded to whole minutes, starting 07:00 UTC) on `work_date`
+    // ("YYYY-MM-DD") for an Integration API project and one of its tasks, by the first pool person, modified
+    // now; returns its id. Throws std::invalid_argument for an unknown project, a task of another project or
+    // a bad date. The task's DELETE is refused from then on.
+    std::string register_hours(
+        const std::string& project_id, const std::string& task_id, double qty, const std::string& work_date
+    );
+
     // --- clock ---
     // Shifts the server's clock (modification times, Date header) relative to the real one.
     void set_clock_offset(std::chrono::milliseconds offset);
@@ -201,7 +241,8 @@ public:
     void expire_all_tokens();
     // A revoked client still gets tokens, but the API answers 401 to them (ditio-api.md 2).
     void set_client_revoked(bool revoked);
-    // Status for a token lacking reportingapiv1: 401 (default) or 403.
+    // Status for a token lacking the API's scope (reportingapiv1 for v1/*, ditioapiv3 for the Integration
+    // API): 401 (default) or 403.
     void set_wrong_scope_status(int status);
     // Every access token issued so far, to check that none leaks into logs or the database.
     std::vector<std::string> issued_tokens() const;
@@ -211,6 +252,10 @@ public:
     void clear_faults();
     // Holds the answer to the `nth` (1-based, counted from now) data request until release() is called.
     void hold_request(std::uint64_t nth);
+    // Holds the answer to the `nth` (1-based, counted from now) Integration API write after the write has
+    // been applied, until release(): the client never learns the outcome of a write that happened (a crash
+    // between POST and commit). Independent of hold_request's count; wait_until_held and release serve both.
+    void hold_integration_write(std::uint64_t nth);
     // Waits until a held request has arrived; false on timeout.
     bool wait_until_held(std::chrono::milliseconds timeout);
     void release();

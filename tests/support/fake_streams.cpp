@@ -1922,6 +1922,50 @@ void generic_streams::purge(std::string_view stream, const std::vector<std::stri
     }
 }
 
+void generic_streams::upsert(
+    std::string_view stream,
+    const std::string& id,
+    const std::string& fields_json,
+    const std::string& company,
+    const std::string& project,
+    std::int64_t t
+)
+{
+    auto& st = state_->get(stream);
+    auto parsed = parse_hex_id(id);
+    if (!parsed)
+        throw std::invalid_argument("fake_streams: not an ObjectId: " + id);
+    auto fields = json::parse(fields_json).as_object();
+    auto it = st.records.find(*parsed);
+    if (it == st.records.end()) {
+        draft d;
+        d.id = id;
+        d.fields = std::move(fields);
+        d.company = company;
+        d.project = project;
+        d.created = d.modified = d.id_time = t;
+        state_->add(st, std::move(d));
+        return;
+    }
+    auto& r = it->second;
+    state::unindex(st, r);
+    if (r.is_deleted)
+        ++st.live;
+    r.is_deleted = false;
+    r.deleted = 0;
+    r.live.clear();
+    r.live["id"] = to_hex(r.id);
+    for (auto& kv : fields)
+        r.live[kv.key()] = std::move(kv.value());
+    r.live["modifiedDateTime"] = iso_ms(t);
+    r.live["isDeleted"] = false;
+    r.live["deletedDateTime"] = nullptr;
+    r.company = company;
+    r.project = project;
+    r.modified = t;
+    state::index(st, r);
+}
+
 std::vector<std::string>
 generic_streams::pick_live(std::string_view stream, std::size_t count, std::uint64_t seed) const
 {

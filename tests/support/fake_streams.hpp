@@ -95,6 +95,16 @@ public:
     void edit(std::string_view stream, const std::vector<std::string>& ids, std::int64_t t);
     void remove(std::string_view stream, const std::vector<std::string>& ids, std::int64_t t);
     void purge(std::string_view stream, const std::vector<std::string>& ids);
+    // Creates, replaces or revives the metadata record `id` (24 hex digits) with `fields_json`, a JSON object
+    // of the keys between "id" and "modifiedDateTime", modified at `t`: how Integration API writes show up.
+    void upsert(
+        std::string_view stream,
+        const std::string& id,
+        const std::string& fields_json,
+        const std::string& company,
+        const std::string& project,
+        std::int64_t t
+    );
 
     std::vector<std::string> pick_live(std::string_view stream, std::size_t count, std::uint64_t seed) const;
     std::map<std::string, record_view> snapshot(std::string_view stream) const;

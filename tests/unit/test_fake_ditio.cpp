@@ -1480,4 +1480,445 @@ TEST_CASE("fake_ditio: seeding every stream is deterministic for a seed")
     CHECK(a.live_count("images") == 50);
 }
 
+// --- Integration API (ditio-api.md 4.1-4.3) ---
+
+namespace {
+
+constexpr std::string_view integration = "/core/api/v4/integration";
+constexpr std::string_view own_company = "5f0c3a9e1d2b4c6a8e0f1a2b";
+
+reply send_json(
+    test_client& client, http::verb verb, std::string_view target, std::string_view token, std::string body
+)
+{
+    http::request<http::string_body> req{verb, target, 11};
+    if (!token.empty())
+        req.set(http::field::authorization, fmt::format("Bearer {}", token));
+    if (verb != http::verb::get && verb != http::verb::delete_) {
+        req.set(http::field::content_type, "application/json");
+        req.body() = std::move(body);
+    }
+    return client.send(std::move(req));
+}
+
+std::string ipath(std::string_view rest)
+{
+    return fmt::format("{}/{}", integration, rest);
+}
+
+// POSTs a project of our company; `extra` is more JSON members (",\"active\":true").
+reply post_project(
+    test_client& c, std::string_view token, std::string_view number, std::string_view extra = {}
+)
+{
+    return send_json(
+        c,
+        http::verb::post,
+        ipath("projects"),
+        token,
+        fmt::format(R"({{"companyId":"{}","projectNumber":"{}"{}}})", own_company, number, extra)
+    );
+}
+
+reply post_task(
+    test_client& c,
+    std::string_view token,
+    std::string_view project_id,
+    std::string_view external_id,
+    std::string_view extra = {}
+)
+{
+    return send_json(
+        c,
+        http::verb::post,
+        ipath("tasks"),
+        token,
+        fmt::format(
+            R"({{"companyId":"{}","projectId":"{}","externalId":"{}"{}}})",
+            own_company,
+            project_id,
+            external_id,
+            extra
+        )
+    );
+}
+
+bool is_object_id(const json::value& v)
+{
+    if (!v.is_string() || v.as_string().size() != 24)
+        return false;
+    return std::all_of(v.as_string().begin(), v.as_string().end(), [](char ch) {
+        return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+    });
+}
+
+} // namespace
+
+TEST_CASE("fake_ditio: integration project POST creates once, then returns the project unchanged")
+{
+    running f;
+    auto token = f.client.token("ditioapiv3");
+    auto created = post_project(
+        f.client,
+        token,
+        "P-1001",
+        R"(,"name":"Prosjekt Fjellhall","active":true,"projectCustomerName":"Åsane kommune")"
+    );
+    REQUIRE(created.status == 201);
+    auto p = created.json().as_object();
+    CHECK(is_object_id(p.at("id")));
+    CHECK(str(p.at("companyId")) == own_company);
+    CHECK(str(p.at("name")) == "Prosjekt Fjellhall");
+    CHECK(p.at("active").as_bool());
+    CHECK_FALSE(p.at("requireTaskNumber").as_bool());
+    CHECK(str(p.at("projectCustomerName")) == "Åsane kommune");
+    auto id = str(p.at("id"));
+
+    auto again = post_project(f.client, token, "P-1001", R"(,"name":"Annet navn","active":false)");
+    CHECK(again.status == 200);
+    CHECK(again.json() == json::value(p));
+
+    auto other = post_project(f.client, token, "P-1002");
+    REQUIRE(other.status == 201);
+    CHECK(str(other.json().at("id")) != id);
+    CHECK_FALSE(other.json().at("active").as_bool()); // active defaults to false
+
+    auto by_number = f.client.get(ipath("projects/by-project-number/P-1001"), token);
+    CHECK(by_number.status == 200);
+    CHECK(by_number.json() == json::value(p));
+    CHECK(f.client.get(ipath("projects/by-project-number/P-9999"), token).status == 404);
+    CHECK(f.client.get(ipath("projects/" + id), token).json() == json::value(p));
+    CHECK(f.client.get(ipath("projects/000000000000000000000000"), token).status == 404);
+    auto all = f.client.get(ipath("projects"), token);
+    REQUIRE(all.status == 200);
+    CHECK(all.json().as_array().size() == 2);
+
+    SUBCASE("PATCH changes only the fields sent")
+    {
+        auto patched = send_json(
+            f.client,
+            http::verb::patch,
+            ipath("projects/" + id),
+            token,
+            R"({"description":"Byggegrop og fjellhall"})"
+        );
+        REQUIRE(patched.status == 200);
+        auto q = patched.json().as_object();
+        CHECK(str(q.at("description")) == "Byggegrop og fjellhall");
+        CHECK(str(q.at("name")) == "Prosjekt Fjellhall");
+        CHECK(q.at("active").as_bool());
+        CHECK(
+            str(f.client.get(ipath("projects/" + id), token).json().at("description")) ==
+            "Byggegrop og fjellhall"
+        );
+    }
+    SUBCASE("PATCH never creates and wants a JSON object")
+    {
+        CHECK(
+            send_json(f.client, http::verb::patch, ipath("projects/000000000000000000000000"), token, "{}")
+                .status == 404
+        );
+        auto array = send_json(f.client, http::verb::patch, ipath("projects/" + id), token, "[1]");
+        CHECK(array.status == 400);
+        CHECK(send_json(f.client, http::verb::patch, ipath("projects/" + id), token, "{").status == 400);
+        CHECK(f.server.integration_projects().size() == 2);
+    }
+    SUBCASE("a foreign company is the same 404 as a missing project")
+    {
+        auto foreign = send_json(
+            f.client,
+            http::verb::post,
+            ipath("projects"),
+            token,
+            R"({"companyId":"61a7e2c4b9d8f0a1c2e3d4f5","projectNumber":"P-2000"})"
+        );
+        CHECK(foreign.status == 404);
+        auto patch = send_json(
+            f.client,
+            http::verb::patch,
+            ipath("projects/" + id),
+            token,
+            R"({"companyId":"61a7e2c4b9d8f0a1c2e3d4f5","name":"Kapret"})"
+        );
+        CHECK(patch.status == 404);
+        CHECK(str(f.client.get(ipath("projects/" + id), token).json().at("name")) == "Prosjekt Fjellhall");
+        CHECK(f.server.integration_projects().size() == 2);
+    }
+    SUBCASE("companyId and projectNumber are required")
+    {
+        CHECK(
+            send_json(f.client, http::verb::post, ipath("projects"), token, R"({"projectNumber":"P-3"})")
+                .status == 400
+        );
+        auto no_number = send_json(
+            f.client,
+            http::verb::post,
+            ipath("projects"),
+            token,
+            fmt::format(R"({{"companyId":"{}"}})", own_company)
+        );
+        CHECK(no_number.status == 400);
+        CHECK(str(no_number.json().at("error")) == "ValidationError");
+    }
+}
+
+TEST_CASE("fake_ditio: integration tasks are unique per project and need a known project and parent")
+{
+    running f;
+    auto token = f.client.token("ditioapiv3");
+    auto p1 = str(post_project(f.client, token, "P-1001").json().at("id"));
+    auto p2 = str(post_project(f.client, token, "P-1002").json().at("id"));
+
+    auto created =
+        post_task(f.client, token, p1, "WO-001", R"(,"name":"Graving byggegrop","estimatedHourQty":120.5)");
+    REQUIRE(created.status == 201);
+    auto t = created.json().as_object();
+    CHECK(is_object_id(t.at("id")));
+    CHECK(str(t.at("projectId")) == p1);
+    CHECK(str(t.at("externalId")) == "WO-001");
+    CHECK_FALSE(t.at("active").as_bool());
+    CHECK(t.at("estimatedHourQty").to_number<double>() == doctest::Approx(120.5));
+    CHECK(t.at("parentActivityId").is_null());
+    auto tid = str(t.at("id"));
+
+    auto dup = post_task(f.client, token, p1, "WO-001", R"(,"name":"Igjen")");
+    CHECK(dup.status == 400);
+    CHECK(str(dup.json().at("error")) == "DuplicateExternalId");
+    CHECK_FALSE(str(dup.json().at("message")).empty());
+    CHECK(post_task(f.client, token, p2, "WO-001").status == 201); // unique per project only
+    CHECK(post_task(f.client, token, "000000000000000000000000", "WO-002").status == 404);
+    CHECK(
+        post_task(f.client, token, p2, "WO-003", fmt::format(R"(,"parentActivityId":"{}")", tid)).status ==
+        404
+    );
+    auto child = post_task(f.client, token, p1, "WO-001.1", fmt::format(R"(,"parentActivityId":"{}")", tid));
+    REQUIRE(child.status == 201);
+    CHECK(str(child.json().at("parentActivityId")) == tid);
+    CHECK(f.server.integration_tasks().size() == 3);
+
+    auto in_p1 = f.client.get(ipath("tasks/project/" + p1), token);
+    REQUIRE(in_p1.status == 200);
+    CHECK(in_p1.json().as_array().size() == 2);
+    auto by_number = f.client.get(ipath("tasks/by-project-number/P-1002"), token);
+    REQUIRE(by_number.status == 200);
+    CHECK(by_number.json().as_array().size() == 1);
+    CHECK(f.client.get(ipath("tasks/by-project-number/P-9999"), token).status == 404);
+    CHECK(f.client.get(ipath("tasks/" + tid), token).json() == json::value(t));
+    CHECK(f.client.get(ipath("tasks/000000000000000000000000"), token).status == 404);
+
+    auto patched = send_json(f.client, http::verb::patch, ipath("tasks/" + tid), token, R"({"active":true})");
+    REQUIRE(patched.status == 200);
+    CHECK(patched.json().at("active").as_bool());
+    CHECK(str(patched.json().at("name")) == "Graving byggegrop");
+    CHECK(patched.json().at("estimatedHourQty").to_number<double>() == doctest::Approx(120.5));
+    CHECK(
+        send_json(f.client, http::verb::patch, ipath("tasks/000000000000000000000000"), token, "{}").status ==
+        404
+    );
+    auto clash = send_json(
+        f.client,
+        http::verb::patch,
+        ipath("tasks/" + str(child.json().at("id"))),
+        token,
+        R"({"externalId":"WO-001"})"
+    );
+    CHECK(clash.status == 400);
+    CHECK(str(clash.json().at("error")) == "DuplicateExternalId");
+}
+
+TEST_CASE("fake_ditio: a configured external project number list is enforced with Ditio's Norwegian message")
+{
+    running f;
+    auto token = f.client.token("ditioapiv3");
+    auto free_text = post_project(f.client, token, "P-1", R"(,"externalProjectNumber":"hva som helst")");
+    REQUIRE(free_text.status == 201);
+    auto id = str(free_text.json().at("id"));
+
+    f.server.set_external_project_numbers(std::vector<std::string>{"EXT-55123", "EXT-1"});
+    auto wrong = post_project(f.client, token, "P-2", R"(,"externalProjectNumber":"EXT-9")");
+    CHECK(wrong.status == 400);
+    CHECK(str(wrong.json().at("error")) == "ValidationError");
+    CHECK(
+        str(wrong.json().at("message")) == "Extern prosjektnummer EXT-9 er ikke en gyldig. Velg fra listen"
+    );
+    auto missing = post_project(f.client, token, "P-3");
+    CHECK(missing.status == 400);
+    CHECK(str(missing.json().at("message")).rfind("Extern prosjektnummer ", 0) == 0);
+    CHECK(post_project(f.client, token, "P-4", R"(,"externalProjectNumber":"EXT-1")").status == 201);
+
+    // PATCH is checked on the value the project would have: the stored free text no longer passes.
+    auto patch = [&](std::string body) {
+        return send_json(f.client, http::verb::patch, ipath("projects/" + id), token, std::move(body));
+    };
+    CHECK(patch(R"({"active":true})").status == 400);
+    CHECK(patch(R"({"externalProjectNumber":"EXT-2"})").status == 400);
+    CHECK(patch(R"({"externalProjectNumber":"EXT-55123"})").status == 200);
+    f.server.set_external_project_numbers(std::nullopt);
+    CHECK(patch(R"({"externalProjectNumber":"EXT-2"})").status == 200);
+    CHECK(f.server.integration_projects().size() == 2);
+}
+
+TEST_CASE("fake_ditio: the Integration API wants a token with ditioapiv3")
+{
+    running f;
+    CHECK(post_project(f.client, "", "P-1").status == 401);
+    auto reporting = f.client.token("reportingapiv1");
+    CHECK(post_project(f.client, reporting, "P-1").status == 401);
+    CHECK(f.client.get(ipath("projects"), reporting).status == 401);
+    f.server.set_wrong_scope_status(403);
+    auto forbidden = post_project(f.client, reporting, "P-1");
+    CHECK(forbidden.status == 403);
+    CHECK(str(forbidden.json().at("message")).find("ditioapiv3") != std::string::npos);
+    CHECK(f.server.integration_projects().empty());
+
+    auto core = f.client.token("ditioapiv3");
+    CHECK(post_project(f.client, core, "P-1").status == 201);
+    // And the reverse: a core-only token reads no extraction data.
+    CHECK(f.client.get(stream_path("project"), core).status == 403);
+}
+
+TEST_CASE("fake_ditio: integration writes are recorded, faulted and held like data requests")
+{
+    running f;
+    auto token = f.client.token("ditioapiv3");
+    auto id = str(post_project(f.client, token, "P-1001").json().at("id"));
+    CHECK(f.client.get(ipath("projects/" + id), token).status == 200);
+    CHECK(
+        send_json(f.client, http::verb::patch, ipath("projects/" + id), token, R"({"name":"Fjellhall"})")
+            .status == 200
+    );
+    CHECK(
+        send_json(f.client, http::verb::put, ipath("projects/" + id), token, R"({"projectNumber":"P-1001"})")
+            .status == 200
+    );
+    CHECK(f.client.get(ipath("projects/" + id), token).json().at("name").is_null()
+    ); // PUT replaces everything
+
+    auto writes = f.server.integration_writes();
+    REQUIRE(writes.size() == 3);
+    CHECK(writes[0].method == "POST");
+    CHECK(writes[0].path == ipath("projects"));
+    CHECK(json::parse(writes[0].body).at("projectNumber") == "P-1001");
+    CHECK(writes[0].status == 201);
+    CHECK(json::parse(writes[0].response).at("id") == json::value(id));
+    CHECK(writes[1].method == "PATCH");
+    CHECK(writes[1].path == ipath("projects/" + id));
+    CHECK(writes[1].body == R"({"name":"Fjellhall"})");
+    CHECK(writes[2].method == "PUT");
+    auto logged = f.server.requests();
+    CHECK(std::count_if(logged.begin(), logged.end(), [](const request_record& r) {
+              return r.path.find("/api/v4/integration/") != std::string::npos;
+          }) == 5);
+
+    // A fault on the collection path answers instead of the server: nothing is created, the write recorded.
+    auto fail = make_fault(fault::kind::status, "/api/v4/integration/projects");
+    fail.status = 503;
+    f.server.inject(fail);
+    CHECK(post_project(f.client, token, "P-1002").status == 503);
+    CHECK(f.server.integration_projects().size() == 1);
+    REQUIRE(f.server.integration_writes().size() == 4);
+    CHECK(f.server.integration_writes().back().status == 503);
+
+    // A held write is applied before its answer is held back.
+    f.server.hold_integration_write(1);
+    std::atomic<int> held_status{-1};
+    std::thread held([&] {
+        test_client other(f.server.port());
+        held_status = post_project(other, token, "P-1003").status;
+    });
+    CHECK(f.server.wait_until_held(5s));
+    CHECK(f.server.integration_projects().size() == 2);
+    CHECK(f.client.get(ipath("projects/by-project-number/P-1003"), token).status == 200); // GETs pass
+    std::this_thread::sleep_for(20ms);
+    CHECK(held_status == -1);
+    f.server.release();
+    held.join();
+    CHECK(held_status == 201);
+
+    CHECK(send_json(f.client, http::verb::delete_, ipath("projects/" + id), token, {}).status == 204);
+    CHECK(f.server.integration_writes().back().method == "DELETE");
+    CHECK(f.client.get(ipath("projects/" + id), token).status == 404);
+}
+
+TEST_CASE("fake_ditio: Integration API projects and tasks reach the extraction streams and take hours")
+{
+    running f;
+    f.server.seed_streams(5, 1);
+    auto core = f.client.token("ditioapiv3");
+    auto reporting = f.client.token("reportingapiv1");
+    auto before = f.server.live_count("project");
+    auto p = post_project(
+        f.client, core, "P-1001", R"(,"name":"Prosjekt Fjellhall","externalProjectNumber":"EXT-7")"
+    );
+    REQUIRE(p.status == 201);
+    auto pid = str(p.json().at("id"));
+    auto t =
+        post_task(f.client, core, pid, "WO-001", R"(,"name":"Graving byggegrop","externalDim01":"Post 4")");
+    REQUIRE(t.status == 201);
+    auto tid = str(t.json().at("id"));
+    CHECK(f.server.live_count("project") == before + 1);
+
+    auto find = [](const std::vector<json::object>& records,
+                   const std::string& id) -> std::optional<json::object> {
+        for (const auto& r : records)
+            if (str(r.at("id")) == id)
+                return r;
+        return std::nullopt;
+    };
+    auto projects = records_of(pages(f.client, reporting, "ModifiedSince=2000-01-01", "project"));
+    auto project = find(projects, pid);
+    REQUIRE(project);
+    CHECK(str(project->at("number")) == "P-1001");
+    CHECK(str(project->at("name")) == "Prosjekt Fjellhall");
+    CHECK(str(project->at("externalNumber")) == "EXT-7");
+    CHECK(str(project->at("companyId")) == own_company);
+    CHECK_FALSE(project->at("active").as_bool());
+    auto wbs =
+        records_of(pages(f.client, reporting, "ModifiedSince=2000-01-01", "project/work-breakdown-structure")
+        );
+    auto task = find(wbs, tid);
+    REQUIRE(task);
+    CHECK(str(task->at("projectId")) == pid);
+    CHECK(str(task->at("number")) == "WO-001");
+    CHECK(str(task->at("name")) == "Graving byggegrop");
+    CHECK(str(task->at("externalDim01")) == "Post 4");
+
+    // A PATCH is a change in incremental mode, stamped with the write time.
+    auto mark = str(project->at("modifiedDateTime"));
+    REQUIRE(
+        send_json(f.client, http::verb::patch, ipath("projects/" + pid), core, R"({"active":true})").status ==
+        200
+    );
+    auto changed = records_of(pages(f.client, reporting, "ModifiedSince=" + mark, "project"));
+    auto after = find(changed, pid);
+    REQUIRE(after);
+    CHECK(after->at("active").as_bool());
+    CHECK(str(after->at("modifiedDateTime")) > mark);
+
+    // Hours on the new work order, in time-registrations.
+    auto hours = f.server.register_hours(pid, tid, 7.5, "2026-03-02");
+    auto regs = records_of(pages(f.client, reporting, "FromDateTime=2026-03-01&ToDateTime=2026-03-31"));
+    REQUIRE(regs.size() == 1);
+    CHECK(str(regs[0].at("id")) == hours);
+    CHECK(str(regs[0].at("projectId")) == pid);
+    CHECK(str(regs[0].at("projectNumber")) == "P-1001");
+    CHECK(str(regs[0].at("projectName")) == "Prosjekt Fjellhall");
+    CHECK(str(regs[0].at("taskId")) == tid);
+    CHECK(str(regs[0].at("taskName")) == "Graving byggegrop");
+    CHECK(regs[0].at("qty").to_number<double>() == doctest::Approx(7.5));
+    CHECK(str(regs[0].at("workDate")).rfind("2026-03-02", 0) == 0);
+    CHECK_THROWS_AS(
+        f.server.register_hours(pid, "000000000000000000000000", 1, "2026-03-02"), std::invalid_argument
+    );
+
+    // A task with hours cannot be deleted (deactivate instead); deleting the project cascades to tombstones.
+    auto refused = send_json(f.client, http::verb::delete_, ipath("tasks/" + tid), core, {});
+    CHECK(refused.status == 400);
+    CHECK(f.server.integration_tasks().size() == 1);
+    CHECK(send_json(f.client, http::verb::delete_, ipath("projects/" + pid), core, {}).status == 204);
+    CHECK(f.server.integration_tasks().empty());
+    CHECK(f.server.snapshot("project").at(pid).deleted);
+    CHECK(f.server.snapshot("project/work-breakdown-structure").at(tid).deleted);
+}
+
 TEST_SUITE_END();
