@@ -287,6 +287,17 @@ void check_no_leaks(fixture& fx, const std::string& log)
         CHECK(log.find(token) == std::string::npos);
 }
 
+testing::fault status_fault(int status, int times, std::string body, std::string path)
+{
+    testing::fault f;
+    f.what = testing::fault::kind::status;
+    f.path_suffix = std::move(path);
+    f.status = status;
+    f.count = times;
+    f.body = std::move(body);
+    return f;
+}
+
 bool wait_for_count(
     const fs::path& db, const std::string& sql, std::int64_t at_least, std::chrono::milliseconds timeout
 )

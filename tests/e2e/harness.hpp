@@ -114,6 +114,10 @@ bool wait_for_count(
     std::chrono::milliseconds timeout
 );
 
+// A fault answering `status` (with `body`) to the next `times` requests whose path ends with `path`.
+testing::fault
+status_fault(int status, int times, std::string body = {}, std::string path = "/v1/time-registrations");
+
 // A value read by a one-off SQL query (first column of the first row), or nullopt for NULL/no row.
 std::optional<std::string> query_text(const std::filesystem::path& db, const std::string& sql);
 

@@ -36,17 +36,6 @@ std::size_t data_requests(const testing::fake_ditio& server)
     return n;
 }
 
-testing::fault status_fault(int status, int times, std::string body = {})
-{
-    testing::fault f;
-    f.what = testing::fault::kind::status;
-    f.path_suffix = data_path;
-    f.status = status;
-    f.count = times;
-    f.body = std::move(body);
-    return f;
-}
-
 testing::fault kind_fault(testing::fault::kind k, int times)
 {
     testing::fault f;

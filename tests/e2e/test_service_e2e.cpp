@@ -234,13 +234,7 @@ TEST_CASE("e2e service: under journald each line carries its syslog priority, an
     fixture_options o;
     o.records = 100;
     fixture fx(o);
-    fx.server().inject([] {
-        testing::fault f;
-        f.what = testing::fault::kind::status;
-        f.path_suffix = "/v1/time-registrations";
-        f.status = 503;
-        return f;
-    }());
+    fx.server().inject(status_fault(503, 1));
     // JOURNAL_STREAM names stderr's device and inode, as systemd sets it.
     fx.set_command_prefix(
         {"/bin/sh", "-c", "JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) exec \"$@\"", "sh"}
@@ -376,12 +370,7 @@ TEST_CASE("e2e service: /metrics and /healthz on loopback before and after a syn
         db.exec("UPDATE sync_state SET last_success_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-5 hours') "
                 "WHERE stream = 'user'");
     }
-    testing::fault f;
-    f.what = testing::fault::kind::status;
-    f.path_suffix = "/v1/user";
-    f.status = 503;
-    f.count = 100000;
-    fx.server().inject(f);
+    fx.server().inject(status_fault(503, 100000, {}, "/v1/user"));
     auto again = fx.start({"run"});
     REQUIRE(wait_for_event(again, "ops.listening", 1, std::chrono::seconds{30}));
     auto stale = http_get(port, "/healthz");

@@ -411,12 +411,7 @@ TEST_CASE("e2e: a failing stream does not stop the others, and keeps its own che
 {
     fixture fx(all_streams_options(200));
     fx.server().seed_streams(60, 17);
-    testing::fault f;
-    f.what = testing::fault::kind::status;
-    f.path_suffix = "/v1/resource";
-    f.status = 500;
-    f.count = 1000;
-    fx.server().inject(f);
+    fx.server().inject(status_fault(500, 1000, {}, "/v1/resource"));
     auto res = fx.run({"sync"});
     INFO(res.err);
     CHECK(res.exit_code == 1);
@@ -577,12 +572,12 @@ TEST_CASE("e2e: a query Ditio refuses with 400 ends the run without a checkpoint
     fixture fx(o);
     fx.server().seed_streams(10, 20);
     // (A 400 to a request with a continuation token means the token was refused: the run restarts.)
-    testing::fault f;
-    f.what = testing::fault::kind::status;
-    f.path_suffix = "/v1/project/work-breakdown-structure";
-    f.status = 400;
-    f.body = R"({"error":"ValidationError","message":"ChunkLimit is not allowed here"})";
-    fx.server().inject(f);
+    fx.server().inject(status_fault(
+        400,
+        1,
+        R"({"error":"ValidationError","message":"ChunkLimit is not allowed here"})",
+        "/v1/project/work-breakdown-structure"
+    ));
     auto res = fx.run({"sync"});
     INFO(res.err);
     CHECK(res.exit_code == 1);
@@ -771,13 +766,12 @@ TEST_CASE("e2e: a 403 on one stream fails that stream with exit code 3 while the
 {
     fixture fx(all_streams_options(200));
     fx.server().seed_streams(40, 22);
-    testing::fault f;
-    f.what = testing::fault::kind::status;
-    f.path_suffix = "/v1/payroll-lines-extended";
-    f.status = 403;
-    f.body = R"({"error":"Forbidden","message":"The client is not linked to an administrator."})";
-    f.count = 1000;
-    fx.server().inject(f);
+    fx.server().inject(status_fault(
+        403,
+        1000,
+        R"({"error":"Forbidden","message":"The client is not linked to an administrator."})",
+        "/v1/payroll-lines-extended"
+    ));
     auto res = fx.run({"sync"});
     INFO(res.err);
     CHECK(res.exit_code == 3);
@@ -799,12 +793,7 @@ TEST_CASE("e2e: a 404 in the middle of a run is a failure that keeps the checkpo
     o.chunk_limit = 50;
     fixture fx(o);
     auto proc = fx.start_held(3, {"sync"});
-    testing::fault f;
-    f.what = testing::fault::kind::status;
-    f.path_suffix = "/v1/time-registrations";
-    f.status = 404;
-    f.count = 1000;
-    fx.server().inject(f);
+    fx.server().inject(status_fault(404, 1000));
     fx.server().release();
     auto res = proc.wait();
     INFO(res.err);
