@@ -20,12 +20,15 @@
 #include <filesystem>
 #include <optional>
 #include <support/fake_ditio.hpp>
+#include <support/run_io.hpp>
 
 using namespace ditio_sync;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 namespace {
+
+using ditio_sync::testing::run_io;
 
 const testing::test_pki& pki()
 {
@@ -51,24 +54,6 @@ http::client_options trusting_options()
     o.ca_file = pki().ca_cert.string();
     o.timeout = std::chrono::seconds{5};
     return o;
-}
-
-// Runs body to completion on io and stops io there, even if other work (the proxy) is still pending.
-template <class T> T run_io(asio::io_context& io, asio::awaitable<T> body)
-{
-    std::optional<T> result;
-    std::exception_ptr error;
-    asio::co_spawn(io, std::move(body), [&](std::exception_ptr e, T r) {
-        error = e;
-        if (!e)
-            result = std::move(r);
-        io.stop();
-    });
-    io.run();
-    io.restart();
-    if (error)
-        std::rethrow_exception(error);
-    return std::move(*result);
 }
 
 // A minimal HTTP CONNECT proxy on loopback that counts the tunnels it opened.

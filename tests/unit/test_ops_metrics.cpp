@@ -32,6 +32,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <support/run_io.hpp>
 #include <vector>
 
 using namespace ditio_sync;
@@ -44,6 +45,8 @@ using tcp = asio::ip::tcp;
 using sys_clock = std::chrono::system_clock;
 
 namespace {
+
+using ditio_sync::testing::run_io;
 
 // 2026-01-01T00:00:00Z
 const sys_clock::time_point t0 = sys_clock::time_point{} + std::chrono::seconds{1'767'225'600};
@@ -252,24 +255,6 @@ asio::awaitable<std::string> read_until_closed(beast::tcp_stream& stream)
         if (ec)
             co_return got;
     }
-}
-
-// Runs body on io until it finishes (the server's own coroutines stay pending), then rethrows its error.
-template <class T> T run_io(asio::io_context& io, asio::awaitable<T> body)
-{
-    std::optional<T> result;
-    std::exception_ptr error;
-    asio::co_spawn(io, std::move(body), [&](std::exception_ptr e, T r) {
-        error = e;
-        if (!e)
-            result.emplace(std::move(r));
-        io.stop();
-    });
-    io.restart();
-    io.run();
-    if (error)
-        std::rethrow_exception(error);
-    return std::move(*result);
 }
 
 // A server on 127.0.0.1:<free port> over `m`, with a clock the test moves.
