@@ -204,7 +204,6 @@ asio::awaitable<boost::system::result<fetched_page, fetch_failure>> extraction_c
         auto delay = wait ? std::min<std::chrono::milliseconds>(*wait, max_retry_after)
                           : backoff_.delay(static_cast<unsigned>(failures));
         ++failures;
-        ++retries_;
         if (on_retry_)
             on_retry_(stream);
         log::warn(

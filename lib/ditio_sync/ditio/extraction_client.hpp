@@ -87,8 +87,6 @@ public:
         retry_budget& budget
     );
 
-    std::uint64_t retries() const { return retries_; }
-
     // Called before each retry, for metrics.
     void on_retry(std::function<void(std::string_view stream)> f) { on_retry_ = std::move(f); }
 
@@ -101,7 +99,6 @@ private:
     const util::clock& clock_;
     log::logger_ptr log_;
     util::backoff backoff_;
-    std::uint64_t retries_ = 0;
     std::function<void(std::string_view)> on_retry_;
 };
 

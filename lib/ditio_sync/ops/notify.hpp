@@ -19,8 +19,6 @@ public:
     notifier(const notifier&) = delete;
     notifier& operator=(const notifier&) = delete;
 
-    bool active() const { return !path_.empty(); }
-
     // Sends one message ("READY=1", "STATUS=...", "WATCHDOG=1", "STOPPING=1", several joined by '\n').
     // False when the datagram could not be sent; `error` then says why.
     bool send(std::string_view message, std::string* error = nullptr);
