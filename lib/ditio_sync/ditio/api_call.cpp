@@ -1,0 +1,195 @@
+#include <ditio_sync/ditio/api_call.hpp>
+#include <ditio_sync/http/error.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/throw_exception.hpp>
+#include <fmt/format.h>
+
+#include <charconv>
+#include <stdexcept>
+
+namespace ditio_sync::ditio {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using boost::beast::http::field;
+
+void throw_exception_from_error(const fetch_failure& f, const boost::source_location& loc)
+{
+    boost::throw_exception(std::runtime_error(f.message), loc);
+}
+
+std::string describe_error_body(int status, const std::string& body)
+{
+    boost::system::error_code ec;
+    auto v = json::parse(body, ec);
+    if (!ec && v.is_object()) {
+        const auto& o = v.get_object();
+        std::string out = fmt::format("HTTP {}", status);
+        if (auto* e = o.if_contains("error"); e && e->is_string())
+            out += fmt::format(" {}", std::string_view(e->get_string()));
+        if (auto* m = o.if_contains("message"); m && m->is_string())
+            out += fmt::format(": {}", std::string_view(m->get_string()));
+        if (auto* errs = o.if_contains("errors"); errs && errs->is_array()) {
+            for (const auto& item : errs->get_array())
+                if (auto* m = item.is_object() ? item.get_object().if_contains("message") : nullptr;
+                    m && m->is_string())
+                    out += fmt::format("; {}", std::string_view(m->get_string()));
+        }
+        return out;
+    }
+    // Printable ASCII only, so the excerpt cannot break a JSON log line or split a UTF-8 character.
+    std::string excerpt = body.substr(0, 200);
+    for (auto& c : excerpt)
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f)
+            c = ' ';
+    // An intermediary that echoes request headers must not put the bearer token into logs.
+    for (auto pos = excerpt.find("Bearer "); pos != std::string::npos;
+         pos = excerpt.find("Bearer ", pos + 7)) {
+        auto end = excerpt.find_first_of(" \"'<,;", pos + 7);
+        excerpt.replace(pos + 7, (end == std::string::npos ? excerpt.size() : end) - (pos + 7), "[redacted]");
+    }
+    return excerpt.empty() ? fmt::format("HTTP {}", status) : fmt::format("HTTP {}: {}", status, excerpt);
+}
+
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value, util::sys_micros now)
+{
+    if (value.empty())
+        return std::nullopt;
+    std::int64_t seconds = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (ec == std::errc{} && p == value.data() + value.size() && seconds >= 0)
+        return std::chrono::seconds{std::min<std::int64_t>(seconds, 86'400)}; // no overflow in ms
+
+    if (auto when = util::parse_http_date(value)) {
+        auto d = std::chrono::duration_cast<std::chrono::milliseconds>(*when - now);
+        return std::max(d, std::chrono::milliseconds{0});
+    }
+    return std::nullopt;
+}
+
+api_caller::api_caller(
+    http::client& http,
+    auth::token_provider& tokens,
+    retry_settings retry,
+    util::stop_source& stop,
+    const util::clock& clock,
+    log::logger_ptr logger,
+    std::uint64_t seed,
+    std::string scope,
+    std::string subject_key
+)
+    : http_(http), tokens_(tokens), retry_(retry), stop_(stop), clock_(clock), log_(std::move(logger)),
+      backoff_(retry.initial, retry.max, seed), scope_(std::move(scope)), subject_key_(std::move(subject_key))
+{
+}
+
+asio::awaitable<boost::system::result<http::response, fetch_failure>> api_caller::call(
+    std::string_view subject, const http::request& req, retry_budget& budget, const answer_judge& judge
+)
+{
+    bool refreshed_after_401 = false;
+    int failures = 0;
+    // Retry-After is honoured up to this bound; a longer ask is clamped to it.
+    constexpr auto max_retry_after = std::chrono::minutes{15};
+
+    for (;;) {
+        if (stop_.stop_requested())
+            co_return fetch_failure{fetch_errc::cancelled, "stopped", 0};
+
+        std::string why;
+        std::optional<std::chrono::milliseconds> wait;
+        int status = 0;
+
+        std::string detail;
+        auto tok = co_await tokens_.token(&detail);
+        if (!tok) {
+            if (tok.error() == auth::errc::refused)
+                co_return fetch_failure{fetch_errc::auth_refused, detail, 0};
+            if (tok.error() == auth::errc::cancelled)
+                co_return fetch_failure{fetch_errc::cancelled, "stopped", 0};
+            if (tok.error() == auth::errc::misconfigured)
+                co_return fetch_failure{fetch_errc::misconfigured, detail, 0};
+            why = detail;
+        } else {
+            auto attempt = req;
+            attempt.headers.emplace_back("Authorization", "Bearer " + *tok);
+            auto res = co_await http_.send(std::move(attempt));
+            if (!res) {
+                auto kind = http::classify(res.error());
+                if (kind == http::error_kind::cancelled)
+                    co_return fetch_failure{fetch_errc::cancelled, "stopped", 0};
+                if (kind == http::error_kind::tls || kind == http::error_kind::config)
+                    co_return fetch_failure{fetch_errc::misconfigured, http::describe(res.error()), 0};
+                why = http::describe(res.error());
+            } else {
+                status = res->result_int();
+                if (status == 401) {
+                    if (refreshed_after_401)
+                        co_return fetch_failure{
+                            fetch_errc::auth_refused,
+                            fmt::format(
+                                "Ditio answered 401 to a freshly issued token: the API client may be "
+                                "disabled "
+                                "or expired, lack the {} scope, or its user may be disabled ({})",
+                                scope_,
+                                describe_error_body(status, res->body())
+                            ),
+                            status};
+                    // An expired or revoked token: refresh once and retry once, never in a loop.
+                    refreshed_after_401 = true;
+                    tokens_.invalidate(*tok);
+                    log::warn(log_, "auth.token_rejected", {{subject_key_, subject}, {"status", status}});
+                    continue;
+                } else if (status == 429) {
+                    why = "rate limited (HTTP 429)";
+                    if (auto it = res->find(field::retry_after); it != res->end()) {
+                        auto now =
+                            std::chrono::time_point_cast<std::chrono::microseconds>(clock_.system_now());
+                        std::optional<util::sys_micros> date;
+                        if (auto d = res->find(field::date); d != res->end())
+                            date = util::parse_http_date(d->value());
+                        wait = parse_retry_after(it->value(), date.value_or(now));
+                    }
+                } else if (status >= 500 || status == 408) {
+                    why = describe_error_body(status, res->body());
+                } else {
+                    auto v = judge(*res);
+                    if (v.what == verdict::kind::accept)
+                        co_return std::move(*res);
+                    if (v.what == verdict::kind::fail)
+                        co_return fetch_failure{v.code, std::move(v.reason), status};
+                    why = std::move(v.reason);
+                }
+            }
+        }
+
+        if (failures >= retry_.max_retries)
+            co_return fetch_failure{
+                fetch_errc::unavailable,
+                fmt::format("gave up after {} attempts: {}", failures + 1, why),
+                status};
+        if (budget.remaining <= 0)
+            co_return fetch_failure{
+                fetch_errc::unavailable, fmt::format("the retry budget is spent: {}", why), status};
+        --budget.remaining;
+        auto delay = wait ? std::min<std::chrono::milliseconds>(*wait, max_retry_after)
+                          : backoff_.delay(static_cast<unsigned>(failures));
+        ++failures;
+        if (on_retry_)
+            on_retry_(subject);
+        log::warn(
+            log_,
+            "http.retry",
+            {{subject_key_, subject},
+             {"attempt", failures},
+             {"status", status},
+             {"reason", why},
+             {"delay_ms", delay.count()}}
+        );
+        if (!co_await stop_.sleep_for(delay))
+            co_return fetch_failure{fetch_errc::cancelled, "stopped", 0};
+    }
+}
+
+} // namespace ditio_sync::ditio

@@ -1,0 +1,112 @@
+// The retry policy every Ditio request shares, extraction pages and Integration API writes alike: a bearer
+// token from the provider; 429 honours Retry-After (seconds or HTTP date); 5xx, 408, resets and timeouts back
+// off exponentially with full jitter up to max_retries; a 401 refreshes the token once and retries once.
+// Every other answer goes to the caller's judge, which accepts it, fails it, or asks for a retry (a
+// malformed page, say).
+//
+// Errors: result<http::response, fetch_failure>, see fetch_errc.
+// Thread safety: one caller per single-threaded executor.
+#pragma once
+
+#include <ditio_sync/auth/token_provider.hpp>
+#include <ditio_sync/http/client.hpp>
+#include <ditio_sync/log/log.hpp>
+#include <ditio_sync/util/backoff.hpp>
+#include <ditio_sync/util/clock.hpp>
+#include <ditio_sync/util/stop.hpp>
+#include <ditio_sync/util/time.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/assert/source_location.hpp>
+#include <boost/system/result.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace ditio_sync::ditio {
+
+enum class fetch_errc {
+    auth_refused,   // credentials, client or scope refused: exit code 3, retrying cannot help
+    token_rejected, // Ditio answered 400 to a request carrying a continuation token
+    bad_request,    // another 4xx: Ditio's error and message in `message`
+    unavailable,    // retries exhausted (5xx, 429, network, malformed pages)
+    misconfigured,  // TLS verification or proxy failure: a setting to fix
+    cancelled,      // shutdown
+};
+
+struct fetch_failure {
+    fetch_errc code = fetch_errc::unavailable;
+    std::string message; // for logs and the database; never contains a secret
+    int status = 0;      // HTTP status when one was received
+};
+
+[[noreturn]] void throw_exception_from_error(const fetch_failure& f, const boost::source_location& loc);
+
+// Retries left for one run (or one push pass), shared by all its requests.
+struct retry_budget {
+    int remaining = 30;
+};
+
+struct retry_settings {
+    int max_retries = 6;
+    std::chrono::milliseconds initial{1000};
+    std::chrono::milliseconds max{60000};
+};
+
+// What the caller makes of an answer the shared policy leaves to it.
+struct verdict {
+    enum class kind { accept, retry, fail };
+    kind what = kind::accept;
+    std::string reason;                        // retry: why, for the log; fail: the failure message
+    fetch_errc code = fetch_errc::bad_request; // fail only
+};
+
+using answer_judge = std::function<verdict(const http::response&)>;
+
+class api_caller {
+public:
+    // `scope` names the scope the 401 message suggests checking; `subject_key` is the log field that
+    // names what a request was for ("stream", "outbox").
+    api_caller(
+        http::client& http,
+        auth::token_provider& tokens,
+        retry_settings retry,
+        util::stop_source& stop,
+        const util::clock& clock,
+        log::logger_ptr logger,
+        std::uint64_t seed,
+        std::string scope,
+        std::string subject_key
+    );
+
+    // Sends `req` with a bearer token added, under the policy above, while `budget` lasts (each retry
+    // spends one). `judge` sees every answer other than 401, 408, 429 and 5xx.
+    boost::asio::awaitable<boost::system::result<http::response, fetch_failure>>
+    call(std::string_view subject, const http::request& req, retry_budget& budget, const answer_judge& judge);
+
+    // Called before each retry, for metrics.
+    void on_retry(std::function<void(std::string_view subject)> f) { on_retry_ = std::move(f); }
+
+private:
+    http::client& http_;
+    auth::token_provider& tokens_;
+    retry_settings retry_;
+    util::stop_source& stop_;
+    const util::clock& clock_;
+    log::logger_ptr log_;
+    util::backoff backoff_;
+    std::string scope_;
+    std::string subject_key_;
+    std::function<void(std::string_view)> on_retry_;
+};
+
+// Ditio's error body ({"error","message"} or v5 {"message","errors":[...]}) as one line, or a short
+// excerpt of a non-JSON body.
+std::string describe_error_body(int status, const std::string& body);
+
+// Retry-After in seconds or as an HTTP date (relative to `now`); nullopt when absent or unreadable.
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value, util::sys_micros now);
+
+} // namespace ditio_sync::ditio
