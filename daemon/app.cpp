@@ -3,6 +3,7 @@
 #include <ditio_sync/auth/token_provider.hpp>
 #include <ditio_sync/config/config.hpp>
 #include <ditio_sync/ditio/extraction_client.hpp>
+#include <ditio_sync/ditio/integration_client.hpp>
 #include <ditio_sync/ditio/streams.hpp>
 #include <ditio_sync/http/client.hpp>
 #include <ditio_sync/log/log.hpp>
@@ -15,6 +16,7 @@
 #include <ditio_sync/store/migrations.hpp>
 #include <ditio_sync/sync/db_worker.hpp>
 #include <ditio_sync/sync/engine.hpp>
+#include <ditio_sync/sync/pusher.hpp>
 #include <ditio_sync/sync/scheduler.hpp>
 #include <ditio_sync/sync/stream_settings.hpp>
 #include <ditio_sync/util/clock.hpp>
@@ -38,6 +40,7 @@
 #include <functional>
 #include <iostream>
 #include <random>
+#include <thread>
 
 namespace ditio_sync::app {
 
@@ -55,6 +58,12 @@ struct options {
     bool sync_full = false;
     bool status_json = false;
     std::string reset_stream;
+    // push project / push work-order
+    std::string push_company;
+    std::string push_number; // the project number (both)
+    std::string push_external_id;
+    std::string push_name;
+    bool push_inactive = false;
 };
 
 struct usage_error : std::runtime_error {
@@ -179,6 +188,15 @@ std::string preflight(const config::config& cfg)
     return secret;
 }
 
+sync::push_settings push_settings_for(const config::config& c)
+{
+    sync::push_settings s;
+    s.interval = c.push.interval;
+    s.check_every = c.push.check_every;
+    s.retry_budget = c.http.run_retry_budget;
+    return s;
+}
+
 sync::engine_settings engine_settings_for(const config::config& c)
 {
     sync::engine_settings s;
@@ -208,8 +226,19 @@ struct runtime {
               clock,
               log::get("http"),
               std::random_device{}()),
+          integration(
+              http,
+              tokens,
+              c.ditio.api_base,
+              ditio::retry_settings{c.http.max_retries, c.http.retry_initial, c.http.retry_max},
+              stop,
+              clock,
+              log::get("http"),
+              std::random_device{}()
+          ),
           db_thread(std::move(db)),
           engine(api, db_thread, clock, engine_settings_for(c), stop, log::get("sync")),
+          pusher(integration, db_thread, clock, stop, log::get("push"), push_settings_for(c)),
           signals(io, SIGINT, SIGTERM)
     {
         stop.on_stop([this] { http.shutdown(); });
@@ -269,8 +298,10 @@ struct runtime {
     http::client http;
     auth::token_provider tokens;
     ditio::extraction_client api;
+    ditio::integration_client integration;
     sync::db_worker db_thread;
     sync::engine engine;
+    sync::pusher pusher;
     asio::signal_set signals;
 };
 
@@ -472,6 +503,9 @@ void reload(
         );
         rt.tokens.set_credentials(fresh.ditio.client_id, std::move(secret), fresh.ditio.scope);
         rt.engine.set_settings(engine_settings_for(fresh));
+        rt.pusher.set_settings(push_settings_for(fresh));
+        differs("push.enabled", fresh.push.enabled != startup.push.enabled);
+        differs("ditio.api_base", fresh.ditio.api_base != startup.ditio.api_base);
         sched.reconfigure(std::move(streams));
         metrics.set_streams(health_specs(fresh), rt.clock.system_now());
         differs(
@@ -488,6 +522,90 @@ void reload(
         // Logging is set up from the new file only once it passed every check: this line uses the old.
         log::error(app, "app.reload_failed", {{"error", e.what()}});
     }
+}
+
+// What `push` says about one outbox row, read back from the database after the pass.
+std::string describe_outcome(const std::optional<store::outbox_outcome>& o)
+{
+    if (!o)
+        return "the row is gone from the outbox";
+    if (o->status == "sent")
+        return fmt::format("{}: sent (Ditio id {})", o->what, o->ditio_id.value_or("?"));
+    return fmt::format(
+        "{}: {}{}{}", o->what, o->status, o->last_error ? ": " : "", o->last_error.value_or("")
+    );
+}
+
+int exit_code_for(const sync::push_report& r)
+{
+    if (r.auth_refused)
+        return exit_code::auth_refused;
+    return r.failed > 0 || r.pending > 0 ? exit_code::sync_failed : exit_code::ok;
+}
+
+// `push`: every pending row; `push project` / `push work-order`: one row, written to the outbox first. When
+// the daemon holds the database, that row is left to it and the command waits for the outcome.
+int cmd_push(const options& opt, std::optional<store::outbox_kind> one)
+{
+    auto cfg = load_config(opt, config::need_credentials::yes);
+    auto secret = preflight(cfg);
+    std::optional<sync::push_target> target;
+    if (one) {
+        auto company = opt.push_company.empty() ? cfg.ditio.company_id : opt.push_company;
+        if (company.empty())
+            throw usage_error("--company is required when ditio.company_id is not set");
+        if (opt.push_number.empty() || opt.push_name.empty() ||
+            (*one == store::outbox_kind::work_order && opt.push_external_id.empty()))
+            throw usage_error(
+                "the project number, the name and (for a work order) the external id must not be empty"
+            );
+        auto db = open_and_migrate(cfg);
+        store::outbox_store outbox(db);
+        auto id = *one == store::outbox_kind::project
+                      ? outbox.put_project(company, opt.push_number, opt.push_name, !opt.push_inactive)
+                      : outbox.put_work_order(
+                            company, opt.push_number, opt.push_external_id, opt.push_name, !opt.push_inactive
+                        );
+        target = sync::push_target{*one, id};
+    }
+
+    std::optional<store::instance_lock> lock;
+    try {
+        lock.emplace(cfg.storage.path);
+    } catch (const store::db_error& e) {
+        if (e.kind() != store::db_failure::busy)
+            throw;
+        if (!target)
+            throw store::db_error(
+                store::db_failure::busy,
+                std::string(e.what()) + "; the running daemon pushes pending outbox rows itself"
+            );
+        // The daemon sends the row within push.check_every; wait for what became of it.
+        auto db =
+            store::open_database(cfg.storage.path, cfg.storage.busy_timeout, store::open_mode::read_only);
+        auto deadline = std::chrono::steady_clock::now() + cfg.push.check_every + cfg.http.timeout +
+                        std::chrono::seconds{30};
+        for (;;) {
+            auto outcome = store::outbox_store(db).outcome(target->kind, target->id);
+            if (!outcome || outcome->status != "pending" || std::chrono::steady_clock::now() > deadline) {
+                std::cout << describe_outcome(outcome) << "\n";
+                return outcome && outcome->status == "sent" ? exit_code::ok : exit_code::sync_failed;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds{200});
+        }
+    }
+
+    runtime rt(cfg, std::move(secret), open_and_migrate(cfg));
+    auto report = rt.run_to_end(rt.pusher.push_pending(target));
+    if (target) {
+        auto outcome = rt.db_thread.outbox_unsafe().outcome(target->kind, target->id); // the pass is over
+        std::cout << describe_outcome(outcome) << "\n";
+    } else {
+        std::cout << fmt::format(
+            "{} sent, {} failed, {} still pending\n", report.sent, report.failed, report.pending
+        );
+    }
+    return exit_code_for(report);
 }
 
 int cmd_run(const options& opt)
@@ -584,12 +702,22 @@ int cmd_run(const options& opt)
         {{"version", DITIO_SYNC_VERSION},
          {"streams", fmt::format("{}", fmt::join(cfg.sync.streams, ","))},
          {"interval_s", std::chrono::duration_cast<std::chrono::seconds>(cfg.sync.interval).count()},
+         {"push", cfg.push.enabled},
          {"database", cfg.storage.path.string()}}
     );
     // An unexpected exception must not leave the daemon half-alive: it stops, and systemd restarts it.
     bool crashed = false;
+    std::exception_ptr push_failure;
     try {
         rt.run_to_end([&]() -> asio::awaitable<int> {
+            // The outbox has its own loop beside the scheduler; if it dies, the daemon stops with it.
+            if (cfg.push.enabled)
+                asio::co_spawn(rt.io, rt.pusher.run(), [&](std::exception_ptr e) {
+                    if (e) {
+                        push_failure = e;
+                        rt.stop.request_stop();
+                    }
+                });
             // However the scheduler ends, the watchdog and SIGHUP waits must end with it.
             std::exception_ptr failure;
             try {
@@ -605,6 +733,14 @@ int cmd_run(const options& opt)
     } catch (const std::exception& e) {
         crashed = true;
         log::error(log::get("app"), "sync.scheduler_crashed", {{"error", e.what()}});
+    }
+    if (push_failure) {
+        crashed = true;
+        try {
+            std::rethrow_exception(push_failure);
+        } catch (const std::exception& e) {
+            log::error(log::get("app"), "push.crashed", {{"error", e.what()}});
+        }
     }
     log::info(log::get("app"), "app.stopped", {{"crashed", crashed}});
     return crashed ? exit_code::sync_failed : exit_code::ok;
@@ -728,6 +864,23 @@ int run(int argc, char** argv)
     auto* reset_cmd =
         cli.add_subcommand("reset", "forget a stream's watermark and checkpoint (next run is full)");
     reset_cmd->add_option("stream", opt.reset_stream, "stream to reset")->required();
+    auto* push_cmd =
+        cli.add_subcommand("push", "send pending outbox rows (projects, work orders) to the Integration API");
+    push_cmd->require_subcommand(0, 1);
+    auto* push_project_cmd = push_cmd->add_subcommand("project", "add one project to the outbox and send it");
+    push_project_cmd->add_option("--number", opt.push_number, "project number")->required();
+    push_project_cmd->add_option("--name", opt.push_name, "project name")->required();
+    push_project_cmd->add_option("--company", opt.push_company, "company id (default ditio.company_id)");
+    push_project_cmd->add_flag("--inactive", opt.push_inactive, "the project is inactive");
+    auto* push_work_order_cmd =
+        push_cmd->add_subcommand("work-order", "add one work order to the outbox and send it");
+    push_work_order_cmd->add_option("--project-number", opt.push_number, "its project's number")->required();
+    push_work_order_cmd
+        ->add_option("--external-id", opt.push_external_id, "work order id, unique in the project")
+        ->required();
+    push_work_order_cmd->add_option("--name", opt.push_name, "work order name")->required();
+    push_work_order_cmd->add_option("--company", opt.push_company, "company id (default ditio.company_id)");
+    push_work_order_cmd->add_flag("--inactive", opt.push_inactive, "the work order is inactive");
 
     try {
         cli.parse(argc, argv);
@@ -737,7 +890,7 @@ int run(int argc, char** argv)
             cli.remaining().front().front() != '-') {
             std::fprintf(
                 stderr,
-                "ditio-sync: unknown command '%s' (known: run, sync, status, check, migrate, reset)\n",
+                "ditio-sync: unknown command '%s' (known: run, sync, status, check, migrate, reset, push)\n",
                 cli.remaining().front().c_str()
             );
             return exit_code::usage;
@@ -764,6 +917,13 @@ int run(int argc, char** argv)
             return cmd_migrate(opt);
         if (*reset_cmd)
             return cmd_reset(opt);
+        if (*push_cmd)
+            return cmd_push(
+                opt,
+                *push_project_cmd      ? std::optional{store::outbox_kind::project}
+                : *push_work_order_cmd ? std::optional{store::outbox_kind::work_order}
+                                       : std::nullopt
+            );
     } catch (const config::config_error& e) {
         return fail("app.config_error", e.what(), exit_code::usage);
     } catch (const usage_error& e) {

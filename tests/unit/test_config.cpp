@@ -733,3 +733,26 @@ TEST_CASE("config: validate checks ops.listen and ops.stale_after")
 }
 
 TEST_SUITE_END();
+
+TEST_CASE("config: [push] defaults, keys and bounds")
+{
+    auto d = cfg::parse("", "test.toml");
+    CHECK(d.push.enabled);
+    CHECK(d.push.interval == 5min);
+    CHECK(d.push.check_every == 2s);
+
+    auto c =
+        cfg::parse("[push]\nenabled = false\ninterval = \"30s\"\ncheck_every = \"500ms\"\n", "test.toml");
+    CHECK_FALSE(c.push.enabled);
+    CHECK(c.push.interval == 30s);
+    CHECK(c.push.check_every == 500ms);
+    CHECK(validate_error(c) == "");
+
+    CHECK(parse_error("[push]\nenabled = 1\n") == "test.toml: push.enabled: must be true or false");
+    CHECK(parse_error("[push]\nbatch = 10\n") == "test.toml: push.batch: unknown key");
+    c.push.check_every = 10ms;
+    CHECK(validate_error(c) == "push.check_every: must be between 100ms and 10m");
+    c.push.check_every = 2s;
+    c.push.interval = 100ms;
+    CHECK(validate_error(c) == "push.interval: must be at least 1s");
+}

@@ -168,6 +168,13 @@ const std::vector<key_def>& key_table()
              c.ops.allow_remote = read_bool(n, o, k);
          }},
         {"ops", "stale_after", duration_into([](config & c) -> auto& { return c.ops.stale_after; })},
+        {"push",
+         "enabled",
+         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+             c.push.enabled = read_bool(n, o, k);
+         }},
+        {"push", "interval", duration_into([](config & c) -> auto& { return c.push.interval; })},
+        {"push", "check_every", duration_into([](config & c) -> auto& { return c.push.check_every; })},
     };
     return keys;
 }
@@ -410,6 +417,10 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
             throw config_error("http.proxy: must be http://host:port");
     }
     check_ops(c.ops);
+    if (c.push.check_every < std::chrono::milliseconds{100} || c.push.check_every > std::chrono::minutes{10})
+        throw config_error("push.check_every: must be between 100ms and 10m");
+    if (c.push.interval < std::chrono::seconds{1})
+        throw config_error("push.interval: must be at least 1s");
     static constexpr std::string_view levels[] = {
         "trace", "debug", "info", "warning", "warn", "error", "critical", "off"};
     if (std::find(std::begin(levels), std::end(levels), c.log.level) == std::end(levels))

@@ -84,6 +84,13 @@ struct ops_section {
     std::chrono::milliseconds stale_after{std::chrono::hours{1}}; // health: least staleness bound
 };
 
+// [push]: the outbox (sync::pusher) in the daemon; `push` commands send whatever enabled says.
+struct push_section {
+    bool enabled = true;
+    std::chrono::milliseconds interval{std::chrono::minutes{5}}; // rows left pending are retried this often
+    std::chrono::milliseconds check_every{std::chrono::seconds{2}}; // how often the daemon looks for new rows
+};
+
 struct config {
     ditio_section ditio;
     storage_section storage;
@@ -92,6 +99,7 @@ struct config {
     http_section http;
     log_section log;
     ops_section ops;
+    push_section push;
 };
 
 // Looks up an environment variable; injected so tests need not touch the process environment.

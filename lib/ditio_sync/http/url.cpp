@@ -69,6 +69,13 @@ std::string with_query(std::string url, const std::vector<std::pair<std::string,
     return url;
 }
 
+std::string path_segment(std::string_view s)
+{
+    std::string out;
+    encode_into(out, s, false);
+    return out;
+}
+
 std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields)
 {
     std::string out;

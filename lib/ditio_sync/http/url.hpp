@@ -29,6 +29,9 @@ std::string join_url(std::string_view base, std::string_view relative);
 // Appends query parameters, percent-encoded: url + "?A=1&B=x%20y".
 std::string with_query(std::string url, const std::vector<std::pair<std::string, std::string>>& params);
 
+// One path segment, percent-encoded so a "/" or "?" in a project number cannot change the path.
+std::string path_segment(std::string_view s);
+
 // application/x-www-form-urlencoded body.
 std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields);
 

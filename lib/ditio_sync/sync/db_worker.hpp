@@ -2,6 +2,7 @@
 // slow fsync never stalls the network event loop. Coroutines hop there and back with run().
 #pragma once
 
+#include <ditio_sync/store/outbox.hpp>
 #include <ditio_sync/store/sync_state.hpp>
 
 #include <SQLiteCpp/Database.h>
@@ -17,7 +18,7 @@ namespace ditio_sync::sync {
 class db_worker {
 public:
     explicit db_worker(SQLite::Database db)
-        : db_(std::make_unique<SQLite::Database>(std::move(db))), store_(*db_)
+        : db_(std::make_unique<SQLite::Database>(std::move(db))), store_(*db_), outbox_(*db_)
     {
     }
     ~db_worker() { pool_.join(); }
@@ -28,21 +29,34 @@ public:
     // exceptions (store::db_error) propagate to the caller.
     template <class F> boost::asio::awaitable<std::invoke_result_t<F&, store::sync_store&>> run(F f)
     {
-        using result_t = std::invoke_result_t<F&, store::sync_store&>;
+        return on_thread([this, f = std::move(f)]() mutable { return f(store_); });
+    }
+
+    // The same for the outbox tables.
+    template <class F> boost::asio::awaitable<std::invoke_result_t<F&, store::outbox_store&>> outbox(F f)
+    {
+        return on_thread([this, f = std::move(f)]() mutable { return f(outbox_); });
+    }
+
+    boost::asio::thread_pool::executor_type executor() { return pool_.get_executor(); }
+    store::sync_store& store_unsafe() { return store_; }     // only while no run() is in flight
+    store::outbox_store& outbox_unsafe() { return outbox_; } // only while no outbox() is in flight
+
+private:
+    template <class F> boost::asio::awaitable<std::invoke_result_t<F&>> on_thread(F f)
+    {
+        using result_t = std::invoke_result_t<F&>;
         return boost::asio::co_spawn(
             pool_.get_executor(),
-            [this, f = std::move(f)]() mutable -> boost::asio::awaitable<result_t> { co_return f(store_); },
+            [f = std::move(f)]() mutable -> boost::asio::awaitable<result_t> { co_return f(); },
             boost::asio::use_awaitable
         );
     }
 
-    boost::asio::thread_pool::executor_type executor() { return pool_.get_executor(); }
-    store::sync_store& store_unsafe() { return store_; } // only while no run() is in flight
-
-private:
     boost::asio::thread_pool pool_{1};
     std::unique_ptr<SQLite::Database> db_; // declared before store_: statements die first
     store::sync_store store_;
+    store::outbox_store outbox_;
 };
 
 } // namespace ditio_sync::sync

@@ -1,0 +1,102 @@
+// The outbox tables (migration 0003): rows people write for the daemon to push, and the outcome of each
+// push. Every outcome is guarded by the row's revision, so a row changed while its push was in flight stays
+// pending and goes out again with the change; the Ditio id is kept either way.
+//
+// Errors: throws db_error.
+// Thread safety: none; used on the database thread only.
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ditio_sync::store {
+
+enum class outbox_kind { project, work_order };
+
+struct outbox_row {
+    outbox_kind kind = outbox_kind::project;
+    std::int64_t id = 0;
+    std::int64_t revision = 0;
+    std::string company_id;
+    std::string project_number;
+    std::string external_id;    // work orders only
+    boost::json::object fields; // the desired Integration API fields, keys (companyId, ...) left out
+    std::optional<std::string> ditio_id;
+    std::optional<std::string> ditio_project_id; // work orders only
+    std::int64_t attempts = 0;
+};
+
+// Where a project stands in the outbox.
+struct outbox_project_state {
+    std::string status;
+    std::optional<std::string> ditio_id;
+    std::optional<std::string> last_error;
+};
+
+// One row as `push` reports it.
+struct outbox_outcome {
+    std::string what; // "project P-1001", "work order P-1001/WO-001"
+    std::string status;
+    std::optional<std::string> ditio_id;
+    std::optional<std::string> last_error;
+};
+
+struct outbox_counts {
+    std::int64_t pending = 0, sent = 0, failed = 0;
+};
+
+class outbox_store {
+public:
+    explicit outbox_store(SQLite::Database& db);
+
+    // Pending rows, oldest first. With `only`, just that row (whatever its status) when it exists.
+    std::vector<outbox_row> pending(outbox_kind kind, std::optional<std::int64_t> only = std::nullopt);
+
+    std::optional<outbox_project_state>
+    project_state(const std::string& company_id, const std::string& number);
+
+    // Outcomes. Each returns false when the row changed since it was read (it stays pending).
+    bool mark_sent(const outbox_row& row, const std::string& ditio_id, const std::string& now);
+    bool mark_failed(const outbox_row& row, const std::string& error, const std::string& now);
+    // A transient failure: still pending, one attempt more, the error kept for people to see.
+    bool mark_attempt(const outbox_row& row, const std::string& error, const std::string& now);
+    // Remembers the row's Ditio id (kept whatever became of the row meanwhile).
+    void remember_ditio_id(const outbox_row& row, const std::string& ditio_id);
+    // Remembers the work order's resolved project (kept across attempts).
+    void set_ditio_project_id(const outbox_row& row, const std::string& project_id);
+
+    // Work orders that failed because their project was missing from Ditio become pending again once it
+    // has been pushed. Returns how many.
+    int reopen_waiting_work_orders(const std::string& company_id, const std::string& number);
+
+    // `push project` / `push work-order`: insert or update the row and make it pending; returns its id.
+    std::int64_t put_project(
+        const std::string& company_id, const std::string& number, const std::string& name, bool active
+    );
+    std::int64_t put_work_order(
+        const std::string& company_id,
+        const std::string& project_number,
+        const std::string& external_id,
+        const std::string& name,
+        bool active
+    );
+
+    std::optional<outbox_outcome> outcome(outbox_kind kind, std::int64_t id);
+    outbox_counts counts(outbox_kind kind);
+    bool any_pending();
+    // PRAGMA data_version: changes when another connection commits to the database.
+    std::int64_t data_version();
+
+private:
+    SQLite::Database& db_;
+};
+
+// The row as its table names it in logs: "project P-1001", "work order P-1001/WO-001".
+std::string describe(const outbox_row& row);
+
+} // namespace ditio_sync::store

@@ -1,0 +1,407 @@
+#include <ditio_sync/store/database.hpp>
+#include <ditio_sync/sync/pusher.hpp>
+#include <ditio_sync/util/time.hpp>
+
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+#include <map>
+#include <utility>
+
+namespace ditio_sync::sync {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using store::outbox_kind;
+using store::outbox_row;
+
+namespace {
+
+bool same_value(const json::value& a, const json::value& b)
+{
+    if (a.is_number() && b.is_number())
+        return a.to_number<double>() == b.to_number<double>();
+    return a == b;
+}
+
+std::string text_of(const json::object& o, std::string_view key)
+{
+    if (auto* v = o.if_contains(key)) {
+        if (v->is_string())
+            return std::string(v->get_string());
+        if (v->is_number())
+            return json::serialize(*v);
+    }
+    return {};
+}
+
+const char* kind_name(outbox_kind k)
+{
+    return k == outbox_kind::project ? "project" : "work_order";
+}
+
+} // namespace
+
+json::object changed_fields(const json::object& desired, const json::object& actual)
+{
+    json::object out;
+    for (const auto& [key, want] : desired) {
+        auto* have = actual.if_contains(key);
+        if (!have || !same_value(*have, want))
+            out[key] = want;
+    }
+    return out;
+}
+
+// What one pass learns once and reuses: project ids by (company, number), work orders by project.
+struct pusher::pass {
+    push_report report;
+    ditio::retry_budget budget;
+    std::map<std::pair<std::string, std::string>, std::string> project_ids;
+    std::map<std::string, std::map<std::string, json::object>> tasks; // project id -> externalId -> task
+};
+
+pusher::pusher(
+    ditio::integration_client& api,
+    db_worker& db,
+    const util::clock& clock,
+    util::stop_source& stop,
+    log::logger_ptr logger,
+    push_settings settings
+)
+    : api_(api), db_(db), clock_(clock), stop_(stop), log_(std::move(logger)), settings_(settings)
+{
+}
+
+std::string pusher::now_text() const
+{
+    return util::format_iso8601_ms(std::chrono::time_point_cast<std::chrono::microseconds>(clock_.system_now()
+    ));
+}
+
+asio::awaitable<push_report> pusher::push_pending(std::optional<push_target> only)
+{
+    pass p;
+    p.budget.remaining = settings_.retry_budget;
+
+    std::vector<outbox_row> projects;
+    std::optional<outbox_row> lone_work_order;
+    if (!only) {
+        projects =
+            co_await db_.outbox([](store::outbox_store& s) { return s.pending(outbox_kind::project); });
+    } else if (only->kind == outbox_kind::project) {
+        projects = co_await db_.outbox([id = only->id](store::outbox_store& s) {
+            return s.pending(outbox_kind::project, id);
+        });
+    } else {
+        auto wo = co_await db_.outbox([id = only->id](store::outbox_store& s) {
+            return s.pending(outbox_kind::work_order, id);
+        });
+        if (!wo.empty()) {
+            lone_work_order = std::move(wo.front());
+            // Its project, when that waits in the outbox too, goes first.
+            auto all =
+                co_await db_.outbox([](store::outbox_store& s) { return s.pending(outbox_kind::project); });
+            for (auto& r : all)
+                if (r.company_id == lone_work_order->company_id &&
+                    r.project_number == lone_work_order->project_number)
+                    projects.push_back(std::move(r));
+        }
+    }
+
+    // A pass that ends early (Ditio unreachable, credentials refused) leaves the rest pending.
+    bool go_on = true;
+    std::size_t done = 0;
+    while (go_on && done < projects.size())
+        go_on = co_await push_project(p, projects[done++]);
+    if (!go_on) {
+        p.report.pending += static_cast<int>(projects.size() - done);
+        if (lone_work_order)
+            ++p.report.pending;
+        else if (!only)
+            p.report.pending += static_cast<int>(co_await db_.outbox([](store::outbox_store& s) {
+                return s.counts(outbox_kind::work_order).pending;
+            }));
+    }
+    // Read after the projects went out: work orders waiting for one of them are pending again by now.
+    std::vector<outbox_row> work_orders;
+    if (go_on && !only)
+        work_orders =
+            co_await db_.outbox([](store::outbox_store& s) { return s.pending(outbox_kind::work_order); });
+    else if (go_on && lone_work_order)
+        work_orders = co_await db_.outbox([id = lone_work_order->id](store::outbox_store& s) {
+            return s.pending(outbox_kind::work_order, id);
+        });
+    done = 0;
+    while (go_on && done < work_orders.size())
+        go_on = co_await push_work_order(p, work_orders[done++]);
+    if (!go_on)
+        p.report.pending += static_cast<int>(work_orders.size() - done);
+    if (!projects.empty() || !work_orders.empty())
+        log::event(
+            log_,
+            p.report.failed > 0 || !p.report.error.empty() ? spdlog::level::warn : spdlog::level::info,
+            "push.summary",
+            {{"sent", p.report.sent},
+             {"failed", p.report.failed},
+             {"pending", p.report.pending},
+             {"retries_left", p.budget.remaining}}
+        );
+    co_return p.report;
+}
+
+asio::awaitable<bool> pusher::push_project(pass& p, const outbox_row& row)
+{
+    json::object body = row.fields;
+    body["companyId"] = row.company_id;
+    body["projectNumber"] = row.project_number;
+    // POST is idempotent on the project number: after a crash it finds what the lost attempt created.
+    bool created = false;
+    auto made = co_await api_.create_project(body, p.budget, created);
+    if (!made)
+        co_return co_await record_failure(p, row, made.error());
+    auto id = text_of(*made, "id");
+    if (id.empty()) {
+        ditio::fetch_failure f{
+            ditio::fetch_errc::unavailable, "Ditio's answer to the project create has no id", 0};
+        co_return co_await record_failure(p, row, f);
+    }
+    auto changes = changed_fields(row.fields, *made);
+    std::string_view action = created ? "created" : "unchanged";
+    if (!changes.empty()) {
+        // POST returns an existing project as it is: what the row asks for beyond it goes in a PATCH.
+        auto patched = co_await api_.patch_project(id, changes, p.budget);
+        if (!patched) {
+            // Remembered even though the row failed: people can look the project up.
+            co_await db_.outbox([&](store::outbox_store& s) {
+                s.remember_ditio_id(row, id);
+                return 0;
+            });
+            co_return co_await record_failure(p, row, patched.error());
+        }
+        action = created ? "created" : "updated";
+    }
+    p.project_ids[{row.company_id, row.project_number}] = id;
+    co_await record_sent(p, row, id, action);
+    auto reopened = co_await db_.outbox([&](store::outbox_store& s) {
+        return s.reopen_waiting_work_orders(row.company_id, row.project_number);
+    });
+    if (reopened > 0)
+        log::info(
+            log_,
+            "push.work_orders_reopened",
+            {{"project_number", row.project_number}, {"work_orders", reopened}}
+        );
+    co_return true;
+}
+
+asio::awaitable<bool> pusher::push_work_order(pass& p, const outbox_row& row)
+{
+    // 1. The project's Ditio id: from this pass, the outbox, or Ditio by number.
+    std::pair key{row.company_id, row.project_number};
+    std::string project_id;
+    if (auto it = p.project_ids.find(key); it != p.project_ids.end()) {
+        project_id = it->second;
+    } else {
+        auto state = co_await db_.outbox([&](store::outbox_store& s) {
+            return s.project_state(row.company_id, row.project_number);
+        });
+        if (state && state->status == "sent" && state->ditio_id) {
+            project_id = *state->ditio_id;
+        } else if (state && state->status != "sent") {
+            // Not a failure of this row: it goes out once its project does.
+            auto why = fmt::format(
+                "waiting for project {}, which is {} in the outbox{}{}",
+                row.project_number,
+                state->status,
+                state->last_error ? ": " : "",
+                state->last_error.value_or("")
+            );
+            co_await db_.outbox([&](store::outbox_store& s) { return s.mark_attempt(row, why, now_text()); });
+            log::warn(
+                log_,
+                "push.waiting",
+                {{"outbox", "work_order"},
+                 {"project_number", row.project_number},
+                 {"external_id", row.external_id},
+                 {"reason", why}}
+            );
+            ++p.report.pending;
+            co_return true;
+        } else if (row.ditio_project_id) {
+            project_id = *row.ditio_project_id;
+        } else {
+            auto found = co_await api_.project_by_number(row.project_number, p.budget);
+            if (!found)
+                co_return co_await record_failure(p, row, found.error());
+            if (!*found) {
+                // Failed until the project is pushed through the outbox, which reopens this row.
+                ditio::fetch_failure f{
+                    ditio::fetch_errc::bad_request,
+                    fmt::format(
+                        "project {} does not exist in Ditio; add it to outbox_projects and this work order "
+                        "follows it",
+                        row.project_number
+                    ),
+                    404};
+                co_return co_await record_failure(p, row, f);
+            }
+            project_id = text_of(**found, "id");
+        }
+        if (project_id.empty()) {
+            ditio::fetch_failure f{ditio::fetch_errc::unavailable, "Ditio's project has no id", 0};
+            co_return co_await record_failure(p, row, f);
+        }
+        p.project_ids[key] = project_id;
+    }
+    if (row.ditio_project_id != project_id)
+        co_await db_.outbox([&](store::outbox_store& s) {
+            s.set_ditio_project_id(row, project_id);
+            return 0;
+        });
+
+    // 2. The project's work orders by externalId, read once per pass and project.
+    auto load_tasks = [&]() -> asio::awaitable<std::optional<ditio::fetch_failure>> {
+        auto listed = co_await api_.project_tasks(project_id, p.budget);
+        if (!listed)
+            co_return listed.error();
+        auto& by_external = p.tasks[project_id];
+        by_external.clear();
+        for (auto& t : *listed)
+            if (auto* o = t.if_object())
+                if (auto ext = text_of(*o, "externalId"); !ext.empty())
+                    by_external[ext] = std::move(*o);
+        co_return std::nullopt;
+    };
+    if (!p.tasks.contains(project_id))
+        if (auto failed = co_await load_tasks())
+            co_return co_await record_failure(p, row, *failed);
+
+    // 3. PATCH what differs on an existing one; POST a new one.
+    auto update_existing = [&](const json::object& existing) -> asio::awaitable<bool> {
+        auto id = text_of(existing, "id");
+        auto changes = changed_fields(row.fields, existing);
+        if (!changes.empty()) {
+            auto patched = co_await api_.patch_task(id, changes, p.budget);
+            if (!patched)
+                co_return co_await record_failure(p, row, patched.error());
+            auto& cached = p.tasks[project_id][row.external_id];
+            for (auto& [k, v] : changes)
+                cached[k] = v;
+        }
+        co_await record_sent(p, row, id, changes.empty() ? "unchanged" : "updated");
+        co_return true;
+    };
+    auto& known = p.tasks[project_id];
+    if (auto it = known.find(row.external_id); it != known.end()) {
+        auto existing = it->second;
+        co_return co_await update_existing(existing);
+    }
+
+    json::object body = row.fields;
+    body["companyId"] = row.company_id;
+    body["projectId"] = project_id;
+    body["externalId"] = row.external_id;
+    auto made = co_await api_.create_task(body, p.budget);
+    if (!made && made.error().status == 400) {
+        // A duplicate externalId: created meanwhile, or by a retried POST whose first answer was lost.
+        if (auto failed = co_await load_tasks())
+            co_return co_await record_failure(p, row, *failed);
+        auto& fresh = p.tasks[project_id];
+        if (auto it = fresh.find(row.external_id); it != fresh.end()) {
+            auto existing = it->second;
+            co_return co_await update_existing(existing);
+        }
+    }
+    if (!made)
+        co_return co_await record_failure(p, row, made.error());
+    auto id = text_of(*made, "id");
+    if (id.empty()) {
+        ditio::fetch_failure f{
+            ditio::fetch_errc::unavailable, "Ditio's answer to the work order create has no id", 0};
+        co_return co_await record_failure(p, row, f);
+    }
+    p.tasks[project_id][row.external_id] = *made;
+    co_await record_sent(p, row, id, "created");
+    co_return true;
+}
+
+asio::awaitable<void>
+pusher::record_sent(pass& p, const outbox_row& row, const std::string& ditio_id, std::string_view action)
+{
+    auto current =
+        co_await db_.outbox([&](store::outbox_store& s) { return s.mark_sent(row, ditio_id, now_text()); });
+    ++p.report.sent;
+    json::object fields{{"outbox", kind_name(row.kind)}, {"project_number", row.project_number}};
+    if (row.kind == outbox_kind::work_order)
+        fields["external_id"] = row.external_id;
+    fields["ditio_id"] = ditio_id;
+    fields["action"] = action;
+    if (!current)
+        fields["row_changed"] = true; // it stays pending and goes out again with the change
+    log::info(log_, "push.sent", std::move(fields));
+}
+
+asio::awaitable<bool> pusher::record_failure(pass& p, const outbox_row& row, const ditio::fetch_failure& f)
+{
+    json::object fields{{"outbox", kind_name(row.kind)}, {"project_number", row.project_number}};
+    if (row.kind == outbox_kind::work_order)
+        fields["external_id"] = row.external_id;
+    fields["error"] = f.message;
+    if (f.status)
+        fields["status"] = f.status;
+    switch (f.code) {
+    case ditio::fetch_errc::bad_request:
+        // Ditio refused the row itself (400, 403, 404): not retried until someone changes it.
+        co_await db_.outbox([&](store::outbox_store& s) { return s.mark_failed(row, f.message, now_text()); }
+        );
+        ++p.report.failed;
+        log::warn(log_, "push.failed", std::move(fields));
+        co_return true;
+    case ditio::fetch_errc::cancelled:
+        p.report.cancelled = true;
+        ++p.report.pending;
+        co_return false;
+    case ditio::fetch_errc::auth_refused:
+    case ditio::fetch_errc::misconfigured:
+    case ditio::fetch_errc::unavailable:
+    case ditio::fetch_errc::token_rejected:
+        // Not this row's fault, and the next row would meet the same: the pass ends, the rows stay pending.
+        co_await db_.outbox([&](store::outbox_store& s) { return s.mark_attempt(row, f.message, now_text()); }
+        );
+        ++p.report.pending;
+        p.report.auth_refused = f.code == ditio::fetch_errc::auth_refused;
+        p.report.error = f.message;
+        log::error(log_, "push.stopped", std::move(fields));
+        co_return false;
+    }
+    co_return false;
+}
+
+asio::awaitable<void> pusher::run()
+{
+    auto version = co_await db_.outbox([](store::outbox_store& s) { return s.data_version(); });
+    auto next_pass = clock_.steady_now(); // rows left pending by the last run go out at start
+    auto quiet_until = clock_.steady_now();
+    while (!stop_.stop_requested()) {
+        auto now = clock_.steady_now();
+        auto seen = co_await db_.outbox([](store::outbox_store& s) { return s.data_version(); });
+        // Another connection committed (someone wrote to the outbox, or a reader checkpointed): look now,
+        // unless credentials were just refused; then only the interval brings the next try.
+        bool changed = seen != version && now >= quiet_until;
+        version = seen;
+        if (changed || now >= next_pass) {
+            next_pass = now + settings_.interval;
+            auto pending = co_await db_.outbox([](store::outbox_store& s) { return s.any_pending(); });
+            if (pending) {
+                auto report = co_await push_pending();
+                if (report.auth_refused)
+                    quiet_until = clock_.steady_now() + settings_.interval;
+            }
+        }
+        if (!co_await stop_.sleep_for(settings_.check_every))
+            break;
+    }
+}
+
+} // namespace ditio_sync::sync

@@ -1,0 +1,90 @@
+// Pushes the outbox to the Integration API, exactly once per change: projects first (POST, idempotent on
+// the project number, then PATCH of the fields Ditio's copy lacks), then work orders (looked up among their
+// project's work orders by externalId, then PATCHed, or POSTed when new). A crash between a request and
+// the recording of its outcome repeats the lookup, never the creation.
+//
+// Outcomes per row: sent (with the Ditio id), failed (a 4xx: Ditio's message kept, not retried until the
+// row changes), or still pending (Ditio unreachable, or the work order's project not pushed yet).
+//
+// Thread safety: one pusher per single-threaded executor; the store work runs on the db_worker thread.
+#pragma once
+
+#include <ditio_sync/ditio/integration_client.hpp>
+#include <ditio_sync/log/log.hpp>
+#include <ditio_sync/sync/db_worker.hpp>
+#include <ditio_sync/util/clock.hpp>
+#include <ditio_sync/util/stop.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace ditio_sync::sync {
+
+struct push_settings {
+    std::chrono::milliseconds interval{std::chrono::minutes{5}};    // pending rows are retried this often
+    std::chrono::milliseconds check_every{std::chrono::seconds{2}}; // how often the outbox is looked at
+    int retry_budget = 30; // retries of all requests of one pass together
+};
+
+struct push_report {
+    int sent = 0;
+    int failed = 0;
+    int pending = 0;           // left pending: Ditio unreachable, or waiting for its project
+    bool auth_refused = false; // the credentials or the ditioapiv3 scope were refused: exit code 3
+    bool cancelled = false;
+    std::string error; // the failure that ended the pass early, if one did
+};
+
+// Just one row (`push project`, `push work-order`); a work order brings its pending project along.
+struct push_target {
+    store::outbox_kind kind = store::outbox_kind::project;
+    std::int64_t id = 0;
+};
+
+class pusher {
+public:
+    pusher(
+        ditio::integration_client& api,
+        db_worker& db,
+        const util::clock& clock,
+        util::stop_source& stop,
+        log::logger_ptr logger,
+        push_settings settings = {}
+    );
+
+    // One pass over the pending rows (or just `only`). Throws store::db_error.
+    boost::asio::awaitable<push_report> push_pending(std::optional<push_target> only = std::nullopt);
+
+    // The daemon's loop until stop: a pass when the outbox changed (PRAGMA data_version, checked every
+    // check_every), and every interval while rows are pending. Throws store::db_error.
+    boost::asio::awaitable<void> run();
+
+    void set_settings(push_settings s) { settings_ = s; }
+
+private:
+    struct pass;
+    boost::asio::awaitable<bool> push_project(pass& p, const store::outbox_row& row);
+    boost::asio::awaitable<bool> push_work_order(pass& p, const store::outbox_row& row);
+    // Records a failed request's outcome for the row; false when the pass must end.
+    boost::asio::awaitable<bool>
+    record_failure(pass& p, const store::outbox_row& row, const ditio::fetch_failure& f);
+    boost::asio::awaitable<void>
+    record_sent(pass& p, const store::outbox_row& row, const std::string& ditio_id, std::string_view action);
+    std::string now_text() const;
+
+    ditio::integration_client& api_;
+    db_worker& db_;
+    const util::clock& clock_;
+    util::stop_source& stop_;
+    log::logger_ptr log_;
+    push_settings settings_;
+};
+
+// The fields of `desired` that `actual` lacks or holds a different value for (numbers compare by value).
+boost::json::object changed_fields(const boost::json::object& desired, const boost::json::object& actual);
+
+} // namespace ditio_sync::sync
