@@ -68,3 +68,21 @@ WHERE is_person = 1 ORDER BY work_date, user_name LIMIT 5;"
 show "Absences per employee" \
 "SELECT employee_number, user_name, absence_type_name, days, round(hours, 1) AS hours
 FROM v_absences_per_employee ORDER BY days DESC, user_name LIMIT 5;"
+
+echo
+echo "== ditio-sync push: the quickstart's project and work order, through the outbox (logs in build/demo/push.log)"
+company=5f0c3a9e1d2b4c6a8e0f1a2b # the fake's company
+"$build/ditio-sync" --config "$demo/ditio-sync.toml" --log-format json \
+    push project --number P-1001 --name "Prosjekt Fjellhall" --company "$company" 2>"$demo/push.log" | sed 's/^/   /'
+"$build/ditio-sync" --config "$demo/ditio-sync.toml" --log-format json \
+    push work-order --project-number P-1001 --external-id WO-001 --name "Graving byggegrop" --company "$company" \
+    2>>"$demo/push.log" | sed 's/^/   /'
+"$build/ditio-sync" --config "$demo/ditio-sync.toml" --log-format json \
+    sync project project/work-breakdown-structure 2>>"$demo/sync.log"
+
+show "The outbox, and the pushed work order as the mirror now has it" \
+"SELECT 'project' AS outbox, project_number, '' AS external_id, status, ditio_id, attempts FROM outbox_projects
+UNION ALL
+SELECT 'work order', project_number, external_id, status, ditio_id, attempts FROM outbox_work_orders;
+SELECT p.number AS project_number, p.name AS project, w.number AS wbs_number, w.name AS work_order
+FROM v_work_orders AS w JOIN v_projects AS p ON p.id = w.project_id WHERE p.number = 'P-1001';"

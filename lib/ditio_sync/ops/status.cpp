@@ -1,6 +1,7 @@
 #include <ditio_sync/ops/status.hpp>
 #include <ditio_sync/store/database.hpp>
 #include <ditio_sync/store/migrations.hpp>
+#include <ditio_sync/store/outbox.hpp>
 #include <ditio_sync/store/sync_state.hpp>
 #include <ditio_sync/util/time.hpp>
 
@@ -121,8 +122,17 @@ json::value collect_status(
             }
             out.push_back(std::move(o));
         }
+        store::outbox_store outbox(db);
+        auto counts = [&](store::outbox_kind kind) {
+            auto c = outbox.counts(kind);
+            return json::object{{"pending", c.pending}, {"sent", c.sent}, {"failed", c.failed}};
+        };
         return json::value(json::object{
-            {"schema_version", store::schema_version(db)}, {"streams", std::move(out)}});
+            {"schema_version", store::schema_version(db)},
+            {"streams", std::move(out)},
+            {"outbox",
+             {{"projects", counts(store::outbox_kind::project)},
+              {"work_orders", counts(store::outbox_kind::work_order)}}}});
     });
 }
 
@@ -180,6 +190,23 @@ std::string format_status_text(const json::value& status)
                 text_of(o.at("last_error")),
                 text_of(o.at("last_error_at"))
             );
+    }
+    if (const auto* outbox = status.as_object().if_contains("outbox")) {
+        std::string lines;
+        for (const auto& [key, label] :
+             {std::pair{"projects", "projects:"}, {"work_orders", "work orders:"}}) {
+            const auto& c = outbox->at(key).as_object();
+            if (c.at("pending").as_int64() + c.at("sent").as_int64() + c.at("failed").as_int64() > 0)
+                lines += fmt::format(
+                    "  {:<23}{} sent, {} pending, {} failed\n",
+                    label,
+                    text_of(c.at("sent")),
+                    text_of(c.at("pending")),
+                    text_of(c.at("failed"))
+                );
+        }
+        if (!lines.empty())
+            out += "outbox (failed rows: SELECT * FROM outbox_projects WHERE status = 'failed')\n" + lines;
     }
     return out;
 }
