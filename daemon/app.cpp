@@ -194,6 +194,7 @@ sync::push_settings push_settings_for(const config::config& c)
     s.interval = c.push.interval;
     s.check_every = c.push.check_every;
     s.retry_budget = c.http.run_retry_budget;
+    s.retry = ditio::retry_settings{c.http.max_retries, c.http.retry_initial, c.http.retry_max};
     return s;
 }
 
@@ -238,7 +239,15 @@ struct runtime {
           ),
           db_thread(std::move(db)),
           engine(api, db_thread, clock, engine_settings_for(c), stop, log::get("sync")),
-          pusher(integration, db_thread, clock, stop, log::get("push"), push_settings_for(c)),
+          pusher(
+              integration,
+              db_thread,
+              clock,
+              stop,
+              log::get("push"),
+              push_settings_for(c),
+              std::random_device{}()
+          ),
           signals(io, SIGINT, SIGTERM)
     {
         stop.on_stop([this] { http.shutdown(); });

@@ -4,7 +4,8 @@
 -- keeps (or defaults) that field. `extra` is a JSON object of further API fields, sent as is; the
 -- columns win over it. State columns (status onwards) belong to the daemon.
 CREATE TABLE outbox_projects (
-    id                       INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: an id is never reused, so an outcome can never land on a row deleted and inserted anew
+    id                       INTEGER PRIMARY KEY AUTOINCREMENT,
     company_id               TEXT NOT NULL,
     project_number           TEXT NOT NULL,                -- the key: unique within the company
     name                     TEXT,
@@ -36,7 +37,7 @@ CREATE TABLE outbox_projects (
 
 -- A work order names its project by number, so a project and its work orders can be written together.
 CREATE TABLE outbox_work_orders (
-    id                                  INTEGER PRIMARY KEY,
+    id                                  INTEGER PRIMARY KEY AUTOINCREMENT,
     company_id                          TEXT NOT NULL,
     project_number                      TEXT NOT NULL,
     external_id                         TEXT NOT NULL,     -- the key: unique within the project

@@ -2,7 +2,10 @@
 // the outcome checked in the fake's store, in the writes it saw, and in the real SQLite file.
 #include "harness.hpp"
 
+#include <ditio_sync/util/time.hpp>
+
 #include <SQLiteCpp/Database.h>
+#include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
@@ -256,10 +259,9 @@ TEST_CASE("e2e push: a work order already in Ditio is updated, never duplicated"
         CHECK(count_writes(server, "PATCH", "/integration/tasks/" + task_id) == 1);
         CHECK(query_text(fx.db(), "SELECT ditio_id FROM outbox_work_orders") == task_id);
     }
-    SUBCASE("a POST whose answer was lost is retried; Ditio's duplicate answer leads to the existing one")
+    SUBCASE("a POST whose answer was lost is not repeated blind: the lookup finds what it created")
     {
-        // The write happens, the answer is cut off: the retry meets 400 DuplicateExternalId.
-        testing::fault cut;
+        testing::fault cut; // the write happens, the answer is cut off
         cut.what = testing::fault::kind::truncate;
         cut.path_suffix = "/api/v4/integration/tasks";
         server.inject(cut);
@@ -268,8 +270,8 @@ TEST_CASE("e2e push: a work order already in Ditio is updated, never duplicated"
         );
         INFO(r.err);
         CHECK(r.exit_code == 0);
-        CHECK(count_writes(server, "POST", "/integration/tasks") == 3);
-        CHECK(server.integration_writes().back().status != 201);
+        CHECK(count_writes(server, "POST", "/integration/tasks") == 2);
+        CHECK(count_writes_containing(server, "PATCH", "/integration/tasks/") == 0);
         CHECK(server.integration_tasks().size() == 2);
         CHECK(
             query_text(fx.db(), "SELECT status FROM outbox_work_orders WHERE external_id = 'WO-2'") == "sent"
@@ -277,6 +279,22 @@ TEST_CASE("e2e push: a work order already in Ditio is updated, never duplicated"
         CHECK(
             query_text(fx.db(), "SELECT ditio_id FROM outbox_work_orders WHERE external_id = 'WO-2'") ==
             server.integration_tasks()[1].id
+        );
+    }
+    SUBCASE("a POST answered 503 (not applied) is asked again after the lookup")
+    {
+        server.inject(status_fault(503, 1, {}, "/api/v4/integration/tasks"));
+        fx.set_setting("http.retry_initial", "\"10ms\"");
+        auto r = fx.run(
+            {"push", "work-order", "--project-number", "P-4001", "--external-id", "WO-3", "--name", "Dekke"}
+        );
+        INFO(r.err);
+        CHECK(r.exit_code == 0);
+        CHECK(lines_with_event(r.err, "push.create_retry").size() == 1);
+        CHECK(count_writes(server, "POST", "/integration/tasks") == 3);
+        CHECK(server.integration_tasks().size() == 2);
+        CHECK(
+            query_text(fx.db(), "SELECT status FROM outbox_work_orders WHERE external_id = 'WO-3'") == "sent"
         );
     }
     CHECK(server.integration_projects().size() == 1);
@@ -335,6 +353,17 @@ TEST_CASE(
         query_text(fx.db(), "SELECT status FROM outbox_projects WHERE project_number = 'P-5002'") == "failed"
     );
     REQUIRE(server.integration_projects().size() == 1);
+
+    // status shows the outbox beside the streams.
+    auto st = fx.run({"status", "--json"});
+    REQUIRE(st.exit_code == 0);
+    auto doc = boost::json::parse(st.out);
+    CHECK(doc.at("outbox").at("projects").at("sent").as_int64() == 1);
+    CHECK(doc.at("outbox").at("projects").at("failed").as_int64() == 1);
+    CHECK(doc.at("outbox").at("work_orders").at("pending").as_int64() == 0);
+    auto text = fx.run({"status"});
+    CHECK(text.out.find("  projects:              1 sent, 0 pending, 1 failed\n") != std::string::npos);
+    CHECK(text.out.find("work orders:") == std::string::npos); // none written
 }
 
 TEST_CASE("e2e push: 5xx, 429 and resets are retried; a pass out of retries leaves the row pending")
@@ -502,4 +531,114 @@ TEST_CASE("e2e push: the quickstart, P-1001 Prosjekt Fjellhall with WO-001 Gravi
         query_text(fx.db(), "SELECT task_id FROM v_work_order_hours WHERE project_number = 'P-1001'") ==
         task_id
     );
+}
+
+TEST_CASE("e2e push: 403 and 404 answers to a write mark the row failed with Ditio's message")
+{
+    fixture fx(push_options());
+    auto& server = fx.server();
+    REQUIRE(fx.run({"push", "project", "--number", "P-1101", "--name", "Lager"}).exit_code == 0);
+
+    SUBCASE("404: a parent work order Ditio does not have")
+    {
+        exec_sql(
+            fx.db(),
+            work_order_sql("P-1101", "WO-1", "Reol") +
+                "UPDATE outbox_work_orders SET extra = '{\"parentActivityId\": \"no-such-task\"}';"
+        );
+        auto r = fx.run({"push"});
+        INFO(r.err);
+        CHECK(r.exit_code == 1);
+        CHECK(query_text(fx.db(), "SELECT status FROM outbox_work_orders") == "failed");
+        CHECK(
+            query_text(fx.db(), "SELECT last_error FROM outbox_work_orders").value_or("").find("HTTP 404") ==
+            0
+        );
+        CHECK(server.integration_tasks().empty());
+    }
+    SUBCASE("403: a client without the Integration API's scope")
+    {
+        server.set_wrong_scope_status(403);
+        fx.set_setting("ditio.scope", "\"reportingapiv1\"");
+        auto r = fx.run({"push", "project", "--number", "P-1102", "--name", "Lager 2"});
+        INFO(r.err);
+        CHECK(r.exit_code == 1);
+        CHECK(
+            query_text(fx.db(), "SELECT status FROM outbox_projects WHERE project_number = 'P-1102'") ==
+            "failed"
+        );
+        CHECK(
+            query_text(fx.db(), "SELECT last_error FROM outbox_projects WHERE project_number = 'P-1102'")
+                .value_or("")
+                .find("HTTP 403") == 0
+        );
+        CHECK(server.integration_projects().size() == 1);
+    }
+}
+
+TEST_CASE("e2e push: after a failed pass the daemon waits for push.interval, however often others commit")
+{
+    auto o = push_options();
+    o.settings["push.check_every"] = "\"100ms\"";
+    o.settings["push.interval"] = "\"3s\"";
+    o.settings["http.max_retries"] = "0";
+    fixture fx(o);
+    auto& server = fx.server();
+    REQUIRE(fx.run({"migrate"}).exit_code == 0);
+    server.inject(status_fault(503, 1, {}, "/api/v4/integration/projects"));
+    auto daemon = fx.start({"run"});
+    REQUIRE(wait_for_event(daemon, "app.started", 1, std::chrono::seconds{30}));
+    exec_sql(fx.db(), project_sql("P-1201", "Verksted"));
+    REQUIRE(wait_for_event(daemon, "push.stopped", 1, std::chrono::seconds{10}));
+    // Other programs keep committing (a new row, an unrelated table): no pass before the interval.
+    exec_sql(
+        fx.db(),
+        project_sql("P-1202", "Verksted 2") + "CREATE TABLE scratch (x); INSERT INTO scratch VALUES (1);"
+    );
+    CHECK(wait_for_count(
+        fx.db(), "SELECT count(*) FROM outbox_projects WHERE status = 'sent'", 2, std::chrono::seconds{15}
+    ));
+    daemon.kill(SIGTERM);
+    auto d = daemon.wait();
+    CHECK(d.exit_code == 0);
+    auto stopped = lines_with_event(d.err, "push.stopped");
+    auto summaries = lines_with_event(d.err, "push.summary");
+    REQUIRE(stopped.size() == 1);
+    REQUIRE(summaries.size() == 2); // the failed pass and the one after the interval, nothing between
+    auto at = [](const std::string& line) {
+        return util::parse_iso8601(boost::json::parse(line).at("ts").as_string().c_str()).value();
+    };
+    CHECK(at(summaries[1]) - at(summaries[0]) >= std::chrono::milliseconds{2900});
+    CHECK(count_writes(server, "POST", "/integration/projects") == 3);
+}
+
+TEST_CASE("e2e push: a database locked by another program during a push costs a pass, not the daemon")
+{
+    auto o = push_options();
+    o.settings["push.check_every"] = "\"100ms\"";
+    o.settings["push.interval"] = "\"1s\"";
+    o.settings["storage.busy_timeout"] = "\"200ms\"";
+    fixture fx(o);
+    auto& server = fx.server();
+    REQUIRE(fx.run({"migrate"}).exit_code == 0);
+    auto daemon = fx.start({"run"});
+    REQUIRE(wait_for_event(daemon, "app.started", 1, std::chrono::seconds{30}));
+    server.hold_integration_write(1);
+    exec_sql(fx.db(), project_sql("P-1301", "Garasje"));
+    REQUIRE(server.wait_until_held(std::chrono::seconds{10}));
+    {
+        // The project is created in Ditio while this program holds the write lock.
+        SQLite::Database other(fx.db().string(), SQLite::OPEN_READWRITE);
+        other.exec("BEGIN IMMEDIATE");
+        server.release();
+        CHECK(wait_for_event(daemon, "push.database_error", 1, std::chrono::seconds{10}));
+        other.exec("ROLLBACK");
+    }
+    CHECK(wait_for_count(
+        fx.db(), "SELECT count(*) FROM outbox_projects WHERE status = 'sent'", 1, std::chrono::seconds{15}
+    ));
+    CHECK_FALSE(daemon.exited());
+    daemon.kill(SIGTERM);
+    CHECK(daemon.wait().exit_code == 0);
+    CHECK(server.integration_projects().size() == 1);
 }

@@ -232,3 +232,61 @@ TEST_CASE("push: changed_fields sends only what Ditio's copy lacks or holds diff
     );
     CHECK(ditio_sync::sync::changed_fields(actual, actual).empty());
 }
+
+TEST_CASE("outbox: ids are never reused, so an outcome cannot land on a row deleted and written anew")
+{
+    auto db = migrated_db();
+    store::outbox_store s(db);
+    s.put_project("c", "P-1", "Hall", true);
+    auto row = s.pending(outbox_kind::project).at(0);
+    // An ERP export replaces the table while the push of the old row is in flight.
+    db.exec(
+        "DELETE FROM outbox_projects; INSERT INTO outbox_projects (company_id, project_number, name) VALUES "
+        "('c', 'P-1', 'Hall (new)')"
+    );
+    CHECK_FALSE(s.mark_sent(row, "d-1", now));
+    CHECK_FALSE(s.mark_failed(row, "no", now));
+    CHECK(
+        text(db, "SELECT status || ' ' || (id > " + std::to_string(row.id) + ") FROM outbox_projects") ==
+        "pending 1"
+    );
+    CHECK(text(db, "SELECT ditio_id FROM outbox_projects") == "NULL");
+}
+
+TEST_CASE("outbox: the fingerprint of the pending rows changes with every new, edited or reopened row")
+{
+    auto db = migrated_db();
+    store::outbox_store s(db);
+    auto empty = s.fingerprint();
+    CHECK(empty.pending == 0);
+    s.put_project("c", "P-1", "Hall", true);
+    auto one = s.fingerprint();
+    CHECK(one.pending == 1);
+    CHECK_FALSE(one == empty);
+    db.exec("CREATE TABLE scratch (x); INSERT INTO scratch VALUES (1)");
+    CHECK(s.fingerprint() == one);
+    db.exec("UPDATE outbox_projects SET name = 'Hall 2'");
+    auto edited = s.fingerprint();
+    CHECK_FALSE(edited == one);
+    auto row = s.pending(outbox_kind::project).at(0);
+    CHECK(s.mark_failed(row, "no", now));
+    CHECK(s.fingerprint().pending == 0);
+    db.exec("UPDATE outbox_projects SET status = 'pending'");
+    CHECK(s.fingerprint() == edited);
+    s.put_work_order("c", "P-1", "WO-1", "Graving", true);
+    CHECK(s.fingerprint().max_work_order_id == 1);
+}
+
+TEST_CASE("outbox: a waiting work order keeps its reason without counting attempts")
+{
+    auto db = migrated_db();
+    store::outbox_store s(db);
+    s.put_work_order("c", "P-1", "WO-1", "Graving", true);
+    auto row = s.pending(outbox_kind::work_order).at(0);
+    CHECK(s.mark_waiting(row, "waiting for project P-1"));
+    CHECK_FALSE(s.mark_waiting(row, "waiting for project P-1")); // nothing new: no write
+    CHECK(
+        text(db, "SELECT status || ' ' || attempts || ' ' || last_error FROM outbox_work_orders") ==
+        "pending 0 waiting for project P-1"
+    );
+}

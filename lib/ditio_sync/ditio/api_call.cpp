@@ -85,7 +85,11 @@ api_caller::api_caller(
 }
 
 asio::awaitable<boost::system::result<http::response, fetch_failure>> api_caller::call(
-    std::string_view subject, const http::request& req, retry_budget& budget, const answer_judge& judge
+    std::string_view subject,
+    const http::request& req,
+    retry_budget& budget,
+    const answer_judge& judge,
+    bool idempotent
 )
 {
     bool refreshed_after_401 = false;
@@ -100,6 +104,7 @@ asio::awaitable<boost::system::result<http::response, fetch_failure>> api_caller
         std::string why;
         std::optional<std::chrono::milliseconds> wait;
         int status = 0;
+        bool maybe_applied = false; // the request went out and its outcome is unknown
 
         std::string detail;
         auto tok = co_await tokens_.token(&detail);
@@ -122,6 +127,7 @@ asio::awaitable<boost::system::result<http::response, fetch_failure>> api_caller
                 if (kind == http::error_kind::tls || kind == http::error_kind::config)
                     co_return fetch_failure{fetch_errc::misconfigured, http::describe(res.error()), 0};
                 why = http::describe(res.error());
+                maybe_applied = true;
             } else {
                 status = res->result_int();
                 if (status == 401) {
@@ -153,6 +159,7 @@ asio::awaitable<boost::system::result<http::response, fetch_failure>> api_caller
                     }
                 } else if (status >= 500 || status == 408) {
                     why = describe_error_body(status, res->body());
+                    maybe_applied = true;
                 } else {
                     auto v = judge(*res);
                     if (v.what == verdict::kind::accept)
@@ -160,10 +167,13 @@ asio::awaitable<boost::system::result<http::response, fetch_failure>> api_caller
                     if (v.what == verdict::kind::fail)
                         co_return fetch_failure{v.code, std::move(v.reason), status};
                     why = std::move(v.reason);
+                    maybe_applied = true;
                 }
             }
         }
 
+        if (maybe_applied && !idempotent)
+            co_return fetch_failure{fetch_errc::uncertain, why, status};
         if (failures >= retry_.max_retries)
             co_return fetch_failure{
                 fetch_errc::unavailable,

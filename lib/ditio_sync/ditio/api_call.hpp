@@ -34,6 +34,7 @@ enum class fetch_errc {
     unavailable,    // retries exhausted (5xx, 429, network, malformed pages)
     misconfigured,  // TLS verification or proxy failure: a setting to fix
     cancelled,      // shutdown
+    uncertain,      // a request that is not idempotent may have been applied: look before asking again
 };
 
 struct fetch_failure {
@@ -82,9 +83,17 @@ public:
     );
 
     // Sends `req` with a bearer token added, under the policy above, while `budget` lasts (each retry
-    // spends one). `judge` sees every answer other than 401, 408, 429 and 5xx.
-    boost::asio::awaitable<boost::system::result<http::response, fetch_failure>>
-    call(std::string_view subject, const http::request& req, retry_budget& budget, const answer_judge& judge);
+    // spends one). `judge` sees every answer other than 401, 408, 429 and 5xx. A request that is not
+    // `idempotent` is not repeated once it may have been applied (5xx, 408, reset, timeout, an answer the
+    // judge cannot read): that comes back as `uncertain`, for the caller to look before it asks again. 429
+    // and 401 are repeated either way: Ditio did not act on them.
+    boost::asio::awaitable<boost::system::result<http::response, fetch_failure>> call(
+        std::string_view subject,
+        const http::request& req,
+        retry_budget& budget,
+        const answer_judge& judge,
+        bool idempotent = true
+    );
 
     // Called before each retry, for metrics.
     void on_retry(std::function<void(std::string_view subject)> f) { on_retry_ = std::move(f); }

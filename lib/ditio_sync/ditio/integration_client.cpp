@@ -33,7 +33,8 @@ asio::awaitable<api_result<json::value>> integration_client::exchange(
     const json::object* body,
     retry_budget& budget,
     bool absent_ok,
-    int* status_out
+    int* status_out,
+    bool idempotent
 )
 {
     http::request req;
@@ -68,7 +69,7 @@ asio::awaitable<api_result<json::value>> integration_client::exchange(
         }
         return {verdict::kind::fail, describe_error_body(status, res.body()), fetch_errc::bad_request};
     };
-    auto res = co_await caller_.call(what, req, budget, judge);
+    auto res = co_await caller_.call(what, req, budget, judge, idempotent);
     if (!res)
         co_return res.error();
     co_return std::move(answer);
@@ -156,7 +157,9 @@ asio::awaitable<api_result<json::object>>
 integration_client::create_task(const json::object& body, retry_budget& budget)
 {
     co_return as_object(
-        co_await exchange("work_orders", verb::post, "api/v4/integration/tasks", &body, budget),
+        co_await exchange(
+            "work_orders", verb::post, "api/v4/integration/tasks", &body, budget, false, nullptr, false
+        ),
         "work order create"
     );
 }

@@ -47,6 +47,8 @@ public:
     // GET tasks/project/{projectId}: every work order of the project.
     boost::asio::awaitable<api_result<boost::json::array>>
     project_tasks(const std::string& project_id, retry_budget& budget);
+    // POST tasks. Ditio does not document it as idempotent, so it is never repeated once it may have been
+    // applied: that comes back as `uncertain`, and the caller looks the work order up before posting again.
     boost::asio::awaitable<api_result<boost::json::object>>
     create_task(const boost::json::object& body, retry_budget& budget);
     boost::asio::awaitable<api_result<boost::json::object>>
@@ -64,7 +66,8 @@ private:
         const boost::json::object* body,
         retry_budget& budget,
         bool absent_ok = false,
-        int* status = nullptr
+        int* status = nullptr,
+        bool idempotent = true
     );
 
     api_caller caller_;

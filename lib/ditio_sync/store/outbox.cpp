@@ -231,6 +231,22 @@ bool outbox_store::mark_attempt(const outbox_row& row, const std::string& error,
     });
 }
 
+bool outbox_store::mark_waiting(const outbox_row& row, const std::string& why)
+{
+    return guarded("recording a push", [&] {
+        SQLite::Statement q(
+            db_,
+            "UPDATE outbox_work_orders SET last_error = ? WHERE id = ? AND revision = ? AND last_error IS "
+            "NOT ?"
+        );
+        q.bind(1, why);
+        q.bind(2, row.id);
+        q.bind(3, row.revision);
+        q.bind(4, why);
+        return q.exec() == 1;
+    });
+}
+
 void outbox_store::remember_ditio_id(const outbox_row& row, const std::string& ditio_id)
 {
     guarded("recording a push", [&] {
@@ -371,6 +387,32 @@ bool outbox_store::any_pending()
         return db_.execAndGet("SELECT EXISTS (SELECT 1 FROM outbox_projects WHERE status = 'pending') OR "
                               "EXISTS (SELECT 1 FROM outbox_work_orders WHERE status = 'pending')")
                    .getInt() != 0;
+    });
+}
+
+outbox_fingerprint outbox_store::fingerprint()
+{
+    return guarded("reading the outbox", [&] {
+        // A new row shows in a max id, an edit in `revisions` and `last_update`, a row set back to pending by
+        // hand in `pending`. A coincidence that hides a change only delays the pass to push.interval.
+        SQLite::Statement q(
+            db_,
+            "SELECT (SELECT count(*) FROM outbox_projects WHERE status = 'pending') + "
+            "       (SELECT count(*) FROM outbox_work_orders WHERE status = 'pending'), "
+            "  (SELECT coalesce(max(id), 0) FROM outbox_projects WHERE status = 'pending'), "
+            "  (SELECT coalesce(max(id), 0) FROM outbox_work_orders WHERE status = 'pending'), "
+            "  (SELECT total(revision) FROM outbox_projects WHERE status = 'pending') + "
+            "       (SELECT total(revision) FROM outbox_work_orders WHERE status = 'pending'), "
+            "  max((SELECT coalesce(max(updated_at), '') FROM outbox_projects WHERE status = 'pending'), "
+            "      (SELECT coalesce(max(updated_at), '') FROM outbox_work_orders WHERE status = 'pending'))"
+        );
+        q.executeStep();
+        return outbox_fingerprint{
+            q.getColumn(0).getInt64(),
+            q.getColumn(1).getInt64(),
+            q.getColumn(2).getInt64(),
+            q.getColumn(3).getInt64(),
+            q.getColumn(4).getString()};
     });
 }
 

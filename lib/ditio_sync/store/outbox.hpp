@@ -46,6 +46,16 @@ struct outbox_outcome {
     std::optional<std::string> last_error;
 };
 
+// What the pending rows are, in brief: a pass whose rows have not changed since the last one is skipped.
+struct outbox_fingerprint {
+    std::int64_t pending = 0;
+    std::int64_t max_project_id = 0;
+    std::int64_t max_work_order_id = 0;
+    std::int64_t revisions = 0;
+    std::string last_update;
+    bool operator==(const outbox_fingerprint&) const = default;
+};
+
 struct outbox_counts {
     std::int64_t pending = 0, sent = 0, failed = 0;
 };
@@ -65,6 +75,8 @@ public:
     bool mark_failed(const outbox_row& row, const std::string& error, const std::string& now);
     // A transient failure: still pending, one attempt more, the error kept for people to see.
     bool mark_attempt(const outbox_row& row, const std::string& error, const std::string& now);
+    // A work order waiting for its project: the reason, no attempt. True when the reason is new.
+    bool mark_waiting(const outbox_row& row, const std::string& why);
     // Remembers the row's Ditio id (kept whatever became of the row meanwhile).
     void remember_ditio_id(const outbox_row& row, const std::string& ditio_id);
     // Remembers the work order's resolved project (kept across attempts).
@@ -89,6 +101,7 @@ public:
     std::optional<outbox_outcome> outcome(outbox_kind kind, std::int64_t id);
     outbox_counts counts(outbox_kind kind);
     bool any_pending();
+    outbox_fingerprint fingerprint();
     // PRAGMA data_version: changes when another connection commits to the database.
     std::int64_t data_version();
 

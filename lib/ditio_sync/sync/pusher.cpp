@@ -67,9 +67,11 @@ pusher::pusher(
     const util::clock& clock,
     util::stop_source& stop,
     log::logger_ptr logger,
-    push_settings settings
+    push_settings settings,
+    std::uint64_t seed
 )
-    : api_(api), db_(db), clock_(clock), stop_(stop), log_(std::move(logger)), settings_(settings)
+    : api_(api), db_(db), clock_(clock), stop_(stop), log_(std::move(logger)), settings_(settings),
+      backoff_(settings.retry.initial, settings.retry.max, seed)
 {
 }
 
@@ -217,9 +219,10 @@ asio::awaitable<bool> pusher::push_work_order(pass& p, const outbox_row& row)
                 state->last_error ? ": " : "",
                 state->last_error.value_or("")
             );
-            co_await db_.outbox([&](store::outbox_store& s) { return s.mark_attempt(row, why, now_text()); });
-            log::warn(
+            bool news = co_await db_.outbox([&](store::outbox_store& s) { return s.mark_waiting(row, why); });
+            log::event(
                 log_,
+                news ? spdlog::level::warn : spdlog::level::debug,
                 "push.waiting",
                 {{"outbox", "work_order"},
                  {"project_number", row.project_number},
@@ -302,9 +305,26 @@ asio::awaitable<bool> pusher::push_work_order(pass& p, const outbox_row& row)
     body["companyId"] = row.company_id;
     body["projectId"] = project_id;
     body["externalId"] = row.external_id;
-    auto made = co_await api_.create_task(body, p.budget);
-    if (!made && made.error().status == 400) {
-        // A duplicate externalId: created meanwhile, or by a retried POST whose first answer was lost.
+    // Never posted twice blind: after an answer that may hide a create (5xx, reset, timeout) or a duplicate
+    // answer (400, 409), the project's work orders are read again first.
+    for (unsigned attempt = 0;; ++attempt) {
+        auto made = co_await api_.create_task(body, p.budget);
+        if (made) {
+            auto id = text_of(*made, "id");
+            if (id.empty()) {
+                ditio::fetch_failure f{
+                    ditio::fetch_errc::unavailable, "Ditio's answer to the work order create has no id", 0};
+                co_return co_await record_failure(p, row, f);
+            }
+            p.tasks[project_id][row.external_id] = *made;
+            co_await record_sent(p, row, id, "created");
+            co_return true;
+        }
+        auto failure = made.error();
+        bool duplicate = failure.code == ditio::fetch_errc::bad_request &&
+                         (failure.status == 400 || failure.status == 409);
+        if (!duplicate && failure.code != ditio::fetch_errc::uncertain)
+            co_return co_await record_failure(p, row, failure);
         if (auto failed = co_await load_tasks())
             co_return co_await record_failure(p, row, *failed);
         auto& fresh = p.tasks[project_id];
@@ -312,18 +332,31 @@ asio::awaitable<bool> pusher::push_work_order(pass& p, const outbox_row& row)
             auto existing = it->second;
             co_return co_await update_existing(existing);
         }
+        if (duplicate) // a 400 about something else: Ditio's message says what
+            co_return co_await record_failure(p, row, failure);
+        // Not created after all: ask again, as often as a retried request would be.
+        if (attempt >= static_cast<unsigned>(settings_.retry.max_retries) || p.budget.remaining <= 0) {
+            failure.code = ditio::fetch_errc::unavailable;
+            failure.message = fmt::format("gave up after {} attempts: {}", attempt + 1, failure.message);
+            co_return co_await record_failure(p, row, failure);
+        }
+        --p.budget.remaining;
+        auto delay = backoff_.delay(attempt);
+        log::warn(
+            log_,
+            "push.create_retry",
+            {{"project_number", row.project_number},
+             {"external_id", row.external_id},
+             {"attempt", attempt + 1},
+             {"status", failure.status},
+             {"reason", failure.message},
+             {"delay_ms", delay.count()}}
+        );
+        if (!co_await stop_.sleep_for(delay)) {
+            ditio::fetch_failure stopped{ditio::fetch_errc::cancelled, "stopped", 0};
+            co_return co_await record_failure(p, row, stopped);
+        }
     }
-    if (!made)
-        co_return co_await record_failure(p, row, made.error());
-    auto id = text_of(*made, "id");
-    if (id.empty()) {
-        ditio::fetch_failure f{
-            ditio::fetch_errc::unavailable, "Ditio's answer to the work order create has no id", 0};
-        co_return co_await record_failure(p, row, f);
-    }
-    p.tasks[project_id][row.external_id] = *made;
-    co_await record_sent(p, row, id, "created");
-    co_return true;
 }
 
 asio::awaitable<void>
@@ -365,6 +398,7 @@ asio::awaitable<bool> pusher::record_failure(pass& p, const outbox_row& row, con
     case ditio::fetch_errc::auth_refused:
     case ditio::fetch_errc::misconfigured:
     case ditio::fetch_errc::unavailable:
+    case ditio::fetch_errc::uncertain:
     case ditio::fetch_errc::token_rejected:
         // Not this row's fault, and the next row would meet the same: the pass ends, the rows stay pending.
         co_await db_.outbox([&](store::outbox_store& s) { return s.mark_attempt(row, f.message, now_text()); }
@@ -380,27 +414,48 @@ asio::awaitable<bool> pusher::record_failure(pass& p, const outbox_row& row, con
 
 asio::awaitable<void> pusher::run()
 {
+    // A pass runs when the pending rows changed (another program committed to the outbox: PRAGMA
+    // data_version, then a fingerprint of the pending rows), and every interval while rows are pending. After
+    // a pass that ended early (Ditio unreachable, credentials refused, the database busy) only the interval
+    // brings the next one, however busy the writers are.
     auto version = co_await db_.outbox([](store::outbox_store& s) { return s.data_version(); });
+    std::optional<store::outbox_fingerprint> last_seen;
     auto next_pass = clock_.steady_now(); // rows left pending by the last run go out at start
     auto quiet_until = clock_.steady_now();
+    bool first = true;
     while (!stop_.stop_requested()) {
-        auto now = clock_.steady_now();
-        auto seen = co_await db_.outbox([](store::outbox_store& s) { return s.data_version(); });
-        // Another connection committed (someone wrote to the outbox, or a reader checkpointed): look now,
-        // unless credentials were just refused; then only the interval brings the next try.
-        bool changed = seen != version && now >= quiet_until;
-        version = seen;
-        if (changed || now >= next_pass) {
-            next_pass = now + settings_.interval;
-            auto pending = co_await db_.outbox([](store::outbox_store& s) { return s.any_pending(); });
-            if (pending) {
-                auto report = co_await push_pending();
-                if (report.auth_refused)
-                    quiet_until = clock_.steady_now() + settings_.interval;
-            }
-        }
-        if (!co_await stop_.sleep_for(settings_.check_every))
+        if (!first && !co_await stop_.sleep_for(settings_.check_every))
             break;
+        first = false;
+        auto now = clock_.steady_now();
+        try {
+            auto seen = co_await db_.outbox([](store::outbox_store& s) { return s.data_version(); });
+            bool committed = seen != version;
+            version = seen;
+            if (now < quiet_until || (!committed && now < next_pass))
+                continue;
+            auto fingerprint = co_await db_.outbox([](store::outbox_store& s) { return s.fingerprint(); });
+            if (fingerprint.pending == 0) { // nothing to do until someone commits
+                next_pass = now + settings_.interval;
+                last_seen = fingerprint;
+                continue;
+            }
+            // A commit that left the pending rows as they were (another table, an unchanged re-export).
+            if (now < next_pass && fingerprint == last_seen)
+                continue;
+            next_pass = now + settings_.interval;
+            auto report = co_await push_pending();
+            if (report.cancelled)
+                break;
+            if (!report.error.empty())
+                quiet_until = clock_.steady_now() + settings_.interval;
+            last_seen = co_await db_.outbox([](store::outbox_store& s) { return s.fingerprint(); });
+        } catch (const store::db_error& e) {
+            // Someone holds a write lock for longer than busy_timeout, or the disk is full: the rows stay
+            // pending (a create whose outcome was not recorded is found by its lookup next time).
+            log::error(log_, "push.database_error", {{"error", e.what()}});
+            quiet_until = clock_.steady_now() + settings_.interval;
+        }
     }
 }
 

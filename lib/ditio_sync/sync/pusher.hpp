@@ -12,6 +12,7 @@
 #include <ditio_sync/ditio/integration_client.hpp>
 #include <ditio_sync/log/log.hpp>
 #include <ditio_sync/sync/db_worker.hpp>
+#include <ditio_sync/util/backoff.hpp>
 #include <ditio_sync/util/clock.hpp>
 #include <ditio_sync/util/stop.hpp>
 
@@ -28,6 +29,8 @@ struct push_settings {
     std::chrono::milliseconds interval{std::chrono::minutes{5}};    // pending rows are retried this often
     std::chrono::milliseconds check_every{std::chrono::seconds{2}}; // how often the outbox is looked at
     int retry_budget = 30; // retries of all requests of one pass together
+    ditio::retry_settings
+        retry; // how often and how soon a work order create that may have failed is repeated
 };
 
 struct push_report {
@@ -53,7 +56,8 @@ public:
         const util::clock& clock,
         util::stop_source& stop,
         log::logger_ptr logger,
-        push_settings settings = {}
+        push_settings settings,
+        std::uint64_t seed
     );
 
     // One pass over the pending rows (or just `only`). Throws store::db_error.
@@ -82,6 +86,7 @@ private:
     util::stop_source& stop_;
     log::logger_ptr log_;
     push_settings settings_;
+    util::backoff backoff_;
 };
 
 // The fields of `desired` that `actual` lacks or holds a different value for (numbers compare by value).
