@@ -8,8 +8,9 @@
 //     stored JSON is the record the identity and change time were read from; its "id" equals record.id;
 //   - record.deleted == isDeleted (a JSON true), modified / deleted_at are the fields as sent;
 //   - page.deleted counts the tombstones; a continuation token, when present, is non-empty.
-// On failure, `why` must name a reason. The `page` object is reused across inputs on purpose, so a
-// parse that does not reset its output shows up as a record-count mismatch.
+// On failure, `why` must name a reason, and a DOM parse must find the page invalid too. The `page` object is
+// reused across inputs on purpose, so a parse that does not reset its output shows up as a record-count
+// mismatch.
 #include <ditio_sync/ditio/page.hpp>
 
 #include <boost/json/parse.hpp>
@@ -53,6 +54,26 @@ std::string string_field(const json::object& o, std::string_view key)
     return std::string(it->value().get_string());
 }
 
+// Whether a DOM parse finds `body` a valid page: an object whose data is an array of objects with a
+// non-empty string id, and whose continuationToken, if any, is a string or null.
+bool acceptable(std::string_view body)
+{
+    boost::system::error_code ec;
+    json::value root = parse_json(body, ec);
+    if (ec || !root.is_object())
+        return false;
+    const auto& o = root.get_object();
+    if (const auto* t = o.if_contains("continuationToken"); t && !t->is_string() && !t->is_null())
+        return false;
+    const auto* data = o.if_contains("data");
+    if (!data || !data->is_array())
+        return false;
+    for (const auto& item : data->get_array())
+        if (!item.is_object() || string_field(item.get_object(), "id").empty())
+            return false;
+    return true;
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
@@ -60,8 +81,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static ditio_sync::ditio::page out; // reused: see above
     std::string_view body(reinterpret_cast<const char*>(data), size);
     std::string why;
-    if (!ditio_sync::ditio::parse_page(body, out, why)) {
+    if (!ditio_sync::ditio::parse_page(std::string(body), out, why)) {
         check(!why.empty(), "parse_page failed without a reason");
+        check(!acceptable(body), "parse_page rejected a page a DOM parse finds valid");
         return 0;
     }
 

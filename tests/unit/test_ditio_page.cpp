@@ -38,7 +38,7 @@ std::string parse_failure(const std::string& body)
     return why;
 }
 
-bool contains(const std::string& haystack, std::string_view needle)
+bool contains(std::string_view haystack, std::string_view needle)
 {
     return haystack.find(needle) != std::string::npos;
 }
@@ -172,6 +172,23 @@ TEST_CASE("page: the record JSON keeps unknown fields and non-ASCII text")
     CHECK(stored.at("brandNewField").at("nested").as_array().size() == 4);
     // The stored text is raw UTF-8, not \u escapes, so sqlite's json_extract and humans read it alike.
     CHECK(contains(p.records[0].json, "Bjørn Ødegård"));
+}
+
+TEST_CASE("page: escaped identity fields are read unescaped; the stored JSON stays as sent")
+{
+    auto p = parse_ok(
+        R"({"data":[{"id":"x\u00e6\"1","modifiedDateTime":"2026-10-01T06:02:11Z","isDeleted":true,)"
+        R"("deletedDateTime":"2026-10-0\u0031T06:02:12Z"}],"continuationToken":"t\/1"})"
+    );
+    REQUIRE(p.records.size() == 1);
+    const auto& r = p.records[0];
+    CHECK(r.id == "x\xc3\xa6\"1");
+    CHECK(r.modified == "2026-10-01T06:02:11Z");
+    CHECK(r.deleted);
+    CHECK(r.deleted_at == "2026-10-01T06:02:12Z");
+    CHECK(r.change_key == "2026-10-01T06:02:12.000000Z");
+    CHECK(contains(r.json, R"("id":"x\u00e6\"1")"));
+    CHECK(p.continuation == "t/1");
 }
 
 TEST_CASE("page: malformed bodies are rejected with a reason")

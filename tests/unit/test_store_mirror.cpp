@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,14 @@ SQLite::Database migrated_db()
     return db;
 }
 
+// A record's fields live in its page's body; here, in a store that outlives every test (a deque never moves
+// them).
+std::string_view keep(std::string json)
+{
+    static std::deque<std::string> bodies;
+    return bodies.emplace_back(std::move(json));
+}
+
 // A live record as Ditio sends it, built by hand: id, modifiedDateTime, isDeleted false and `extra` fields.
 record live(const std::string& id, const std::string& modified, json::object extra = {})
 {
@@ -43,10 +52,10 @@ record live(const std::string& id, const std::string& modified, json::object ext
     for (auto& [k, v] : extra)
         o[k] = v;
     record r;
-    r.id = id;
-    r.modified = modified;
+    r.id = keep(id);
+    r.modified = keep(modified);
     r.change_key = ditio_sync::util::change_key(modified);
-    r.json = json::serialize(o);
+    r.json = keep(json::serialize(o));
     return r;
 }
 
@@ -61,12 +70,12 @@ record tombstone(const std::string& id, const std::string& modified, const std::
         {"qty", nullptr},
         {"workDate", nullptr}};
     record r;
-    r.id = id;
-    r.modified = modified;
+    r.id = keep(id);
+    r.modified = keep(modified);
     r.deleted = true;
-    r.deleted_at = deleted_at;
+    r.deleted_at = keep(deleted_at);
     r.change_key = std::max(ditio_sync::util::change_key(modified), ditio_sync::util::change_key(deleted_at));
-    r.json = json::serialize(o);
+    r.json = keep(json::serialize(o));
     return r;
 }
 

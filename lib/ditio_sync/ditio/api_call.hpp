@@ -64,7 +64,7 @@ struct verdict {
     fetch_errc code = fetch_errc::bad_request; // fail only
 };
 
-using answer_judge = std::function<verdict(const http::response&)>;
+using answer_judge = std::function<verdict(http::response&)>;
 
 class api_caller {
 public:

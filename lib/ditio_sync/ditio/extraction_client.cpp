@@ -38,7 +38,7 @@ asio::awaitable<boost::system::result<fetched_page, fetch_failure>> extraction_c
     http::request req;
     req.url = http::with_query(http::join_url(base_, path), q);
     std::optional<fetched_page> out;
-    auto judge = [&](const http::response& res) -> verdict {
+    auto judge = [&](http::response& res) -> verdict {
         int status = res.result_int();
         if (status == 200) {
             auto content_type = res.find(field::content_type);
@@ -54,7 +54,7 @@ asio::awaitable<boost::system::result<fetched_page, fetch_failure>> extraction_c
                 out->server_date = util::parse_http_date(it->value());
             out->bytes = res.body().size();
             std::string parse_error;
-            if (parse_page(res.body(), out->body, parse_error))
+            if (parse_page(std::move(res.body()), out->body, parse_error))
                 return {};
             out.reset();
             return {verdict::kind::retry, "malformed page: " + parse_error};

@@ -46,7 +46,7 @@ asio::awaitable<api_result<json::value>> integration_client::exchange(
     }
     req.headers.emplace_back("Accept", "application/json");
     json::value answer;
-    auto judge = [&](const http::response& res) -> verdict {
+    auto judge = [&](http::response& res) -> verdict {
         int status = res.result_int();
         if (status_out)
             *status_out = status;

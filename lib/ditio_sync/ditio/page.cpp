@@ -1,11 +1,11 @@
 #include <ditio_sync/ditio/page.hpp>
 #include <ditio_sync/util/time.hpp>
 
-#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include <deque>
 #include <optional>
 #include <vector>
 
@@ -14,9 +14,9 @@ namespace json = boost::json;
 
 namespace {
 
-// Scans already-validated JSON text. Used to cut each element of the top-level "data" array out of the
-// body verbatim, so the mirror stores records exactly as Ditio sent them (a DOM round trip would rewrite
-// numbers, e.g. 8.75 as 8.75E0).
+// Scans JSON text structurally (the SAX parser below validates it). Used to cut each element of the
+// top-level "data" array out of the body verbatim, so the mirror stores records exactly as Ditio sent them
+// (a DOM round trip would rewrite numbers, e.g. 8.75 as 8.75E0), and to feed the parser record by record.
 class raw_scanner {
 public:
     explicit raw_scanner(std::string_view text) : s_(text) {}
@@ -28,7 +28,10 @@ public:
         if (!eat('{'))
             return std::nullopt;
         std::optional<std::vector<std::string_view>> found;
+        // The text is not validated yet: a step that does not move on (malformed input) gives up.
         while (skip_ws(), pos_ < s_.size() && s_[pos_] != '}') {
+            if (s_[pos_] != '"')
+                return std::nullopt;
             auto key = string_token();
             skip_ws();
             eat(':');
@@ -39,14 +42,21 @@ public:
                 while (skip_ws(), pos_ < s_.size() && s_[pos_] != ']') {
                     auto start = pos_;
                     skip_value();
-                    items.push_back(s_.substr(start, pos_ - start));
+                    if (pos_ == start)
+                        return std::nullopt;
+                    items.push_back(s_.substr(start, std::min(pos_, s_.size()) - start));
                     skip_ws();
                     eat(',');
                 }
                 eat(']');
                 found = std::move(items);
             } else {
+                if (is_data_key(key))
+                    found.reset(); // like the DOM: a later "data" that is no array replaces an earlier one
+                auto start = pos_;
                 skip_value();
+                if (pos_ == start)
+                    return std::nullopt;
             }
             skip_ws();
             eat(',');
@@ -125,86 +135,336 @@ private:
     std::size_t pos_ = 0;
 };
 
-std::string string_field(const json::object& o, std::string_view key)
-{
-    auto it = o.find(key);
-    if (it == o.end() || !it->value().is_string())
-        return {};
-    return std::string(it->value().get_string());
-}
+// SAX handler: validates the whole body without building a document, and picks out the envelope fields and
+// each record's id, change times and isDeleted. Where a key repeats, the last one wins, as in a DOM.
+class page_handler {
+public:
+    static constexpr std::size_t max_object_size = std::size_t(-1);
+    static constexpr std::size_t max_array_size = std::size_t(-1);
+    static constexpr std::size_t max_key_size = std::size_t(-1);
+    static constexpr std::size_t max_string_size = std::size_t(-1);
 
-} // namespace
+    enum class data_state { absent, array, other };
 
-bool parse_page(std::string_view body, page& out, std::string& why)
-{
-    out = page{};
-    // One arena per page: the DOM is freed in one go once the records are serialised.
-    json::monotonic_resource arena;
-    boost::system::error_code ec;
-    json::parse_options options;
-    options.max_depth = 512; // the default (32) would make a deeply nested record block the stream for good
-    json::value root = json::parse(body, ec, &arena, options);
-    if (ec) {
-        why = fmt::format("body is not JSON ({})", ec.message());
-        return false;
+    explicit page_handler(std::string_view body) : body_(body) {}
+
+    // What the page needs; records in order of the (last) data array.
+    std::vector<record> records;
+    std::deque<std::string> unescaped;
+    data_state data = data_state::absent;
+    bool root_is_object = true;
+    std::optional<std::string> continuation;
+    bool continuation_bad = false;
+    std::string sync_type;
+    std::optional<std::string> record_error; // the first malformed element of the data array
+    std::size_t depth = 0;
+
+    bool on_document_begin(json::error_code&) { return true; }
+    bool on_document_end(json::error_code&) { return true; }
+
+    bool on_object_begin(json::error_code&)
+    {
+        if (depth == 0) {
+            // the root
+        } else if (depth == 1) {
+            root_value_not_string();
+        } else if (depth == 2 && in_data_) {
+            records.emplace_back();
+            in_record_ = true;
+        } else if (depth == 3 && in_record_) {
+            member_not_scalar();
+        }
+        ++depth;
+        return true;
     }
-    const auto* obj = root.if_object();
-    if (!obj) {
-        why = "body is not a JSON object";
-        return false;
+    bool on_object_end(std::size_t, json::error_code&)
+    {
+        --depth;
+        if (depth == 2 && in_record_) {
+            finish_record();
+            in_record_ = false;
+        }
+        return true;
     }
-    auto data_it = obj->find("data");
-    if (data_it == obj->end()) {
-        why = "envelope has no data";
-        return false;
+    bool on_array_begin(json::error_code&)
+    {
+        if (depth == 0) {
+            root_is_object = false;
+        } else if (depth == 1) {
+            if (key_ == "data") {
+                data = data_state::array;
+                in_data_ = true;
+            } else {
+                root_value_not_string();
+            }
+        } else if (depth == 2 && in_data_) {
+            element_not_object();
+        } else if (depth == 3 && in_record_) {
+            member_not_scalar();
+        }
+        ++depth;
+        return true;
     }
-    const auto* data = data_it->value().if_array();
-    if (!data) {
-        why = "data is not an array";
-        return false;
+    bool on_array_end(std::size_t, json::error_code&)
+    {
+        --depth;
+        if (depth == 1)
+            in_data_ = false;
+        return true;
     }
-    if (auto it = obj->find("continuationToken"); it != obj->end()) {
-        if (it->value().is_string()) {
-            if (!it->value().get_string().empty())
-                out.continuation = std::string(it->value().get_string());
-        } else if (!it->value().is_null()) {
-            why = "continuationToken is not a string";
-            return false;
+
+    // Only the keys of the envelope (depth 1) and of a record's own members (depth 3) matter.
+    bool on_key_part(json::string_view s, std::size_t, json::error_code&)
+    {
+        if (depth == 1 || depth == 3) {
+            if (!key_started_)
+                key_.clear();
+            key_started_ = true;
+            key_.append(s.data(), s.size());
+        }
+        return true;
+    }
+    bool on_key(json::string_view s, std::size_t, json::error_code&)
+    {
+        if (depth == 1 || depth == 3) {
+            if (!key_started_)
+                key_.clear();
+            key_started_ = false;
+            key_.append(s.data(), s.size());
+            if (depth == 1 && key_ == "data") {
+                // A later "data" replaces an earlier one.
+                records.clear();
+                record_error.reset();
+                data = data_state::other;
+            }
+        }
+        return true;
+    }
+    bool on_string_part(json::string_view s, std::size_t, json::error_code&)
+    {
+        if (wanted_string())
+            value_.append(s.data(), s.size());
+        in_parts_ = true;
+        return true;
+    }
+    bool on_string(json::string_view s, std::size_t, json::error_code&)
+    {
+        if (wanted_string()) {
+            std::string_view v(s.data(), s.size());
+            if (in_parts_ || !inside_body(v)) {
+                // Escaped (the parser unescaped it elsewhere) or cut by a feed: keep a copy.
+                value_.append(v);
+                v = unescaped.emplace_back(std::move(value_));
+            }
+            if (depth == 1)
+                root_string(v);
+            else
+                member_string(v);
+        } else if (depth == 2 && in_data_) {
+            element_not_object();
+        }
+        value_.clear();
+        in_parts_ = false;
+        key_.clear();
+        return true;
+    }
+    bool on_number_part(json::string_view, json::error_code&) { return true; }
+    bool on_int64(std::int64_t, json::string_view, json::error_code&) { return scalar(); }
+    bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return scalar(); }
+    bool on_double(double, json::string_view, json::error_code&) { return scalar(); }
+    bool on_bool(bool b, json::error_code&)
+    {
+        if (depth == 3 && in_record_ && key_ == "isDeleted") {
+            records.back().deleted = b;
+            key_.clear();
+            return true;
+        }
+        return scalar();
+    }
+    bool on_null(json::error_code&)
+    {
+        if (depth == 1 && key_ == "continuationToken") {
+            continuation.reset();
+            continuation_bad = false;
+            key_.clear();
+            return true;
+        }
+        return scalar();
+    }
+    bool on_comment_part(json::string_view, json::error_code&) { return true; }
+    bool on_comment(json::string_view, json::error_code&) { return true; }
+
+private:
+    // A string value this handler keeps: an envelope field or a record's identity and times.
+    bool wanted_string() const
+    {
+        if (depth == 1)
+            return key_ == "continuationToken" || key_ == "syncTypeName";
+        return depth == 3 && in_record_ &&
+               (key_ == "id" || key_ == "modifiedDateTime" || key_ == "deletedDateTime");
+    }
+    bool inside_body(std::string_view v) const
+    {
+        return v.data() >= body_.data() && v.data() + v.size() <= body_.data() + body_.size();
+    }
+    void root_string(std::string_view v)
+    {
+        if (key_ == "continuationToken") {
+            continuation_bad = false;
+            if (v.empty())
+                continuation.reset();
+            else
+                continuation = std::string(v);
+        } else {
+            sync_type = std::string(v);
         }
     }
-    out.sync_type = string_field(*obj, "syncTypeName");
-    auto raw = raw_scanner(body).data_elements();
-    if (!raw || raw->size() != data->size()) {
-        why = "data array could not be located in the body";
-        return false;
+    void member_string(std::string_view v)
+    {
+        auto& r = records.back();
+        if (key_ == "id")
+            r.id = v;
+        else if (key_ == "modifiedDateTime")
+            r.modified = v;
+        else
+            r.deleted_at = v;
     }
-
-    out.records.reserve(data->size());
-    std::size_t index = 0;
-    for (const auto& item : *data) {
-        const auto* rec = item.if_object();
-        if (!rec) {
-            why = fmt::format("record {} is not an object", index);
-            return false;
-        }
-        record r;
-        r.id = string_field(*rec, "id");
-        if (r.id.empty()) {
-            why = fmt::format("record {} has no id", index);
-            return false;
-        }
-        r.modified = string_field(*rec, "modifiedDateTime");
-        if (auto it = rec->find("isDeleted"); it != rec->end() && it->value().is_bool())
-            r.deleted = it->value().get_bool();
-        r.deleted_at = string_field(*rec, "deletedDateTime");
+    // A value that is not a string where a string is kept: as a DOM lookup of a string field would, it
+    // leaves the field empty (or, for the token, makes the envelope invalid).
+    void root_value_not_string()
+    {
+        if (key_ == "continuationToken")
+            continuation_bad = true;
+        if (key_ == "syncTypeName")
+            sync_type.clear();
+        key_.clear();
+    }
+    void member_not_scalar()
+    {
+        clear_member();
+        key_.clear();
+    }
+    void clear_member()
+    {
+        auto& r = records.back();
+        if (key_ == "id")
+            r.id = {};
+        else if (key_ == "modifiedDateTime")
+            r.modified = {};
+        else if (key_ == "deletedDateTime")
+            r.deleted_at = {};
+        else if (key_ == "isDeleted")
+            r.deleted = false;
+    }
+    bool scalar()
+    {
+        if (depth == 0)
+            root_is_object = false;
+        else if (depth == 1)
+            root_value_not_string();
+        else if (depth == 2 && in_data_)
+            element_not_object();
+        else if (depth == 3 && in_record_)
+            member_not_scalar();
+        return true;
+    }
+    void element_not_object()
+    {
+        if (!record_error)
+            record_error = fmt::format("record {} is not an object", records.size());
+        records.emplace_back(); // keeps the indexes of later records right
+    }
+    void finish_record()
+    {
+        auto& r = records.back();
+        if (r.id.empty() && !record_error)
+            record_error = fmt::format("record {} has no id", records.size() - 1);
         auto modified_key = util::change_key(r.modified);
         auto deleted_key = r.deleted ? util::change_key(r.deleted_at) : std::string{};
         r.change_key = std::max(modified_key, deleted_key);
-        r.json = std::string((*raw)[index]);
-        if (r.deleted)
+    }
+
+    std::string_view body_;
+    std::string key_; // the current member's key at depth 1 or 3
+    bool key_started_ = false;
+    std::string value_; // a kept string arriving in parts
+    bool in_parts_ = false;
+    bool in_data_ = false;
+    bool in_record_ = false;
+};
+
+} // namespace
+
+bool parse_page(std::string body_text, page& out, std::string& why)
+{
+    out = page{};
+    out.body = std::make_unique<const std::string>(std::move(body_text));
+    std::string_view body = *out.body;
+
+    json::parse_options options;
+    options.max_depth = 512; // the default (32) would make a deeply nested record block the stream for good
+    json::basic_parser<page_handler> parser(options, body);
+    auto& h = parser.handler();
+
+    // The parser gets the body in consecutive pieces cut at the data array's elements, so each element
+    // can be checked to be exactly one record as the parser saw it. Every byte is parsed once, in order.
+    auto raw = raw_scanner(body).data_elements();
+    if (raw)
+        h.records.reserve(raw->size());
+    bool aligned = true;
+    std::size_t at = 0;
+    boost::system::error_code ec;
+    auto feed = [&](std::size_t until, bool more) {
+        until = std::max(until, at); // cuts found in malformed text may not line up; the parser decides
+        auto n = parser.write_some(more, body.data() + at, until - at, ec);
+        at += n;
+        return !ec;
+    };
+    if (raw) {
+        for (std::size_t i = 0; i < raw->size() && !ec; ++i) {
+            auto begin = static_cast<std::size_t>((*raw)[i].data() - body.data());
+            auto end = begin + (*raw)[i].size();
+            if (!feed(begin, true))
+                break;
+            bool before = h.depth == 2 && h.records.size() == i;
+            if (!feed(end, true))
+                break;
+            aligned = aligned && before && h.depth == 2 && h.records.size() == i + 1;
+        }
+    }
+    if (!ec)
+        feed(body.size(), false);
+    if (ec || at != body.size()) {
+        why = fmt::format("body is not JSON ({})", ec ? ec.message() : "trailing characters");
+        out = page{};
+        return false;
+    }
+    auto fail = [&](std::string reason) {
+        why = std::move(reason);
+        out = page{};
+        return false;
+    };
+    if (!h.root_is_object)
+        return fail("body is not a JSON object");
+    if (h.data == page_handler::data_state::absent)
+        return fail("envelope has no data");
+    if (h.data == page_handler::data_state::other)
+        return fail("data is not an array");
+    if (h.continuation_bad)
+        return fail("continuationToken is not a string");
+    if (h.record_error)
+        return fail(*h.record_error);
+    if (!raw || !aligned || raw->size() != h.records.size())
+        return fail("data array could not be located in the body");
+
+    out.records = std::move(h.records);
+    out.continuation = std::move(h.continuation);
+    out.sync_type = std::move(h.sync_type);
+    out.unescaped = std::move(h.unescaped);
+    for (std::size_t i = 0; i < out.records.size(); ++i) {
+        out.records[i].json = (*raw)[i];
+        if (out.records[i].deleted)
             ++out.deleted;
-        out.records.push_back(std::move(r));
-        ++index;
     }
     return true;
 }

@@ -56,24 +56,32 @@ mirror_table::apply(const std::vector<ditio::record>& records, std::int64_t run_
     apply_counts counts;
     reset_on_exit upsert_guard{upsert_};
     reset_on_exit tombstone_guard{tombstone_};
+    // The record's fields are views into its page: copied into reused buffers, then bound without a copy
+    // (SQLiteCpp takes text with a length only from a std::string).
+    auto text = [](std::string& buffer, std::string_view v) -> const std::string& {
+        buffer.assign(v);
+        return buffer;
+    };
     for (const auto& r : records) {
         if (!r.deleted) {
-            upsert_.bind(":id", r.id);
-            upsert_.bind(":modified", r.modified);
-            upsert_.bind(":data", r.json);
-            upsert_.bind(":now", now);
-            upsert_.bind(":key", r.change_key);
+            upsert_.bindNoCopy(":id", text(id_, r.id));
+            upsert_.bindNoCopy(":modified", text(modified_, r.modified));
+            upsert_.bindNoCopy(":data", text(data_, r.json));
+            upsert_.bindNoCopy(":now", now);
+            upsert_.bindNoCopy(":key", r.change_key);
             upsert_.bind(":run", run_id);
             upsert_.exec();
             upsert_.reset();
             ++counts.upserted;
         } else {
-            tombstone_.bind(":id", r.id);
-            tombstone_.bind(":modified", r.modified);
-            tombstone_.bind(":deleted_at", r.deleted_at.empty() ? r.modified : r.deleted_at);
-            tombstone_.bind(":data", r.json);
-            tombstone_.bind(":now", now);
-            tombstone_.bind(":key", r.change_key);
+            tombstone_.bindNoCopy(":id", text(id_, r.id));
+            tombstone_.bindNoCopy(":modified", text(modified_, r.modified));
+            tombstone_.bindNoCopy(
+                ":deleted_at", text(deleted_at_, r.deleted_at.empty() ? r.modified : r.deleted_at)
+            );
+            tombstone_.bindNoCopy(":data", text(data_, r.json));
+            tombstone_.bindNoCopy(":now", now);
+            tombstone_.bindNoCopy(":key", r.change_key);
             tombstone_.exec();
             tombstone_.reset();
             ++counts.deleted;

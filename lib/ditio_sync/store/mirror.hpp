@@ -48,6 +48,7 @@ private:
     std::string table_;
     SQLite::Statement upsert_;
     SQLite::Statement tombstone_;
+    std::string id_, modified_, deleted_at_, data_; // the record being written, reused
 };
 
 } // namespace ditio_sync::store
