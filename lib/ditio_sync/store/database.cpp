@@ -77,6 +77,11 @@ open_database(const std::filesystem::path& path, std::chrono::milliseconds busy_
             path.string(), flags | SQLITE_OPEN_NOMUTEX, static_cast<int>(busy_timeout.count())
         );
         if (mode == open_mode::read_write) {
+            // Rows are 2-3 KB of JSON: with SQLite's default 4 KB pages most of each page is left empty and
+            // every page is a system call of its own. 32 KB pages pack rows densely (a third less disk) and
+            // cut the writes and reads of a backfill several times. It applies to a new database only
+            // (before WAL is on); an existing one keeps its page size until a VACUUM.
+            db.exec("PRAGMA page_size=32768");
             // WAL: readers never block the daemon, the daemon never blocks readers for long.
             db.exec("PRAGMA journal_mode=WAL");
             db.exec("PRAGMA synchronous=NORMAL");
