@@ -176,10 +176,9 @@ TEST_CASE("page: the record JSON keeps unknown fields and non-ASCII text")
 
 TEST_CASE("page: escaped identity fields are read unescaped; the stored JSON stays as sent")
 {
-    auto p = parse_ok(
-        R"({"data":[{"id":"x\u00e6\"1","modifiedDateTime":"2026-10-01T06:02:11Z","isDeleted":true,)"
-        R"("deletedDateTime":"2026-10-0\u0031T06:02:12Z"}],"continuationToken":"t\/1"})"
-    );
+    auto p =
+        parse_ok(R"({"data":[{"id":"x\u00e6\"1","modifiedDateTime":"2026-10-01T06:02:11Z","isDeleted":true,)"
+                 R"("deletedDateTime":"2026-10-0\u0031T06:02:12Z"}],"continuationToken":"t\/1"})");
     REQUIRE(p.records.size() == 1);
     const auto& r = p.records[0];
     CHECK(r.id == "x\xc3\xa6\"1");
@@ -189,6 +188,18 @@ TEST_CASE("page: escaped identity fields are read unescaped; the stored JSON sta
     CHECK(r.change_key == "2026-10-01T06:02:12.000000Z");
     CHECK(contains(r.json, R"("id":"x\u00e6\"1")"));
     CHECK(p.continuation == "t/1");
+}
+
+TEST_CASE("page: a repeated key counts as its last value, as in a JSON document")
+{
+    auto p = parse_ok(R"({"data":[{"id":"a","isDeleted":true,"id":"b","isDeleted":"yes"},)"
+                      R"({"id":"c","modifiedDateTime":"2026-10-01T06:02:11Z","modifiedDateTime":7}],)"
+                      R"("continuationToken":"t1","continuationToken":null})");
+    REQUIRE(p.records.size() == 2);
+    CHECK(p.records[0].id == "b");
+    CHECK_FALSE(p.records[0].deleted); // a string is not true
+    CHECK(p.records[1].modified.empty());
+    CHECK_FALSE(p.continuation.has_value());
 }
 
 TEST_CASE("page: malformed bodies are rejected with a reason")

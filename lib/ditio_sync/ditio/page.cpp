@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <fmt/format.h>
 
+#include <cstring>
 #include <deque>
 #include <optional>
 #include <vector>
@@ -96,9 +97,24 @@ private:
     {
         auto start = pos_;
         ++pos_; // opening quote
-        while (pos_ < s_.size() && s_[pos_] != '"')
-            pos_ += s_[pos_] == '\\' ? 2 : 1;
-        ++pos_;
+        // memchr to the next quote (most of a record is string values), then count the backslashes before
+        // it: an odd number escapes it.
+        for (;;) {
+            if (pos_ >= s_.size())
+                break;
+            const auto* q = static_cast<const char*>(std::memchr(s_.data() + pos_, '"', s_.size() - pos_));
+            if (!q) {
+                pos_ = s_.size();
+                break;
+            }
+            auto at = static_cast<std::size_t>(q - s_.data());
+            std::size_t slashes = 0;
+            while (at - slashes > start + 1 && s_[at - slashes - 1] == '\\')
+                ++slashes;
+            pos_ = at + 1;
+            if (slashes % 2 == 0)
+                break;
+        }
         return s_.substr(start, std::min(pos_, s_.size()) - start);
     }
     void skip_value()
@@ -191,7 +207,7 @@ public:
         if (depth == 0) {
             root_is_object = false;
         } else if (depth == 1) {
-            if (key_ == "data") {
+            if (key_code_ == key::data) {
                 data = data_state::array;
                 in_data_ = true;
             } else {
@@ -231,7 +247,8 @@ public:
                 key_.clear();
             key_started_ = false;
             key_.append(s.data(), s.size());
-            if (depth == 1 && key_ == "data") {
+            key_code_ = code_of(key_);
+            if (depth == 1 && key_code_ == key::data) {
                 // A later "data" replaces an earlier one.
                 records.clear();
                 record_error.reset();
@@ -262,10 +279,12 @@ public:
                 member_string(v);
         } else if (depth == 2 && in_data_) {
             element_not_object();
+        } else if (depth == 3 && in_record_) {
+            clear_member(); // a string isDeleted is not a true one
         }
         value_.clear();
         in_parts_ = false;
-        key_.clear();
+        key_code_ = key::other;
         return true;
     }
     bool on_number_part(json::string_view, json::error_code&) { return true; }
@@ -274,19 +293,19 @@ public:
     bool on_double(double, json::string_view, json::error_code&) { return scalar(); }
     bool on_bool(bool b, json::error_code&)
     {
-        if (depth == 3 && in_record_ && key_ == "isDeleted") {
+        if (depth == 3 && in_record_ && key_code_ == key::is_deleted) {
             records.back().deleted = b;
-            key_.clear();
+            key_code_ = key::other;
             return true;
         }
         return scalar();
     }
     bool on_null(json::error_code&)
     {
-        if (depth == 1 && key_ == "continuationToken") {
+        if (depth == 1 && key_code_ == key::continuation_token) {
             continuation.reset();
             continuation_bad = false;
-            key_.clear();
+            key_code_ = key::other;
             return true;
         }
         return scalar();
@@ -299,9 +318,9 @@ private:
     bool wanted_string() const
     {
         if (depth == 1)
-            return key_ == "continuationToken" || key_ == "syncTypeName";
+            return key_code_ == key::continuation_token || key_code_ == key::sync_type_name;
         return depth == 3 && in_record_ &&
-               (key_ == "id" || key_ == "modifiedDateTime" || key_ == "deletedDateTime");
+               (key_code_ == key::id || key_code_ == key::modified || key_code_ == key::deleted_at);
     }
     bool inside_body(std::string_view v) const
     {
@@ -309,7 +328,7 @@ private:
     }
     void root_string(std::string_view v)
     {
-        if (key_ == "continuationToken") {
+        if (key_code_ == key::continuation_token) {
             continuation_bad = false;
             if (v.empty())
                 continuation.reset();
@@ -322,9 +341,9 @@ private:
     void member_string(std::string_view v)
     {
         auto& r = records.back();
-        if (key_ == "id")
+        if (key_code_ == key::id)
             r.id = v;
-        else if (key_ == "modifiedDateTime")
+        else if (key_code_ == key::modified)
             r.modified = v;
         else
             r.deleted_at = v;
@@ -333,27 +352,27 @@ private:
     // leaves the field empty (or, for the token, makes the envelope invalid).
     void root_value_not_string()
     {
-        if (key_ == "continuationToken")
+        if (key_code_ == key::continuation_token)
             continuation_bad = true;
-        if (key_ == "syncTypeName")
+        if (key_code_ == key::sync_type_name)
             sync_type.clear();
-        key_.clear();
+        key_code_ = key::other;
     }
     void member_not_scalar()
     {
         clear_member();
-        key_.clear();
+        key_code_ = key::other;
     }
     void clear_member()
     {
         auto& r = records.back();
-        if (key_ == "id")
+        if (key_code_ == key::id)
             r.id = {};
-        else if (key_ == "modifiedDateTime")
+        else if (key_code_ == key::modified)
             r.modified = {};
-        else if (key_ == "deletedDateTime")
+        else if (key_code_ == key::deleted_at)
             r.deleted_at = {};
-        else if (key_ == "isDeleted")
+        else if (key_code_ == key::is_deleted)
             r.deleted = false;
     }
     bool scalar()
@@ -385,7 +404,28 @@ private:
     }
 
     std::string_view body_;
-    std::string key_; // the current member's key at depth 1 or 3
+    enum class key { other, data, continuation_token, sync_type_name, id, modified, deleted_at, is_deleted };
+    static key code_of(std::string_view k)
+    {
+        if (k == "id")
+            return key::id;
+        if (k == "modifiedDateTime")
+            return key::modified;
+        if (k == "deletedDateTime")
+            return key::deleted_at;
+        if (k == "isDeleted")
+            return key::is_deleted;
+        if (k == "data")
+            return key::data;
+        if (k == "continuationToken")
+            return key::continuation_token;
+        if (k == "syncTypeName")
+            return key::sync_type_name;
+        return key::other;
+    }
+
+    std::string key_; // the current member's key at depth 1 or 3, as it arrives
+    key key_code_ = key::other;
     bool key_started_ = false;
     std::string value_; // a kept string arriving in parts
     bool in_parts_ = false;
