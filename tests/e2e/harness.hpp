@@ -2,6 +2,7 @@
 // real ditio-sync binary as a child process, and a reader that compares the SQLite mirror with the server.
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -19,6 +20,9 @@ struct process_result {
     int signal = 0;
     std::string out; // stdout
     std::string err; // stderr (the logs)
+    // The child's own resource usage as wait4 reported it at its exit (CPU time, ru_maxrss in KiB): what
+    // the benchmark measures per process, unaffected by other children.
+    rusage usage{};
 };
 
 // A running child process with stdout/stderr captured to files.
@@ -48,6 +52,7 @@ public:
 private:
     pid_t pid_ = -1;
     std::optional<int> status_; // wait status once reaped by exited()
+    rusage usage_{};            // filled in when reaped
     std::filesystem::path out_file_, err_file_;
 };
 
