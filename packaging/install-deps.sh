@@ -2,7 +2,8 @@
 # Installs every Debian 12 package that building, testing and running the demo of ditio-sync needs
 # (clang and its runtime for the libFuzzer targets, tinyproxy for the proxy test, prlimit from util-linux;
 # for the packaging tests, dpkg-shlibdeps from dpkg-dev, systemd-analyze and systemd-sysusers from
-# systemd, groff from groff-base).
+# systemd, groff from groff-base; python3 with requests for the quickstart loop that ditio-bench runs as
+# its baseline, tests/bench/quickstart_loop.py).
 # Idempotent: when everything is present it prints nothing and changes nothing.
 set -euo pipefail
 
@@ -14,6 +15,7 @@ packages=(
     clang-14 libclang-rt-14-dev
     tinyproxy util-linux
     dpkg-dev systemd groff-base
+    python3 python3-requests
 )
 
 missing=()
