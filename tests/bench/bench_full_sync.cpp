@@ -1,6 +1,7 @@
 // Benchmark of issue 7 (not a test; every number is measured in this run, on this machine). It starts the
 // fake Ditio server over TLS on loopback with N time registrations and measures, each in a process of its
-// own so that wait4 reports that process's CPU time and peak RSS alone:
+// own started through a small launcher so that wait4 reports that process's CPU time and peak RSS alone
+// (see measured_prefix):
 //   1. the SQLite upsert ceiling: the same rows upserted in a tight loop by the mirror's own code into a
 //      fresh WAL database with the daemon's schema, 10,000 per transaction (this binary, hidden mode);
 //   2. the quickstart loop in Python (requests, json, sqlite3; tests/bench/quickstart_loop.py);
@@ -16,9 +17,14 @@
 #include <fmt/format.h>
 
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -38,6 +44,8 @@ using namespace std::chrono_literals;
 
 // The hidden mode that runs the ceiling loop in a child process.
 constexpr const char* ceiling_mode = "--upsert-ceiling-child";
+// The hidden mode that starts a measured command and writes its rusage to a file: see measured_prefix.
+constexpr const char* launcher_mode = "--measure-child";
 
 struct options {
     std::size_t records = 200'000;
@@ -46,7 +54,7 @@ struct options {
     bool skip_python = false;
 };
 
-// One measured process: wall time from start to exit, CPU and peak RSS from wait4.
+// One measured process: wall time from start to exit, CPU and peak RSS from wait4 (through the launcher).
 struct measurement {
     std::size_t records = 0;
     double wall_seconds = 0;
@@ -62,15 +70,35 @@ struct broken : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-double cpu_seconds_of(const rusage& u)
+std::string self_path()
 {
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+    return fs::read_symlink("/proc/self/exe").string();
 }
 
-double peak_rss_mb_of(const rusage& u)
+// On Linux a child's ru_maxrss is at least the RSS of the memory image its exec replaced: a process
+// started straight from this one (posix_spawn shares our memory until the exec, fork copies it) would
+// report the benchmark's own gigabytes of test data as its peak. So measured commands are started by a
+// launcher, this binary again in a hidden mode with about 2 MB resident (the floor of every peak measured
+// through it), which forks and execs the command, reaps it with wait4 and writes what it reported to
+// `usage_file`. The launcher keeps the command's exit status, stdin, stdout and stderr.
+std::vector<std::string> measured_prefix(const fs::path& usage_file)
 {
-    return static_cast<double>(u.ru_maxrss) / 1024.0; // ru_maxrss is in KiB on Linux
+    return {self_path(), launcher_mode, usage_file.string()};
+}
+
+struct process_usage {
+    double cpu_seconds = 0;
+    double peak_rss_mb = 0;
+};
+
+process_usage read_usage(const fs::path& usage_file)
+{
+    std::ifstream in(usage_file);
+    double cpu = 0;
+    long max_rss_kib = 0;
+    if (!(in >> cpu >> max_rss_kib))
+        throw broken("the launcher wrote no usage to " + usage_file.string());
+    return {.cpu_seconds = cpu, .peak_rss_mb = static_cast<double>(max_rss_kib) / 1024.0};
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t)
@@ -78,30 +106,30 @@ double seconds_since(std::chrono::steady_clock::time_point t)
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-// Runs a command (argv[0] a path) to completion with stdout and stderr in files of `dir`; a failure to
-// exit 0 is a broken run.
-e2e::process_result run_process(
+// Runs a command (argv[0] a path) through the launcher to completion, with stdout and stderr in files of
+// `dir`; a failure to exit 0 is a broken run.
+e2e::process_result run_measured(
     const std::string& what,
     const std::vector<std::string>& argv,
     const std::map<std::string, std::string>& env,
     const fs::path& dir,
-    double& wall_seconds
+    double& wall_seconds,
+    process_usage& usage
 )
 {
+    auto usage_file = dir / (what + ".usage");
+    auto full = measured_prefix(usage_file);
+    full.insert(full.end(), argv.begin(), argv.end());
     auto started = std::chrono::steady_clock::now();
-    e2e::child proc(argv, env, dir / (what + ".out"), dir / (what + ".err"));
+    e2e::child proc(full, env, dir / (what + ".out"), dir / (what + ".err"));
     auto res = proc.wait(std::chrono::hours{2});
     wall_seconds = seconds_since(started);
     if (res.exit_code != 0)
         throw broken(fmt::format(
             "{} failed (exit {}, signal {}):\n{}{}", what, res.exit_code, res.signal, res.out, res.err
         ));
+    usage = read_usage(usage_file);
     return res;
-}
-
-std::string self_path()
-{
-    return fs::read_symlink("/proc/self/exe").string();
 }
 
 // The first executable called `name` on PATH.
@@ -147,8 +175,10 @@ measurement measure_ceiling(e2e::fixture& fx, std::size_t live)
     if (written != live)
         throw broken(fmt::format("the rows file holds {} records, the server {}", written, live));
     double wall = 0;
-    auto res =
-        run_process("ceiling", {self_path(), ceiling_mode, rows.string(), db.string()}, {}, fx.dir(), wall);
+    process_usage usage;
+    auto res = run_measured(
+        "ceiling", {self_path(), ceiling_mode, rows.string(), db.string()}, {}, fx.dir(), wall, usage
+    );
     // The child's own timing of the upsert loop, without loading and parsing the rows file.
     std::istringstream out(res.out);
     ditio_sync::bench::ceiling_timing timing;
@@ -160,15 +190,18 @@ measurement measure_ceiling(e2e::fixture& fx, std::size_t live)
         .records = timing.rows,
         .wall_seconds = timing.wall_seconds,
         .cpu_seconds = timing.cpu_seconds,
-        .peak_rss_mb = peak_rss_mb_of(res.usage),
+        .peak_rss_mb = usage.peak_rss_mb,
     };
 }
 
 measurement measure_ditio_sync(e2e::fixture& fx, std::size_t live)
 {
+    auto usage_file = fx.dir() / "sync.usage";
+    fx.set_command_prefix(measured_prefix(usage_file));
     auto started = std::chrono::steady_clock::now();
     auto res = fx.run({"--log-level", "warning", "sync"}, {}, std::chrono::hours{2});
     auto wall = seconds_since(started);
+    fx.set_command_prefix({});
     if (res.exit_code != 0)
         throw broken(fmt::format("ditio-sync sync failed (exit {}):\n{}", res.exit_code, res.err));
     auto diffs = e2e::compare_with_server(fx.server(), fx.db());
@@ -176,11 +209,12 @@ measurement measure_ditio_sync(e2e::fixture& fx, std::size_t live)
         throw broken(fmt::format(
             "the mirror differs from the server in {} rows, first: {}", diffs.size(), diffs.front()
         ));
+    auto usage = read_usage(usage_file);
     return {
         .records = live,
         .wall_seconds = wall,
-        .cpu_seconds = cpu_seconds_of(res.usage),
-        .peak_rss_mb = peak_rss_mb_of(res.usage),
+        .cpu_seconds = usage.cpu_seconds,
+        .peak_rss_mb = usage.peak_rss_mb,
     };
 }
 
@@ -207,7 +241,8 @@ measurement measure_quickstart(e2e::fixture& fx, const options& opt, std::size_t
     auto db = fx.dir() / "quickstart.db";
     auto base = fx.server().base_url();
     double wall = 0;
-    auto res = run_process(
+    process_usage usage;
+    run_measured(
         "quickstart",
         {*python,
          DITIO_BENCH_QUICKSTART,
@@ -229,7 +264,8 @@ measurement measure_quickstart(e2e::fixture& fx, const options& opt, std::size_t
          std::to_string(opt.chunk_limit)},
         {{"DITIO_CLIENT_SECRET", fx.secret()}},
         fx.dir(),
-        wall
+        wall,
+        usage
     );
     auto rows = e2e::query_int(db, "SELECT count(*) FROM time_registrations");
     if (rows != static_cast<std::int64_t>(live))
@@ -239,8 +275,8 @@ measurement measure_quickstart(e2e::fixture& fx, const options& opt, std::size_t
     return {
         .records = live,
         .wall_seconds = wall,
-        .cpu_seconds = cpu_seconds_of(res.usage),
-        .peak_rss_mb = peak_rss_mb_of(res.usage),
+        .cpu_seconds = usage.cpu_seconds,
+        .peak_rss_mb = usage.peak_rss_mb,
     };
 }
 
@@ -349,9 +385,9 @@ void print_report(
         fmt::print("{:<22} skipped (--skip-python)\n", "quickstart (Python)");
     row("ditio-sync sync", sync);
     fmt::print(
-        "(ceiling: upserts and commits only, {} rows per transaction, timed inside its process; its peak "
-        "RSS\n"
-        " is the whole process's. The others: start to exit; CPU and peak RSS from wait4.)\n\n",
+        "(ceiling: upserts and commits only, {} rows per transaction, timed inside its process; its peak\n"
+        " RSS is the whole process's, loading included. The others: start to exit. Peak RSS and the others'\n"
+        " CPU: wait4 through the launcher.)\n\n",
         ditio_sync::bench::ceiling_batch
     );
 
@@ -450,6 +486,43 @@ int ceiling_child(int argc, char** argv)
     return 0;
 }
 
+// ditio-bench --measure-child USAGE_FILE COMMAND [ARGS...]: see measured_prefix.
+int launcher(int argc, char** argv)
+{
+    if (argc < 4) {
+        std::cerr << "usage: ditio-bench " << launcher_mode << " USAGE_FILE COMMAND [ARGS...]\n";
+        return 2;
+    }
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        std::perror("ditio-bench: fork");
+        return 1;
+    }
+    if (pid == 0) {
+        // The command dies with the launcher (a benchmark killed on timeout leaves nothing behind).
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        ::execv(argv[3], argv + 3);
+        std::perror("ditio-bench: exec");
+        ::_exit(127);
+    }
+    int status = 0;
+    rusage usage{};
+    while (::wait4(pid, &status, 0, &usage) < 0) {
+        if (errno != EINTR) {
+            std::perror("ditio-bench: wait4");
+            return 1;
+        }
+    }
+    auto cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+               static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+    std::ofstream(argv[2], std::ios::trunc) << fmt::format("{:.6f} {}\n", cpu, usage.ru_maxrss);
+    if (WIFSIGNALED(status)) {
+        ::signal(WTERMSIG(status), SIG_DFL);
+        ::raise(WTERMSIG(status));
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 void usage()
 {
     std::cerr << "usage: ditio-bench [--records N] [--chunk-limit N] [--idle-seconds S] [--skip-python]\n";
@@ -462,6 +535,8 @@ int main(int argc, char** argv)
     try {
         if (argc > 1 && std::string_view(argv[1]) == ceiling_mode)
             return ceiling_child(argc, argv);
+        if (argc > 1 && std::string_view(argv[1]) == launcher_mode)
+            return launcher(argc, argv);
         options opt;
         for (int i = 1; i < argc; ++i) {
             std::string a = argv[i];

@@ -20,8 +20,10 @@ struct process_result {
     int signal = 0;
     std::string out; // stdout
     std::string err; // stderr (the logs)
-    // The child's own resource usage as wait4 reported it at its exit (CPU time, ru_maxrss in KiB): what
-    // the benchmark measures per process, unaffected by other children.
+    // The child's resource usage as wait4 reported it at its exit: its own CPU time (and that of the
+    // children it reaped), unaffected by other children of ours. ru_maxrss (KiB) is never below our own RSS
+    // at the spawn, since Linux counts the memory image the child's exec replaced; ditio-bench starts
+    // processes whose peak it measures through a small launcher for that reason.
     rusage usage{};
 };
 
