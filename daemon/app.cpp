@@ -20,6 +20,7 @@
 #include <ditio_sync/sync/scheduler.hpp>
 #include <ditio_sync/sync/stream_settings.hpp>
 #include <ditio_sync/util/clock.hpp>
+#include <ditio_sync/util/file_watch.hpp>
 #include <ditio_sync/util/net.hpp>
 #include <ditio_sync/util/stop.hpp>
 
@@ -715,11 +716,23 @@ int cmd_run(const options& opt)
          {"database", cfg.storage.path.string()}}
     );
     // An unexpected exception must not leave the daemon half-alive: it stops, and systemd restarts it.
+    // Another program's commit to the outbox shows as a write to the write-ahead log: watching it, the idle
+    // daemon does not poll. Without inotify it looks every push.check_every instead.
+    std::optional<util::file_watch> outbox_watch;
+    if (cfg.push.enabled) {
+        try {
+            outbox_watch.emplace(rt.io.get_executor(), cfg.storage.path.string() + "-wal");
+        } catch (const std::exception& e) {
+            log::warn(log::get("push"), "push.watch_unavailable", {{"error", e.what()}});
+        }
+    }
     bool crashed = false;
     std::exception_ptr push_failure;
     try {
         rt.run_to_end([&]() -> asio::awaitable<int> {
             // The outbox has its own loop beside the scheduler; if it dies, the daemon stops with it.
+            if (cfg.push.enabled && outbox_watch)
+                rt.pusher.watch(&*outbox_watch);
             if (cfg.push.enabled)
                 asio::co_spawn(rt.io, rt.pusher.run(), [&](std::exception_ptr e) {
                     if (e) {

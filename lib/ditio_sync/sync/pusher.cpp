@@ -412,6 +412,13 @@ asio::awaitable<bool> pusher::record_failure(pass& p, const outbox_row& row, con
     co_return false;
 }
 
+void pusher::watch(util::file_watch* w)
+{
+    watch_ = w;
+    if (w)
+        stop_.on_stop([w] { w->cancel(); });
+}
+
 asio::awaitable<void> pusher::run()
 {
     // A pass runs when the pending rows changed (another program committed to the outbox: PRAGMA
@@ -423,9 +430,25 @@ asio::awaitable<void> pusher::run()
     auto next_pass = clock_.steady_now(); // rows left pending by the last run go out at start
     auto quiet_until = clock_.steady_now();
     bool first = true;
+    bool nothing_pending = false;
     while (!stop_.stop_requested()) {
-        if (!first && !co_await stop_.sleep_for(settings_.check_every))
-            break;
+        if (!first) {
+            if (watch_) {
+                // Until a write, or until a pass is due; with nothing pending only a write can start one.
+                auto due = std::max(next_pass, quiet_until);
+                auto now = clock_.steady_now();
+                auto timeout = nothing_pending ? std::chrono::steady_clock::duration(std::chrono::hours{24})
+                                               : std::max(due - now, std::chrono::steady_clock::duration{});
+                bool written = co_await watch_->wait(timeout);
+                // A sync writes the log continuously: look at most once per check_every.
+                if (written && !co_await stop_.sleep_for(settings_.check_every))
+                    break;
+                if (stop_.stop_requested())
+                    break;
+            } else if (!co_await stop_.sleep_for(settings_.check_every)) {
+                break;
+            }
+        }
         first = false;
         auto now = clock_.steady_now();
         try {
@@ -435,7 +458,8 @@ asio::awaitable<void> pusher::run()
             if (now < quiet_until || (!committed && now < next_pass))
                 continue;
             auto fingerprint = co_await db_.outbox([](store::outbox_store& s) { return s.fingerprint(); });
-            if (fingerprint.pending == 0) { // nothing to do until someone commits
+            nothing_pending = fingerprint.pending == 0;
+            if (nothing_pending) { // nothing to do until someone commits
                 next_pass = now + settings_.interval;
                 last_seen = fingerprint;
                 continue;
@@ -450,11 +474,13 @@ asio::awaitable<void> pusher::run()
             if (!report.error.empty())
                 quiet_until = clock_.steady_now() + settings_.interval;
             last_seen = co_await db_.outbox([](store::outbox_store& s) { return s.fingerprint(); });
+            nothing_pending = last_seen->pending == 0;
         } catch (const store::db_error& e) {
             // Someone holds a write lock for longer than busy_timeout, or the disk is full: the rows stay
             // pending (a create whose outcome was not recorded is found by its lookup next time).
             log::error(log_, "push.database_error", {{"error", e.what()}});
             quiet_until = clock_.steady_now() + settings_.interval;
+            nothing_pending = false;
         }
     }
 }

@@ -14,6 +14,7 @@
 #include <ditio_sync/sync/db_worker.hpp>
 #include <ditio_sync/util/backoff.hpp>
 #include <ditio_sync/util/clock.hpp>
+#include <ditio_sync/util/file_watch.hpp>
 #include <ditio_sync/util/stop.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -64,10 +65,14 @@ public:
     boost::asio::awaitable<push_report> push_pending(std::optional<push_target> only = std::nullopt);
 
     // The daemon's loop until stop: a pass when the outbox changed (PRAGMA data_version, checked every
-    // check_every), and every interval while rows are pending. Throws store::db_error.
+    // check_every, or after a write to the watched file), and every interval while rows are pending.
     boost::asio::awaitable<void> run();
 
     void set_settings(push_settings s) { settings_ = s; }
+
+    // Wait for writes to this file (the database's write-ahead log) instead of looking every check_every:
+    // an idle daemon then wakes only when someone commits, or when a pass is due. Set before run().
+    void watch(util::file_watch* w);
 
 private:
     struct pass;
@@ -87,6 +92,7 @@ private:
     log::logger_ptr log_;
     push_settings settings_;
     util::backoff backoff_;
+    util::file_watch* watch_ = nullptr;
 };
 
 // The fields of `desired` that `actual` lacks or holds a different value for (numbers compare by value).
