@@ -412,6 +412,13 @@ std::int64_t sync_store::live_rows(const std::string& table)
     });
 }
 
+bool sync_store::is_empty(const std::string& table)
+{
+    return guarded("counting rows", [&] {
+        return db_.execAndGet(fmt::format("SELECT NOT EXISTS (SELECT 1 FROM {})", table)).getInt() != 0;
+    });
+}
+
 std::int64_t sync_store::deleted_rows(const std::string& table)
 {
     return guarded("counting rows", [&] {

@@ -107,6 +107,7 @@ public:
     void set_next_run(const std::string& stream, const std::string& at, const std::string& now);
 
     std::int64_t live_rows(const std::string& table);
+    bool is_empty(const std::string& table); // no row at all, deleted or not
     std::int64_t deleted_rows(const std::string& table);
 
 private:

@@ -51,6 +51,9 @@ struct run_plan {
     ditio::query query;
     std::string window_from, window_to;
     std::int64_t max_span_s = 0; // 0: the whole window in one traversal
+    // A full run into an empty table: every row at its end was written by the run, so there is nothing
+    // to sweep (and at a million rows the sweep's scan of the table costs seconds).
+    bool started_empty = false;
 
     std::string to_json() const
     {
@@ -62,7 +65,8 @@ struct run_plan {
             {"query", std::move(q)},
             {"window_from", window_from},
             {"window_to", window_to},
-            {"max_span_s", max_span_s}});
+            {"max_span_s", max_span_s},
+            {"started_empty", started_empty}});
     }
 
     std::string param(std::string_view name) const
@@ -143,6 +147,8 @@ struct run_plan {
         p.window_to = str("window_to");
         if (auto* span = o.if_contains("max_span_s"); span && span->is_int64())
             p.max_span_s = span->get_int64();
+        if (auto* empty = o.if_contains("started_empty"); empty && empty->is_bool())
+            p.started_empty = empty->get_bool();
         auto* q = o.if_contains("query");
         if (!q || !q->is_array() || (p.mode != "full" && p.mode != "incremental"))
             return std::nullopt;
@@ -310,6 +316,8 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
             bool full = kind == run_kind::full || !state || !state->watermark;
             if (full) {
                 plan.mode = "full";
+                plan.started_empty =
+                    stream.sweep && co_await db_.run([&](store::sync_store& s) { return s.is_empty(table); });
                 if (stream.windowed) {
                     plan.window_from = settings.full_from;
                     plan.window_to = util::format_iso8601_s(to_micros(now_sys + settings.full_ahead));
@@ -596,7 +604,7 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
             if (!keep_old)
                 pc.overlap_ms = settings_.overlap.count();
             pc.full = plan.mode == "full";
-            pc.sweep = pc.full && stream.sweep;
+            pc.sweep = pc.full && stream.sweep && !plan.started_empty;
             pc.window_field = stream.windowed ? std::string(stream.window_field) : std::string{};
             pc.window_from = plan.window_from;
             pc.window_to = plan.window_to;
