@@ -5,6 +5,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+
 namespace ditio_sync::store {
 
 [[noreturn]] void rethrow_as_db_error(const std::exception& e, const std::string& context)
@@ -84,7 +86,18 @@ open_database(const std::filesystem::path& path, std::chrono::milliseconds busy_
             db.exec("PRAGMA page_size=32768");
             // WAL: readers never block the daemon, the daemon never blocks readers for long.
             db.exec("PRAGMA journal_mode=WAL");
+            // NORMAL: a commit does not wait for the disk; the WAL is synced at each checkpoint. A crash of
+            // the process loses nothing committed; a power cut may undo the last commits, never corrupt the
+            // file. Each page's rows and its continuation token commit together, so an undone page is
+            // simply fetched again.
             db.exec("PRAGMA synchronous=NORMAL");
+            // Checkpoint every 8 MB of log (SQLite's default is 1000 pages: 32 MB at 32 KB pages). A small
+            // log is rewritten in place, which the file system does faster than growing a large one: a
+            // backfill ran about 10 % faster.
+            auto page = db.execAndGet("PRAGMA page_size").getInt();
+            db.exec(
+                fmt::format("PRAGMA wal_autocheckpoint={}", std::max(100, (8 << 20) / std::max(page, 512)))
+            );
         }
         db.exec("PRAGMA foreign_keys=ON");
         return db;
