@@ -170,65 +170,50 @@ outbox_store::project_state(const std::string& company_id, const std::string& nu
     });
 }
 
-bool outbox_store::mark_sent(const outbox_row& row, const std::string& ditio_id, const std::string& now)
+bool outbox_store::record_attempt(
+    const outbox_row& row,
+    std::string_view set,
+    const std::optional<std::string>& error,
+    const std::string& now
+)
 {
     return guarded("recording a push", [&] {
-        // The id is Ditio's fact whatever happened to the row meanwhile; the status only for this revision.
-        remember_ditio_id(row, ditio_id);
+        // `set` is one of the constant fragments below; ?2 is `now` there too.
         SQLite::Statement q(
             db_,
             fmt::format(
-                "UPDATE {} SET status = 'sent', attempts = attempts + 1, last_error = NULL, last_attempt_at "
-                "= ?, "
-                "sent_at = ? WHERE id = ? AND revision = ?",
-                table(row.kind)
+                "UPDATE {} SET {}attempts = attempts + 1, last_error = ?1, last_attempt_at = ?2 "
+                "WHERE id = ?3 AND revision = ?4",
+                table(row.kind),
+                set
             )
         );
-        q.bind(1, now);
+        if (error)
+            q.bind(1, *error);
+        else
+            q.bind(1);
         q.bind(2, now);
         q.bind(3, row.id);
         q.bind(4, row.revision);
         return q.exec() == 1;
     });
+}
+
+bool outbox_store::mark_sent(const outbox_row& row, const std::string& ditio_id, const std::string& now)
+{
+    // The id is Ditio's fact whatever happened to the row meanwhile; the status only for this revision.
+    remember_ditio_id(row, ditio_id);
+    return record_attempt(row, "status = 'sent', sent_at = ?2, ", std::nullopt, now);
 }
 
 bool outbox_store::mark_failed(const outbox_row& row, const std::string& error, const std::string& now)
 {
-    return guarded("recording a push", [&] {
-        SQLite::Statement q(
-            db_,
-            fmt::format(
-                "UPDATE {} SET status = 'failed', attempts = attempts + 1, last_error = ?, last_attempt_at = "
-                "? "
-                "WHERE id = ? AND revision = ?",
-                table(row.kind)
-            )
-        );
-        q.bind(1, error);
-        q.bind(2, now);
-        q.bind(3, row.id);
-        q.bind(4, row.revision);
-        return q.exec() == 1;
-    });
+    return record_attempt(row, "status = 'failed', ", error, now);
 }
 
 bool outbox_store::mark_attempt(const outbox_row& row, const std::string& error, const std::string& now)
 {
-    return guarded("recording a push", [&] {
-        SQLite::Statement q(
-            db_,
-            fmt::format(
-                "UPDATE {} SET attempts = attempts + 1, last_error = ?, last_attempt_at = ? "
-                "WHERE id = ? AND revision = ?",
-                table(row.kind)
-            )
-        );
-        q.bind(1, error);
-        q.bind(2, now);
-        q.bind(3, row.id);
-        q.bind(4, row.revision);
-        return q.exec() == 1;
-    });
+    return record_attempt(row, "", error, now);
 }
 
 bool outbox_store::mark_waiting(const outbox_row& row, const std::string& why)

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ditio_sync::store {
@@ -106,6 +107,15 @@ public:
     std::int64_t data_version();
 
 private:
+    // One attempt of the row's revision: attempts + 1, last_error, last_attempt_at and `set` (a constant
+    // SQL fragment). False when the row changed meanwhile.
+    bool record_attempt(
+        const outbox_row& row,
+        std::string_view set,
+        const std::optional<std::string>& error,
+        const std::string& now
+    );
+
     SQLite::Database& db_;
 };
 
