@@ -222,6 +222,10 @@ TEST_CASE("page: malformed bodies are rejected with a reason")
     {
         CHECK(contains(parse_failure("<html><body><h1>502 Bad Gateway</h1></body></html>"), "not JSON"));
     }
+    SUBCASE("top-level string")
+    {
+        CHECK(contains(parse_failure(R"("data")"), "not a JSON object"));
+    }
     SUBCASE("top-level array")
     {
         CHECK(contains(parse_failure(R"([{"id":"a1"}])"), "not a JSON object"));

@@ -266,6 +266,8 @@ public:
     }
     bool on_string(json::string_view s, std::size_t, json::error_code&)
     {
+        if (depth == 0)
+            root_is_object = false;
         if (wanted_string()) {
             std::string_view v(s.data(), s.size());
             if (in_parts_ || !inside_body(v)) {

@@ -45,7 +45,16 @@ namespace {
 // with SQLITE_MISUSE for the life of the process. tryReset() does not rethrow the step's error.
 struct reset_on_exit {
     SQLite::Statement& stmt;
-    ~reset_on_exit() { stmt.tryReset(); }
+    ~reset_on_exit()
+    {
+        stmt.tryReset();
+        // The text was bound without a copy from buffers reused later: no statement keeps pointing at it.
+        try {
+            stmt.clearBindings();
+        } catch (const std::exception&) { // only an unprepared statement fails, and a destructor must not
+                                          // throw
+        }
+    }
 };
 
 } // namespace
