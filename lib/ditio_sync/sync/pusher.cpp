@@ -419,6 +419,21 @@ void pusher::watch(util::file_watch* w)
         stop_.on_stop([w] { w->cancel(); });
 }
 
+asio::awaitable<bool> pusher::wait_for_change(std::chrono::steady_clock::time_point due, bool nothing_pending)
+{
+    if (!watch_)
+        co_return co_await stop_.sleep_for(settings_.check_every);
+    // Until a write, or until a pass is due; with nothing pending only a write can start one.
+    auto timeout = nothing_pending
+                       ? std::chrono::steady_clock::duration(std::chrono::hours{24})
+                       : std::max(due - clock_.steady_now(), std::chrono::steady_clock::duration{});
+    bool written = co_await watch_->wait(timeout);
+    // A sync writes the log continuously: look at most once per check_every.
+    if (written && !co_await stop_.sleep_for(settings_.check_every))
+        co_return false;
+    co_return !stop_.stop_requested();
+}
+
 asio::awaitable<void> pusher::run()
 {
     // A pass runs when the pending rows changed (another program committed to the outbox: PRAGMA
@@ -432,23 +447,8 @@ asio::awaitable<void> pusher::run()
     bool first = true;
     bool nothing_pending = false;
     while (!stop_.stop_requested()) {
-        if (!first) {
-            if (watch_) {
-                // Until a write, or until a pass is due; with nothing pending only a write can start one.
-                auto due = std::max(next_pass, quiet_until);
-                auto now = clock_.steady_now();
-                auto timeout = nothing_pending ? std::chrono::steady_clock::duration(std::chrono::hours{24})
-                                               : std::max(due - now, std::chrono::steady_clock::duration{});
-                bool written = co_await watch_->wait(timeout);
-                // A sync writes the log continuously: look at most once per check_every.
-                if (written && !co_await stop_.sleep_for(settings_.check_every))
-                    break;
-                if (stop_.stop_requested())
-                    break;
-            } else if (!co_await stop_.sleep_for(settings_.check_every)) {
-                break;
-            }
-        }
+        if (!first && !co_await wait_for_change(std::max(next_pass, quiet_until), nothing_pending))
+            break;
         first = false;
         auto now = clock_.steady_now();
         try {

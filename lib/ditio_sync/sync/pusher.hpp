@@ -76,6 +76,10 @@ public:
 
 private:
     struct pass;
+    // Sleeps until the outbox may have changed (a write to the watched file, or check_every without one)
+    // or `due`; false on stop.
+    boost::asio::awaitable<bool>
+    wait_for_change(std::chrono::steady_clock::time_point due, bool nothing_pending);
     boost::asio::awaitable<bool> push_project(pass& p, const store::outbox_row& row);
     boost::asio::awaitable<bool> push_work_order(pass& p, const store::outbox_row& row);
     // Records a failed request's outcome for the row; false when the pass must end.
