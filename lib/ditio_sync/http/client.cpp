@@ -282,7 +282,10 @@ asio::awaitable<boost::system::result<response>> client::send(request req)
         in_flight_.erase(c.get());
         if (shut_down_)
             co_return make_error_code(errc::cancelled);
-        if (options_.on_response && (result || !(reused && !received_any && attempt == 0)))
+        // A kept-alive connection the server had closed is tried again once: not an answer to count.
+        bool stale_retry =
+            !result && reused && !received_any && attempt == 0 && is_stale_connection_error(result.error());
+        if (options_.on_response && !stale_retry)
             options_.on_response(result ? static_cast<int>(result->result_int()) : 0);
         if (result) {
             auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -305,7 +308,7 @@ asio::awaitable<boost::system::result<response>> client::send(request req)
             }
             co_return result;
         }
-        if (reused && !received_any && attempt == 0 && is_stale_connection_error(result.error())) {
+        if (stale_retry) {
             log::debug(log_, "http.reconnect", {{"origin", key}, {"reason", result.error().message()}});
             continue;
         }
