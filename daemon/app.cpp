@@ -189,13 +189,18 @@ std::string preflight(const config::config& cfg)
     return secret;
 }
 
+ditio::retry_settings retry_settings_for(const config::config& c)
+{
+    return {c.http.max_retries, c.http.retry_initial, c.http.retry_max};
+}
+
 sync::push_settings push_settings_for(const config::config& c)
 {
     sync::push_settings s;
     s.interval = c.push.interval;
     s.check_every = c.push.check_every;
     s.retry_budget = c.http.run_retry_budget;
-    s.retry = ditio::retry_settings{c.http.max_retries, c.http.retry_initial, c.http.retry_max};
+    s.retry = retry_settings_for(c);
     return s;
 }
 
@@ -223,7 +228,7 @@ struct runtime {
           api(http,
               tokens,
               c.ditio.reporting_base,
-              ditio::retry_settings{c.http.max_retries, c.http.retry_initial, c.http.retry_max},
+              retry_settings_for(c),
               stop,
               clock,
               log::get("http"),
@@ -232,7 +237,7 @@ struct runtime {
               http,
               tokens,
               c.ditio.api_base,
-              ditio::retry_settings{c.http.max_retries, c.http.retry_initial, c.http.retry_max},
+              retry_settings_for(c),
               stop,
               clock,
               log::get("http"),
@@ -513,14 +518,17 @@ void reload(
         );
         rt.tokens.set_credentials(fresh.ditio.client_id, std::move(secret), fresh.ditio.scope);
         rt.engine.set_settings(engine_settings_for(fresh));
-        rt.pusher.set_settings(push_settings_for(fresh));
+        auto push = push_settings_for(fresh);
+        push.retry =
+            retry_settings_for(startup); // http.max_retries and the backoff need a restart, as said below
+        rt.pusher.set_settings(push);
         differs("push.enabled", fresh.push.enabled != startup.push.enabled);
         differs("ditio.api_base", fresh.ditio.api_base != startup.ditio.api_base);
         sched.reconfigure(std::move(streams));
         metrics.set_streams(health_specs(fresh), rt.clock.system_now());
         differs(
             "ops.listen, allow_remote",
-            fresh.ops.listen != current.ops.listen || fresh.ops.allow_remote != current.ops.allow_remote
+            fresh.ops.listen != startup.ops.listen || fresh.ops.allow_remote != startup.ops.allow_remote
         );
         setup_logging(fresh);
         current = std::move(fresh);
