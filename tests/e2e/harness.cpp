@@ -91,8 +91,8 @@ child::child(
 }
 
 child::child(child&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)), status_(other.status_), usage_(other.usage_),
-      out_file_(std::move(other.out_file_)), err_file_(std::move(other.err_file_))
+    : pid_(std::exchange(other.pid_, -1)), status_(other.status_), out_file_(std::move(other.out_file_)),
+      err_file_(std::move(other.err_file_))
 {
 }
 
@@ -116,7 +116,7 @@ bool child::exited()
     if (status_)
         return true;
     int status = 0;
-    if (pid_ > 0 && ::wait4(pid_, &status, WNOHANG, &usage_) == pid_)
+    if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_)
         status_ = status;
     return status_.has_value();
 }
@@ -133,7 +133,7 @@ process_result child::wait(std::chrono::milliseconds timeout)
     auto deadline = std::chrono::steady_clock::now() + timeout;
     int status = status_.value_or(0);
     while (!status_) {
-        pid_t r = ::wait4(pid_, &status, WNOHANG, &usage_);
+        pid_t r = ::waitpid(pid_, &status, WNOHANG);
         if (r == pid_)
             break;
         if (std::chrono::steady_clock::now() > deadline) {
@@ -153,7 +153,6 @@ process_result child::wait(std::chrono::milliseconds timeout)
         res.signal = WTERMSIG(status);
     res.out = read_all(out_file_);
     res.err = read_all(err_file_);
-    res.usage = usage_;
     return res;
 }
 

@@ -2,7 +2,6 @@
 // real ditio-sync binary as a child process, and a reader that compares the SQLite mirror with the server.
 #pragma once
 
-#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -20,11 +19,6 @@ struct process_result {
     int signal = 0;
     std::string out; // stdout
     std::string err; // stderr (the logs)
-    // The child's resource usage as wait4 reported it at its exit: its own CPU time (and that of the
-    // children it reaped), unaffected by other children of ours. ru_maxrss (KiB) is never below our own RSS
-    // at the spawn, since Linux counts the memory image the child's exec replaced; ditio-bench starts
-    // processes whose peak it measures through a small launcher for that reason.
-    rusage usage{};
 };
 
 // A running child process with stdout/stderr captured to files.
@@ -54,7 +48,6 @@ public:
 private:
     pid_t pid_ = -1;
     std::optional<int> status_; // wait status once reaped by exited()
-    rusage usage_{};            // filled in when reaped
     std::filesystem::path out_file_, err_file_;
 };
 
