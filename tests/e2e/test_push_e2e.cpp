@@ -35,19 +35,12 @@ void exec_sql(const std::filesystem::path& db, const std::string& sql)
     c.exec(sql);
 }
 
-std::size_t
-count_writes(const testing::fake_ditio& server, const std::string& method, const std::string& path_end)
-{
-    auto w = server.integration_writes();
-    return static_cast<std::size_t>(std::count_if(
-        w.begin(),
-        w.end(),
-        [&](const testing::integration_write& x) { return x.method == method && x.path.ends_with(path_end); }
-    ));
-}
-
-std::size_t count_writes_containing(
-    const testing::fake_ditio& server, const std::string& method, const std::string& path_part
+// Integration API writes with `method` whose path ends with `path` (or, with `anywhere`, contains it).
+std::size_t count_writes(
+    const testing::fake_ditio& server,
+    const std::string& method,
+    const std::string& path,
+    bool anywhere = false
 )
 {
     auto w = server.integration_writes();
@@ -55,9 +48,19 @@ std::size_t count_writes_containing(
         w.begin(),
         w.end(),
         [&](const testing::integration_write& x) {
-            return x.method == method && x.path.find(path_part) != std::string::npos;
+            return x.method == method &&
+                   (anywhere ? x.path.find(path) != std::string::npos : x.path.ends_with(path));
         }
     ));
+}
+
+// Migrates, starts the daemon and waits until it runs.
+child start_daemon(fixture& fx)
+{
+    REQUIRE(fx.run({"migrate"}).exit_code == 0);
+    auto daemon = fx.start({"run"});
+    REQUIRE(wait_for_event(daemon, "app.started", 1, std::chrono::seconds{30}));
+    return daemon;
 }
 
 std::string project_sql(
@@ -127,9 +130,9 @@ TEST_CASE("e2e push: push project creates it once; pushing it again creates noth
     CHECK(server.integration_projects().size() == 1);
     CHECK(count_writes(server, "POST", "/integration/projects") == 2);
     CHECK(server.integration_writes().back().status == 200);
-    CHECK(count_writes_containing(server, "PATCH", "/integration/projects/") == 0);
-    CHECK(count_writes_containing(server, "PUT", "/integration/") == 0);
-    CHECK(count_writes_containing(server, "DELETE", "/integration/") == 0);
+    CHECK(count_writes(server, "PATCH", "/integration/projects/", true) == 0);
+    CHECK(count_writes(server, "PUT", "/integration/", true) == 0);
+    CHECK(count_writes(server, "DELETE", "/integration/", true) == 0);
 }
 
 TEST_CASE("e2e push: a changed row goes out again as a PATCH of the changed fields only")
@@ -271,7 +274,7 @@ TEST_CASE("e2e push: a work order already in Ditio is updated, never duplicated"
         INFO(r.err);
         CHECK(r.exit_code == 0);
         CHECK(count_writes(server, "POST", "/integration/tasks") == 2);
-        CHECK(count_writes_containing(server, "PATCH", "/integration/tasks/") == 0);
+        CHECK(count_writes(server, "PATCH", "/integration/tasks/", true) == 0);
         CHECK(server.integration_tasks().size() == 2);
         CHECK(
             query_text(fx.db(), "SELECT status FROM outbox_work_orders WHERE external_id = 'WO-2'") == "sent"
@@ -464,9 +467,7 @@ TEST_CASE("e2e push: the daemon pushes new rows within seconds and push project 
     auto o = push_options();
     o.settings["push.check_every"] = "\"200ms\"";
     fixture fx(o);
-    REQUIRE(fx.run({"migrate"}).exit_code == 0);
-    auto daemon = fx.start({"run"});
-    REQUIRE(wait_for_event(daemon, "app.started", 1, std::chrono::seconds{30}));
+    auto daemon = start_daemon(fx);
     exec_sql(fx.db(), project_sql("P-9001", "Hall"));
     CHECK(wait_for_count(
         fx.db(), "SELECT count(*) FROM outbox_projects WHERE status = 'sent'", 1, std::chrono::seconds{10}
@@ -584,10 +585,8 @@ TEST_CASE("e2e push: after a failed pass the daemon waits for push.interval, how
     o.settings["http.max_retries"] = "0";
     fixture fx(o);
     auto& server = fx.server();
-    REQUIRE(fx.run({"migrate"}).exit_code == 0);
     server.inject(status_fault(503, 1, {}, "/api/v4/integration/projects"));
-    auto daemon = fx.start({"run"});
-    REQUIRE(wait_for_event(daemon, "app.started", 1, std::chrono::seconds{30}));
+    auto daemon = start_daemon(fx);
     exec_sql(fx.db(), project_sql("P-1201", "Verksted"));
     REQUIRE(wait_for_event(daemon, "push.stopped", 1, std::chrono::seconds{10}));
     // Other programs keep committing (a new row, an unrelated table): no pass before the interval.
@@ -620,9 +619,7 @@ TEST_CASE("e2e push: a database locked by another program during a push costs a 
     o.settings["storage.busy_timeout"] = "\"200ms\"";
     fixture fx(o);
     auto& server = fx.server();
-    REQUIRE(fx.run({"migrate"}).exit_code == 0);
-    auto daemon = fx.start({"run"});
-    REQUIRE(wait_for_event(daemon, "app.started", 1, std::chrono::seconds{30}));
+    auto daemon = start_daemon(fx);
     server.hold_integration_write(1);
     exec_sql(fx.db(), project_sql("P-1301", "Garasje"));
     REQUIRE(server.wait_until_held(std::chrono::seconds{10}));
