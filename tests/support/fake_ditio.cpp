@@ -342,7 +342,6 @@ struct pools {
     };
     struct task {
         std::string fragment; // taskId .. taskPieceWorkId
-        std::string id;
     };
     struct resource {
         std::string head; // resourceId .. resourceTypeName
@@ -440,8 +439,7 @@ struct pools {
                          seed.wbs,
                          json_string_or_null(seed.chapter),
                          json_string_or_null(seed.piece_work)
-                     ),
-                     .id = seed.id}
+                     )}
                 );
             }
         }
@@ -1968,7 +1966,7 @@ struct fake_ditio::impl {
             refresh_pool_entry(*project, false);
         }
         if (!integration_pool_tasks_.count(task_id)) {
-            pools_.tasks.push_back({{}, task_id});
+            pools_.tasks.push_back({});
             integration_pool_tasks_[task_id] = static_cast<std::uint16_t>(pools_.tasks.size() - 1);
             refresh_pool_entry(*task, true);
         }
