@@ -347,9 +347,11 @@ TEST_CASE("metrics: counters accumulate across runs and runs are counted by resu
     failed.deleted = 4;
     m.run_finished(failed);
 
-    // A full re-sync whose sweep (rows deleted beyond the pages' tombstones) only shows in its totals.
+    // A full re-sync whose last page also swept rows beyond its tombstones.
     m.run_started("user", "full");
-    m.page_committed(page("user", 20, 1));
+    auto last = page("user", 20, 1);
+    last.swept = 30;
+    m.page_committed(last);
     auto swept = outcome("user", "ok");
     swept.mode = "full";
     swept.pages = 1;

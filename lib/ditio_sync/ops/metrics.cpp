@@ -162,9 +162,6 @@ void metrics::run_started(std::string_view stream, std::string_view /*mode*/)
         std::lock_guard lock(mutex_);
         auto& s = stream_locked(stream);
         s.running = true;
-        s.run_pages = 0;
-        s.run_upserted = 0;
-        s.run_deleted = 0;
     });
 }
 
@@ -175,10 +172,7 @@ void metrics::page_committed(const sync::page_progress& p)
         auto& s = stream_locked(p.stream);
         s.pages += 1;
         s.upserted += p.upserted;
-        s.deleted += p.deleted;
-        s.run_pages += 1;
-        s.run_upserted += p.upserted;
-        s.run_deleted += p.deleted;
+        s.deleted += p.deleted + p.swept;
     });
 }
 
@@ -187,11 +181,6 @@ void metrics::run_finished(const sync::run_outcome& r)
     guarded([&] {
         std::lock_guard lock(mutex_);
         auto& s = stream_locked(r.stream);
-        // The run's totals include rows its pages did not report one by one (a full re-sync's sweep).
-        s.pages += std::max<std::int64_t>(0, r.pages - s.run_pages);
-        s.upserted += std::max<std::int64_t>(0, r.upserted - s.run_upserted);
-        s.deleted += std::max<std::int64_t>(0, r.deleted - s.run_deleted);
-        s.run_pages = s.run_upserted = s.run_deleted = 0;
         s.running = false;
         auto it = s.runs.find(r.status);
         if (it == s.runs.end())

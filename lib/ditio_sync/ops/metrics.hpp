@@ -100,11 +100,7 @@ private:
         std::int64_t pages = 0;
         std::int64_t retries = 0;
         std::map<std::string, std::int64_t, std::less<>> runs; // by result
-        // What the pages of the run in progress reported, to top up from the run's totals at its end.
-        std::int64_t run_pages = 0;
-        std::int64_t run_upserted = 0;
-        std::int64_t run_deleted = 0;
-        bool running = false;
+        bool running = false;                                  // a run is in progress
         // Gauges.
         std::optional<time_point> last_success;
         std::optional<time_point> watermark;

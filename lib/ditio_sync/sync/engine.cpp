@@ -431,6 +431,7 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
                 static_cast<std::int64_t>(p->page->body.records.size()),
                 p->result.upserted,
                 p->result.deleted,
+                p->result.swept,
                 run_rows,
                 elapsed});
         // A long run says how far it is at a steady cadence, whatever the page size.

@@ -17,6 +17,7 @@ struct page_progress {
     std::int64_t records = 0;  // records on this page (live and tombstones)
     std::int64_t upserted = 0; // this page
     std::int64_t deleted = 0;  // this page
+    std::int64_t swept = 0;    // rows a full re-sync's last page marked deleted beyond its tombstones
     std::int64_t run_rows = 0; // records committed in this run so far
     std::chrono::milliseconds run_elapsed{0};
 };
