@@ -71,14 +71,16 @@ mirror_table::apply(const std::vector<ditio::record>& records, std::int64_t run_
         buffer.assign(v);
         return buffer;
     };
+    // The same for every record of the batch: bound once (reset() keeps bindings).
+    upsert_.bindNoCopy(":now", now);
+    upsert_.bind(":run", run_id);
+    tombstone_.bindNoCopy(":now", now);
     for (const auto& r : records) {
         if (!r.deleted) {
             upsert_.bindNoCopy(":id", text(id_, r.id));
             upsert_.bindNoCopy(":modified", text(modified_, r.modified));
             upsert_.bindNoCopy(":data", text(data_, r.json));
-            upsert_.bindNoCopy(":now", now);
             upsert_.bindNoCopy(":key", r.change_key);
-            upsert_.bind(":run", run_id);
             upsert_.exec();
             upsert_.reset();
             ++counts.upserted;
@@ -89,7 +91,6 @@ mirror_table::apply(const std::vector<ditio::record>& records, std::int64_t run_
                 ":deleted_at", text(deleted_at_, r.deleted_at.empty() ? r.modified : r.deleted_at)
             );
             tombstone_.bindNoCopy(":data", text(data_, r.json));
-            tombstone_.bindNoCopy(":now", now);
             tombstone_.bindNoCopy(":key", r.change_key);
             tombstone_.exec();
             tombstone_.reset();
