@@ -206,7 +206,7 @@ std::string format_status_text(const json::value& status)
                 );
         }
         if (!lines.empty())
-            out += "outbox (failed rows: SELECT * FROM outbox_projects WHERE status = 'failed')\n" + lines;
+            out += "outbox (a failed row keeps Ditio's message in last_error)\n" + lines;
     }
     return out;
 }
