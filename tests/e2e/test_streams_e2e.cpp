@@ -210,6 +210,16 @@ TEST_CASE("e2e: a full window Ditio refuses as too large is split, and a killed 
 
     // Hold a request well into the walk over the pieces, kill the process there, and resume.
     auto proc = fx.start_held(25, {"sync"});
+    // The pages before the held request commit on the database thread meanwhile: wait until the saved
+    // position is past the first piece, so the kill lands mid-walk whatever the machine's load.
+    REQUIRE(wait_for_count(
+        fx.db(),
+        "SELECT count(*) FROM sync_state, json_each(json_extract(run_params, '$.query')) AS q "
+        "WHERE stream = 'machine-registrations' AND json_extract(q.value, '$[0]') = 'FromDateTime' "
+        "AND json_extract(q.value, '$[1]') > '2026-07-01'",
+        1,
+        std::chrono::seconds{30}
+    ));
     proc.kill(SIGKILL);
     proc.wait();
     fx.server().release();
