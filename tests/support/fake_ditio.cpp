@@ -2002,6 +2002,38 @@ struct fake_ditio::impl {
         return error_reply(404, "NotFound", fmt::format("No endpoint matches '{}'.", path));
     }
 
+    // An error answer that repeats the request as a careless server might: the credentials in every form
+    // a redactor must catch.
+    static reply echo_reply(const request_t& req, const fault& f)
+    {
+        std::string auth(req[http::field::authorization]);
+        auto bare = auth.substr(std::min(auth.size(), auth.find(' ') + 1));
+        auto text = fmt::format(
+            "rejected request: Authorization: {} (as {}; token {}); body: {}",
+            auth,
+            to_lower(auth),
+            bare,
+            std::string_view(req.body())
+        );
+        reply r;
+        r.status = f.status;
+        if (f.body == "html") {
+            r.content_type = "text/html";
+            r.body = "<html><body><h1>Error</h1><pre>" + text + "</pre></body></html>";
+            return r;
+        }
+        r.body = "{\"error\":";
+        append_json_string(
+            r.body, std::string_view(req.body()).empty() ? auth : std::string_view(req.body())
+        );
+        r.body += ",\"error_description\":";
+        append_json_string(r.body, text);
+        r.body += ",\"message\":";
+        append_json_string(r.body, text);
+        r.body += '}';
+        return r;
+    }
+
     response_t make_response(const request_t& req, reply&& r) const
     {
         response_t res{static_cast<http::status>(r.status), req.version()};
@@ -2132,7 +2164,18 @@ struct fake_ditio::impl {
         }
 
         reply r;
-        if (f && f->what == fault::kind::status) {
+        if (f && f->what == fault::kind::echo) {
+            r = echo_reply(req, *f);
+        } else if (f && f->what == fault::kind::token_cycle) {
+            auto sent = params.count("continuationtoken") ? params.at("continuationtoken") : std::string{};
+            auto next = sent == "cycle-a" ? "cycle-b" : "cycle-a";
+            r.body = fmt::format(
+                R"({{"data":[],"links":{{}},"continuationToken":"{}","syncTypeName":"full","recordCount":0,)"
+                R"("deletedRecordCount":0}})",
+                next
+            );
+            r.continuation_token = next;
+        } else if (f && f->what == fault::kind::status) {
             r.status = f->status;
             r.body =
                 f->body.empty() ? simple_error(fault_status_error(f->status), "Injected fault.") : f->body;
@@ -2159,6 +2202,10 @@ struct fake_ditio::impl {
             if (!co_await maybe_hold(ctl, write_requests_, write_hold_at_))
                 co_return std::pair{action::reset, response_t{}};
         }
+        if (f && f->what == fault::kind::reset_after)
+            co_return std::pair{action::reset, response_t{}};
+        if (f && f->what == fault::kind::date)
+            r.headers.emplace_back(http::field::date, f->header);
         auto what = f && f->what == fault::kind::truncate ? action::truncate : action::respond;
         co_return std::pair{what, make_response(req, std::move(r))};
     }

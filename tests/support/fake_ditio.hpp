@@ -82,12 +82,20 @@ struct fault {
         delay,               // answer normally after `delay`
         html_200,            // answer 200 text/html with a proxy-style error page
         reject_continuation, // answer 400 InvalidContinuationToken to a request that carries a token
+        reset_after,         // act on the request as usual (a write is applied), then close unanswered
+        date,                // answer as usual, with the Date header `header` (a clock far off)
+        token_cycle,         // a page without records and the continuation token "cycle-a", or "cycle-b"
+                             // to a request carrying "cycle-a": A -> B -> A -> ...
+        echo,                // answer `status` with an error that repeats the request: its Authorization
+                             // value (as sent, in lower case, and the bare token) and its body; in JSON
+                             // (error, error_description, message) or, with `body` "html", an HTML page
     };
     kind what = kind::status;
     std::string path_suffix;
     int count = 1;
     int status = 503;
     std::string body;
+    std::string header; // date: the Date header's value
     std::optional<std::string> retry_after;
     std::chrono::milliseconds delay{0};
 };
