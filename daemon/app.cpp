@@ -22,7 +22,9 @@
 #include <ditio_sync/util/clock.hpp>
 #include <ditio_sync/util/file_watch.hpp>
 #include <ditio_sync/util/net.hpp>
+#include <ditio_sync/util/redact.hpp>
 #include <ditio_sync/util/stop.hpp>
+#include <ditio_sync/util/text.hpp>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -539,7 +541,16 @@ void reload(
     } catch (const std::exception& e) {
         // Logging is set up from the new file only once it passed every check: this line uses the old.
         log::error(app, "app.reload_failed", {{"error", e.what()}});
+    } catch (...) {
+        log::error(app, "app.reload_failed", {{"error", "unknown error"}});
     }
+}
+
+// Text from a server or the database, fit for the terminal: redacted, bounded, control characters
+// written out.
+std::string shown(std::string_view text)
+{
+    return util::terminal_safe(util::safe_excerpt(text, util::max_excerpt_bytes));
 }
 
 // What `push` says about one outbox row, read back from the database after the pass.
@@ -548,9 +559,9 @@ std::string describe_outcome(const std::optional<store::outbox_outcome>& o)
     if (!o)
         return "the row is gone from the outbox";
     if (o->status == "sent")
-        return fmt::format("{}: sent (Ditio id {})", o->what, o->ditio_id.value_or("?"));
-    return fmt::format(
-        "{}: {}{}{}", o->what, o->status, o->last_error ? ": " : "", o->last_error.value_or("")
+        return shown(fmt::format("{}: sent (Ditio id {})", o->what, o->ditio_id.value_or("?")));
+    return shown(
+        fmt::format("{}: {}{}{}", o->what, o->status, o->last_error ? ": " : "", o->last_error.value_or(""))
     );
 }
 
@@ -792,7 +803,7 @@ int cmd_check(const options& opt)
         co_return t ? boost::system::error_code{} : t.error();
     }());
     if (ok) {
-        std::cout << fmt::format("token: {}\n", detail);
+        std::cout << fmt::format("token: {}\n", shown(detail));
         return ok == auth::errc::refused ? exit_code::auth_refused : exit_code::sync_failed;
     }
     std::cout << fmt::format("token: ok ({})\n", cfg.ditio.identity_base);

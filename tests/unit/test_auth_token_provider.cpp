@@ -308,4 +308,84 @@ TEST_CASE("token_provider: a 503 from the token endpoint is unavailable, and the
     CHECK(h.token_requests() == 2);
 }
 
+TEST_CASE("token_provider: expires_in of 1e300, -5 or a string is clamped to a second .. a day")
+{
+    auto answer = [](std::string expires_in) {
+        dt::fault f;
+        f.what = dt::fault::kind::status;
+        f.path_suffix = "/connect/token";
+        f.status = 200;
+        f.count = 1;
+        f.body =
+            R"({"access_token":"clamped-token-1","token_type":"Bearer","expires_in":)" + expires_in + "}";
+        return f;
+    };
+    SUBCASE("1e300: a day")
+    {
+        harness h;
+        h.server.inject(answer("1e300"));
+        REQUIRE(h.get().value() == "clamped-token-1");
+        h.clock.advance(std::chrono::hours{24} - 61s);
+        CHECK(h.get().has_value());
+        CHECK(h.token_requests() == 1);
+        h.clock.advance(2s); // within the one-minute margin of a day
+        CHECK(h.get().has_value());
+        CHECK(h.token_requests() == 2);
+    }
+    SUBCASE("18446744073709551615 (beyond int64): a day")
+    {
+        harness h;
+        h.server.inject(answer("18446744073709551615"));
+        REQUIRE(h.get().has_value());
+        h.clock.advance(std::chrono::hours{25});
+        CHECK(h.get().has_value());
+        CHECK(h.token_requests() == 2);
+    }
+    SUBCASE("-5 and -1e300: a second")
+    {
+        for (const auto* value : {"-5", "-1e300"}) {
+            CAPTURE(value);
+            harness h;
+            h.server.inject(answer(value));
+            REQUIRE(h.get().has_value());
+            h.clock.advance(1s);
+            CHECK(h.get().has_value());
+            CHECK(h.token_requests() == 2);
+        }
+    }
+    SUBCASE("a string: Ditio's documented 1800 s")
+    {
+        harness h;
+        h.server.inject(answer(R"("soon")"));
+        REQUIRE(h.get().has_value());
+        h.clock.advance(1800s - 61s);
+        CHECK(h.get().has_value());
+        CHECK(h.token_requests() == 1);
+    }
+}
+
+TEST_CASE("token_provider: an identity server that echoes the request in its error leaks no secret")
+{
+    for (int status : {400, 401, 500}) {
+        for (const auto* shape : {"json", "html"}) {
+            CAPTURE(status);
+            CAPTURE(shape);
+            harness h(server_options(), "echoed-s3cret-Value");
+            dt::fault f;
+            f.what = dt::fault::kind::echo;
+            f.path_suffix = "/connect/token";
+            f.status = status;
+            f.body = shape;
+            h.server.inject(f);
+            std::string detail;
+            auto t = h.get(&detail);
+            CHECK_FALSE(t.has_value());
+            CHECK_FALSE(detail.empty());
+            CHECK(detail.find("echoed-s3cret") == std::string::npos);
+            CHECK(h.log_text.str().find("echoed-s3cret") == std::string::npos);
+            CHECK(detail.find("s3cret") == std::string::npos);
+        }
+    }
+}
+
 TEST_SUITE_END();

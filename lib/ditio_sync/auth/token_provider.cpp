@@ -2,10 +2,14 @@
 #include <ditio_sync/http/error.hpp>
 #include <ditio_sync/http/url.hpp>
 #include <ditio_sync/util/asio.hpp>
+#include <ditio_sync/util/redact.hpp>
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/parse.hpp>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
 
 namespace ditio_sync::auth {
 
@@ -37,16 +41,49 @@ public:
 };
 #pragma GCC diagnostic pop
 
-std::string oauth_error_of(const std::string& body)
+// The OAuth error code and its description from a token endpoint's error body, each redacted and cut:
+// an identity server may echo the request (client_secret included) in either.
+struct oauth_answer {
+    std::string code;
+    std::string description;
+};
+
+oauth_answer oauth_error_of(const std::string& body)
 {
     boost::system::error_code ec;
     auto v = json::parse(body, ec);
     if (ec || !v.is_object())
         return {};
     const auto& o = v.get_object();
-    if (auto it = o.find("error"); it != o.end() && it->value().is_string())
-        return std::string(it->value().get_string());
-    return {};
+    auto text = [&](std::string_view key) {
+        auto* x = o.if_contains(key);
+        return x && x->is_string() ? util::safe_excerpt(x->get_string(), 512) : std::string{};
+    };
+    auto description = text("error_description");
+    return {text("error"), description.empty() ? text("message") : description};
+}
+
+// Ditio documents 1800 s; a token is taken for at least a second and at most a day, whatever expires_in
+// says (1e300, -5 and "soon" included).
+std::int64_t lifetime_seconds(const json::value* exp)
+{
+    constexpr std::int64_t fallback = 1800;
+    constexpr std::int64_t longest = 86400;
+    if (!exp)
+        return fallback;
+    if (exp->is_int64())
+        return std::clamp<std::int64_t>(exp->get_int64(), 1, longest);
+    if (exp->is_uint64())
+        return exp->get_uint64() > static_cast<std::uint64_t>(longest)
+                   ? longest
+                   : static_cast<std::int64_t>(exp->get_uint64());
+    if (exp->is_double()) {
+        auto d = exp->get_double();
+        if (std::isnan(d))
+            return fallback;
+        return static_cast<std::int64_t>(std::clamp(d, 1.0, static_cast<double>(longest)));
+    }
+    return fallback;
 }
 
 std::string advice_for(const std::string& oauth_error)
@@ -77,6 +114,7 @@ token_provider::token_provider(
 )
     : http_(http), settings_(std::move(settings)), clock_(clock), log_(std::move(logger))
 {
+    util::secrets().add_secret(settings_.client_secret);
 }
 
 bool token_provider::fresh() const
@@ -167,15 +205,10 @@ asio::awaitable<boost::system::result<std::string>> token_provider::refresh(std:
             finish(errc::unavailable, "token endpoint answered 200 without an access_token");
             co_return make_error_code(errc::unavailable);
         }
-        std::int64_t seconds = 1800; // Ditio's documented default when expires_in is missing
-        if (exp && exp->is_int64())
-            seconds = exp->get_int64();
-        else if (exp && exp->is_uint64())
-            seconds = static_cast<std::int64_t>(exp->get_uint64());
-        else if (exp && exp->is_double())
-            seconds = static_cast<std::int64_t>(exp->get_double());
+        auto seconds = lifetime_seconds(exp);
         token_ = std::string(tok->get_string());
-        lifetime_ = std::chrono::seconds{std::max<std::int64_t>(seconds, 1)};
+        util::secrets().add_token(token_);
+        lifetime_ = std::chrono::seconds{seconds};
         expires_at_ = started + lifetime_;
         ++refreshes_;
         log::info(log_, "auth.token_refreshed", {{"expires_in_s", seconds}});
@@ -184,18 +217,20 @@ asio::awaitable<boost::system::result<std::string>> token_provider::refresh(std:
         finish({}, {});
         co_return token_;
     }
-    auto oauth_error = oauth_error_of(res->body());
+    auto [oauth_code, description] = oauth_error_of(res->body());
+    auto said =
+        description.empty() ? std::string{} : fmt::format(" (the identity server said: {})", description);
     if ((status == 400 || status == 401 || status == 403) &&
-        (oauth_error == "invalid_client" || oauth_error == "invalid_scope" ||
-         oauth_error == "unauthorized_client" || oauth_error.empty() || oauth_error == "invalid_grant" ||
-         oauth_error == "unsupported_grant_type")) {
-        auto why = advice_for(oauth_error.empty() ? fmt::format("HTTP {}", status) : oauth_error);
-        log::error(log_, "auth.refused", {{"status", status}, {"error", oauth_error}, {"hint", why}});
+        (oauth_code == "invalid_client" || oauth_code == "invalid_scope" ||
+         oauth_code == "unauthorized_client" || oauth_code.empty() || oauth_code == "invalid_grant" ||
+         oauth_code == "unsupported_grant_type")) {
+        auto why = advice_for(oauth_code.empty() ? fmt::format("HTTP {}", status) : oauth_code) + said;
+        log::error(log_, "auth.refused", {{"status", status}, {"error", oauth_code}, {"hint", why}});
         finish(errc::refused, why);
         co_return make_error_code(errc::refused);
     }
     auto why = fmt::format(
-        "token endpoint answered HTTP {}{}", status, oauth_error.empty() ? "" : " " + oauth_error
+        "token endpoint answered HTTP {}{}{}", status, oauth_code.empty() ? "" : " " + oauth_code, said
     );
     finish(errc::unavailable, why);
     co_return make_error_code(errc::unavailable);
@@ -208,6 +243,7 @@ void token_provider::set_credentials(std::string client_id, std::string client_s
         return;
     settings_.client_id = std::move(client_id);
     settings_.client_secret = std::move(client_secret);
+    util::secrets().add_secret(settings_.client_secret);
     settings_.scope = std::move(scope);
     token_.clear();
     expires_at_ = {};

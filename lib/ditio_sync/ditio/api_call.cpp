@@ -1,5 +1,7 @@
 #include <ditio_sync/ditio/api_call.hpp>
 #include <ditio_sync/http/error.hpp>
+#include <ditio_sync/util/redact.hpp>
+#include <ditio_sync/util/text.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/throw_exception.hpp>
@@ -26,29 +28,32 @@ std::string describe_error_body(int status, const std::string& body)
     if (!ec && v.is_object()) {
         const auto& o = v.get_object();
         std::string out = fmt::format("HTTP {}", status);
+        // Each piece is cut before the next is added: a 50 MB message costs no 50 MB string.
+        auto add = [&](std::string_view sep, std::string_view text) {
+            if (out.size() < util::max_excerpt_bytes)
+                out += fmt::format("{}{}", sep, util::clip(text, util::max_excerpt_bytes));
+        };
         if (auto* e = o.if_contains("error"); e && e->is_string())
-            out += fmt::format(" {}", std::string_view(e->get_string()));
+            add(" ", e->get_string());
         if (auto* m = o.if_contains("message"); m && m->is_string())
-            out += fmt::format(": {}", std::string_view(m->get_string()));
+            add(": ", m->get_string());
         if (auto* errs = o.if_contains("errors"); errs && errs->is_array()) {
             for (const auto& item : errs->get_array())
                 if (auto* m = item.is_object() ? item.get_object().if_contains("message") : nullptr;
                     m && m->is_string())
-                    out += fmt::format("; {}", std::string_view(m->get_string()));
+                    add("; ", m->get_string());
         }
-        return out;
+        return util::safe_excerpt(out, util::max_excerpt_bytes);
     }
-    // Printable ASCII only, so the excerpt cannot break a JSON log line or split a UTF-8 character.
-    std::string excerpt = body.substr(0, 200);
-    for (auto& c : excerpt)
+    // An excerpt of an HTML page or plain text, printable ASCII only, so it cannot break a JSON log line or
+    // split a UTF-8 character. Redacted before it is cut: an intermediary may echo the request's headers.
+    constexpr std::size_t excerpt_bytes = 200;
+    std::string head = body.substr(0, excerpt_bytes + 4096);
+    for (auto& c : head)
         if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f)
             c = ' ';
-    // An intermediary that echoes request headers must not put the bearer token into logs.
-    for (auto pos = excerpt.find("Bearer "); pos != std::string::npos;
-         pos = excerpt.find("Bearer ", pos + 7)) {
-        auto end = excerpt.find_first_of(" \"'<,;", pos + 7);
-        excerpt.replace(pos + 7, (end == std::string::npos ? excerpt.size() : end) - (pos + 7), "[redacted]");
-    }
+    auto redacted = util::secrets().redact(head, head.size() < body.size());
+    auto excerpt = util::clip(redacted, excerpt_bytes, redacted.size() + (body.size() - head.size()));
     return excerpt.empty() ? fmt::format("HTTP {}", status) : fmt::format("HTTP {}: {}", status, excerpt);
 }
 

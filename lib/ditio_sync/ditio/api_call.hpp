@@ -112,7 +112,7 @@ private:
 };
 
 // Ditio's error body ({"error","message"} or v5 {"message","errors":[...]}) as one line, or a short
-// excerpt of a non-JSON body.
+// excerpt of a non-JSON body; redacted (util/redact.hpp) and at most util::max_excerpt_bytes long.
 std::string describe_error_body(int status, const std::string& body);
 
 // Retry-After in seconds or as an HTTP date (relative to `now`); nullopt when absent or unreadable.

@@ -1,4 +1,6 @@
 #include <ditio_sync/log/log.hpp>
+#include <ditio_sync/util/redact.hpp>
+#include <ditio_sync/util/text.hpp>
 
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
@@ -14,6 +16,9 @@
 
 namespace ditio_sync::log {
 namespace {
+
+// A log field's string values are cut beyond this (an error excerpt is already cut shorter where it is made).
+constexpr std::size_t max_field_bytes = 4096;
 
 std::atomic<config::log_format> current_format{config::log_format::json};
 bool current_journal_priority = false;
@@ -59,19 +64,43 @@ std::string lower(std::string_view s)
     return out;
 }
 
+// A string value in the text format: as it is when that is unambiguous, else quoted; either way with its
+// control characters written out (util::terminal_safe), as the text format is read on a terminal.
 void append_text_value(std::string& out, const boost::json::value& v)
 {
-    if (v.is_string()) {
-        auto s = v.get_string();
-        bool plain = !s.empty() && std::none_of(s.begin(), s.end(), [](char c) {
-            return c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20;
-        });
-        if (plain)
-            out.append(s.data(), s.size());
-        else
-            out += boost::json::serialize(v);
-    } else {
+    if (!v.is_string()) {
         out += boost::json::serialize(v);
+        return;
+    }
+    auto s = std::string_view(v.get_string());
+    auto safe = util::terminal_safe(s);
+    bool plain = !s.empty() && safe == s &&
+                 std::none_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '"' || c == '='; });
+    if (plain) {
+        out += safe;
+        return;
+    }
+    out += '"';
+    for (char c : safe) {
+        if (c == '"')
+            out += '\\';
+        out += c;
+    }
+    out += '"';
+}
+
+// Every string in a field value, however nested, redacted and bounded.
+void make_safe(boost::json::value& v)
+{
+    if (v.is_string()) {
+        auto s = std::string_view(v.get_string());
+        v = util::safe_excerpt(s, max_field_bytes);
+    } else if (v.is_array()) {
+        for (auto& item : v.get_array())
+            make_safe(item);
+    } else if (v.is_object()) {
+        for (auto& [k, item] : v.get_object())
+            make_safe(item);
     }
 }
 
@@ -168,9 +197,12 @@ void event(
 {
     if (!lg || !lg->should_log(level))
         return;
-    for (auto& [k, v] : fields)
+    for (auto& [k, v] : fields) {
         if (is_secret_field(k))
-            v = "[redacted]";
+            v = util::redacted_mark;
+        else
+            make_safe(v);
+    }
     lg->log(level, "{}", format_fields(current_format, name, fields));
 }
 

@@ -1,5 +1,6 @@
 // Structured logging: every line is one event with a stable name and typed fields, written as a JSON
-// object per line or as readable text, from the same call site. Fields named like secrets are redacted.
+// object per line or as readable text, from the same call site. Fields named like secrets are redacted;
+// every other string value passes the process's redactor (util/redact.hpp) and is cut at 4 KB.
 #pragma once
 
 #include <ditio_sync/config/config.hpp>
@@ -27,7 +28,8 @@ int journal_priority_of(spdlog::level::level_enum level);
 logger_ptr get(std::string_view name);
 
 // Writes one event. Values of fields whose names look secret (authorization, secret, password, any
-// *token* except continuation tokens) are replaced by "[redacted]".
+// *token* except continuation tokens) are replaced by "[redacted]"; in the others, whatever the redactor
+// knows or recognises as a credential is.
 void event(
     const logger_ptr& lg,
     spdlog::level::level_enum level,

@@ -3,6 +3,8 @@
 #include <ditio_sync/store/migrations.hpp>
 #include <ditio_sync/store/outbox.hpp>
 #include <ditio_sync/store/sync_state.hpp>
+#include <ditio_sync/util/redact.hpp>
+#include <ditio_sync/util/text.hpp>
 #include <ditio_sync/util/time.hpp>
 
 #include <SQLiteCpp/Statement.h>
@@ -23,13 +25,21 @@ json::value opt(const std::optional<std::string>& v)
     return v ? json::value(*v) : json::value(nullptr);
 }
 
+// A value as the terminal shows it: Ditio's messages may hold newlines and escape sequences.
 std::string text_of(const json::value& v)
 {
     if (v.is_null())
         return "-";
     if (v.is_string())
-        return std::string(v.get_string());
+        return util::terminal_safe(v.get_string());
     return json::serialize(v);
+}
+
+// An error column, redacted again on the way out: a database written by an older version may hold text
+// that this one's redactor would have kept out.
+json::value error_text(const std::optional<std::string>& v)
+{
+    return v ? json::value(util::safe_excerpt(*v, util::max_excerpt_bytes)) : json::value(nullptr);
 }
 
 } // namespace
@@ -82,7 +92,7 @@ json::value collect_status(
                 }
             o["data_complete_through"] = complete_through;
             o["last_success_at"] = state ? opt(state->last_success_at) : json::value(nullptr);
-            o["last_error"] = state ? opt(state->last_error) : json::value(nullptr);
+            o["last_error"] = state ? error_text(state->last_error) : json::value(nullptr);
             o["last_error_at"] = state ? opt(state->last_error_at) : json::value(nullptr);
             o["unavailable_since"] = state ? opt(state->unavailable_at) : json::value(nullptr);
             o["next_run_at"] = state && is_enabled ? opt(state->next_run_at) : json::value(nullptr);
@@ -106,8 +116,10 @@ json::value collect_status(
                 r["pages"] = q.getColumn(5).getInt64();
                 r["rows_upserted"] = q.getColumn(6).getInt64();
                 r["rows_deleted"] = q.getColumn(7).getInt64();
-                r["error"] =
-                    q.getColumn(8).isNull() ? json::value(nullptr) : json::value(q.getColumn(8).getString());
+                r["error"] = error_text(
+                    q.getColumn(8).isNull() ? std::nullopt
+                                            : std::optional<std::string>(q.getColumn(8).getString())
+                );
                 json::value seconds = nullptr;
                 if (!q.getColumn(4).isNull()) {
                     auto a = util::parse_iso8601(q.getColumn(3).getString());

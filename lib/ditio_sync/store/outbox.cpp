@@ -1,5 +1,7 @@
 #include <ditio_sync/store/database.hpp>
 #include <ditio_sync/store/outbox.hpp>
+#include <ditio_sync/util/redact.hpp>
+#include <ditio_sync/util/text.hpp>
 
 #include <SQLiteCpp/Statement.h>
 #include <boost/json/parse.hpp>
@@ -189,7 +191,7 @@ bool outbox_store::record_attempt(
             )
         );
         if (error)
-            q.bind(1, *error);
+            q.bind(1, util::safe_excerpt(*error, util::max_excerpt_bytes));
         else
             q.bind(1);
         q.bind(2, now);
@@ -224,10 +226,11 @@ bool outbox_store::mark_waiting(const outbox_row& row, const std::string& why)
             "UPDATE outbox_work_orders SET last_error = ? WHERE id = ? AND revision = ? AND last_error IS "
             "NOT ?"
         );
-        q.bind(1, why);
+        auto safe = util::safe_excerpt(why, util::max_excerpt_bytes);
+        q.bind(1, safe);
         q.bind(2, row.id);
         q.bind(3, row.revision);
-        q.bind(4, why);
+        q.bind(4, safe);
         return q.exec() == 1;
     });
 }

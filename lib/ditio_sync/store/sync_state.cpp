@@ -1,5 +1,7 @@
 #include <ditio_sync/store/database.hpp>
 #include <ditio_sync/store/sync_state.hpp>
+#include <ditio_sync/util/redact.hpp>
+#include <ditio_sync/util/text.hpp>
 
 #include <SQLiteCpp/Transaction.h>
 #include <fmt/format.h>
@@ -248,12 +250,13 @@ commit_result sync_store::commit_page(const page_commit& pc)
 void sync_store::fail_run(
     const std::string& stream,
     std::int64_t run_id,
-    const std::string& error,
+    const std::string& error_text,
     const std::string& now,
     bool abandon
 )
 {
     guarded("recording a failed run", [&] {
+        auto error = util::safe_excerpt(error_text, util::max_excerpt_bytes);
         SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
         SQLite::Statement r(
             db_, "UPDATE sync_runs SET status = 'failed', finished_at = :now, error = :err WHERE id = :run"
@@ -298,9 +301,12 @@ void sync_store::interrupt_run(const std::string& stream, std::int64_t run_id, c
     });
 }
 
-void sync_store::record_error(const std::string& stream, const std::string& error, const std::string& now)
+void sync_store::record_error(
+    const std::string& stream, const std::string& error_text, const std::string& now
+)
 {
     guarded("recording an error", [&] {
+        auto error = util::safe_excerpt(error_text, util::max_excerpt_bytes);
         SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
         ensure_row(stream, now);
         SQLite::Statement st(

@@ -83,7 +83,8 @@ public:
     // the optional sweep and the run's end.
     commit_result commit_page(const page_commit& pc);
 
-    // The run failed: keep its checkpoint (the next attempt resumes), record the error. With `abandon`
+    // The run failed: keep its checkpoint (the next attempt resumes), record the error (redacted and cut to
+    // util::max_excerpt_bytes, as every error this store writes). With `abandon`
     // the run is dropped instead, so the next attempt starts afresh from the current configuration.
     void fail_run(
         const std::string& stream,
