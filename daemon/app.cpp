@@ -181,11 +181,22 @@ http::client_options http_options(const config::config& cfg)
     return o;
 }
 
+// The client secret; a secret file that others may read is taken, with a warning.
+std::string read_secret(const config::config& cfg)
+{
+    std::vector<std::string> warnings;
+    auto secret = config::resolve_client_secret(cfg, config::process_environment(), &warnings);
+    util::secrets().add_secret(secret); // from now on, whatever is logged or printed
+    for (const auto& w : warnings)
+        log::warn(log::get("app"), "config.secret_file_readable", {{"warning", w}});
+    return secret;
+}
+
 // Everything that can be wrong with the settings, checked before the database is touched: the secret,
 // HTTPS_PROXY and the trust anchors. Returns the client secret; throws config_error.
 std::string preflight(const config::config& cfg)
 {
-    auto secret = config::resolve_client_secret(cfg, config::process_environment());
+    auto secret = read_secret(cfg);
     http_options(cfg);
     http::make_tls_context(cfg.http.ca_file);
     return secret;
@@ -496,7 +507,7 @@ void reload(
     auto app = log::get("app");
     try {
         auto fresh = load_config(opt, config::need_credentials::yes, false);
-        auto secret = config::resolve_client_secret(fresh, config::process_environment());
+        auto secret = read_secret(fresh);
         auto streams = settings_for(fresh, resolve_streams(fresh.sync.streams));
         // What lives in objects built once at start-up: changing it needs a restart.
         std::vector<std::string> restart;

@@ -108,6 +108,48 @@ TEST_CASE("e2e hostile: API errors that echo the Authorization header, in any fo
     }
 }
 
+TEST_CASE("e2e hostile: a secret file others may read is used with a warning; /dev/zero is refused on reload")
+{
+    fixture_options o;
+    o.records = 100;
+    o.settings["sync.interval"] = R"("1s")";
+    fixture fx(o);
+    auto secret_file = fx.dir() / "client_secret";
+    {
+        std::ofstream(secret_file) << fx.secret() << "\n";
+    }
+    fs::permissions(secret_file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
+    fx.set_setting("ditio.client_secret_file", fmt::format("\"{}\"", secret_file.string()));
+    const std::map<std::string, std::string> no_env_secret{{"DITIO_CLIENT_SECRET", ""}};
+
+    auto check = fx.run({"check"}, no_env_secret);
+    INFO(check.err);
+    CHECK(check.exit_code == 0);
+    auto warned = lines_with_event(check.err, "config.secret_file_readable");
+    REQUIRE(warned.size() == 1);
+    CHECK(contains(warned[0], "readable by every user of this machine"));
+    CHECK_FALSE(contains(warned[0], secret_file.string()));
+
+    // A reload that would read /dev/zero is refused at once; the daemon goes on with the secret it has.
+    fs::permissions(secret_file, fs::perms::owner_read | fs::perms::owner_write);
+    auto daemon = fx.start({"run"}, no_env_secret);
+    REQUIRE(wait_for_event(daemon, "sync.run_finished", 1, std::chrono::seconds{60}));
+    CHECK(lines_with_event(daemon.err_so_far(), "config.secret_file_readable").empty());
+    fx.set_setting("ditio.client_secret_file", R"("/dev/zero")");
+    daemon.kill(SIGHUP);
+    REQUIRE(wait_for_event(daemon, "app.reload_failed", 1, std::chrono::seconds{30}));
+    auto runs = lines_with_event(daemon.err_so_far(), "sync.run_finished").size();
+    fx.server().insert(5);
+    REQUIRE(wait_for_event(daemon, "sync.run_finished", runs + 1, std::chrono::seconds{60}));
+    daemon.kill(SIGTERM);
+    auto res = daemon.wait();
+    CHECK(res.exit_code == 0);
+    auto failed = lines_with_event(res.err, "app.reload_failed");
+    REQUIRE(failed.size() == 1);
+    CHECK(contains(failed[0], "not a regular file"));
+    check_mirror_exact(fx.server(), fx.db());
+}
+
 // ------------------------------------------------------------------------------ the server's answers
 
 TEST_CASE("e2e hostile: an error message of 50 MB costs a few KB of log and database")
@@ -151,6 +193,31 @@ TEST_CASE("e2e hostile: status writes out the control characters of Ditio's mess
     CHECK(status.out.find('\x07') == std::string::npos);
     CHECK(status.out.find("\xc2\x9b") == std::string::npos);
     CHECK(contains(status.out, "bad\\nrequest \\x1b[31mRED\\x1b[0m \\x1b]0;owned\\x07 \\u009b2J"));
+}
+
+// ----------------------------------------------------------------------------- the operator's mistakes
+
+TEST_CASE("e2e hostile: a reload with a key of 50,000 dotted parts is refused and the daemon goes on")
+{
+    fixture_options o;
+    o.records = 100;
+    o.settings["sync.interval"] = R"("1s")";
+    fixture fx(o);
+    auto daemon = fx.start({"run"});
+    REQUIRE(wait_for_event(daemon, "sync.run_finished", 1, std::chrono::seconds{60}));
+    std::string key = "a";
+    for (int i = 0; i < 50'000; ++i)
+        key += ".a";
+    fx.write_config(key + " = 1\n");
+    daemon.kill(SIGHUP);
+    REQUIRE(wait_for_event(daemon, "app.reload_failed", 1, std::chrono::seconds{30}));
+    auto runs = lines_with_event(daemon.err_so_far(), "sync.run_finished").size();
+    REQUIRE(wait_for_event(daemon, "sync.run_finished", runs + 1, std::chrono::seconds{60}));
+    daemon.kill(SIGTERM);
+    auto res = daemon.wait();
+    CHECK(res.signal == 0);
+    CHECK(res.exit_code == 0);
+    CHECK(contains(lines_with_event(res.err, "app.reload_failed").at(0), "dotted key of more than 16 parts"));
 }
 
 TEST_SUITE_END();

@@ -571,7 +571,11 @@ std::string table_base(fixture& fx, const fs::path& db)
 std::vector<bad_input> bad_inputs(const fs::path& dir, std::size_t base_lines)
 {
     const std::string pasted = "hunter2-pasted-secret-4f1c";
+    std::string huge_key = "a";
+    for (int i = 0; i < 50'000; ++i)
+        huge_key += ".a";
     write_text(dir / "empty-secret", "\n");
+    write_text(dir / "big-secret", std::string(10'000, 's'));
     write_text(dir / "garbage-ca.pem", "not a certificate\n");
     write_text(dir / "creds" / "client_secret", "");
     const auto ditio = std::string("client_id = \"demo-client\"\n");
@@ -646,6 +650,28 @@ std::vector<bad_input> bad_inputs(const fs::path& dir, std::size_t base_lines)
         {.what = "interval overflowing",
          .append = "[sync]\ninterval = \"99999999999999999d\"\n",
          .expect = {"sync.interval"}},
+        {.what = "interval that used to wrap (200000d)",
+         .append = "[sync]\ninterval = \"200000d\"\n",
+         .expect = {"sync.interval: must be between 1s and 30d"}},
+        {.what = "interval that used to wrap (99999999999d)",
+         .append = "[sync]\ninterval = \"99999999999d\"\n",
+         .expect = {"sync.interval: must be between 1s and 30d"}},
+        {.what = "busy_timeout that used to mean no wait (25d)",
+         .replace = {{"[storage]\n", "[storage]\nbusy_timeout = \"25d\"\n"}},
+         .expect = {"storage.busy_timeout: must be between 0ms and 10m"}},
+        {.what = "a stream's interval out of range",
+         .append = "[streams.\"user\"]\ninterval = \"31d\"\n",
+         .expect = {"streams.\"user\".interval: must be between 1s and 30d"}},
+        {.what = "keep_runs_for out of range",
+         .replace = {{"[storage]\n", "[storage]\nkeep_runs_for = \"12h\"\n"}},
+         .expect = {"storage.keep_runs_for: must be between 1d and 3650d"}},
+        {.what = "a key of 50,000 dotted parts",
+         .append = huge_key + " = 1\n",
+         .expect = {"dotted key of more than 16 parts"}},
+        {.what = "a key of 50,000 dotted parts with check",
+         .args = {"check"},
+         .append = huge_key + " = 1\n",
+         .expect = {"dotted key of more than 16 parts"}},
         {.what = "overlap below 1m", .append = "[sync]\noverlap = \"30s\"\n", .expect = {"sync.overlap"}},
         {.what = "overlap above 30d", .append = "[sync]\noverlap = \"31d\"\n", .expect = {"sync.overlap"}},
         {.what = "full_ahead not a duration",
@@ -758,6 +784,19 @@ std::vector<bad_input> bad_inputs(const fs::path& dir, std::size_t base_lines)
          .env = {{"DITIO_CLIENT_SECRET", ""}},
          .expect = {"ditio.client_secret_file"},
          .forbid = {"empty-secret"}},
+        {.what = "client_secret_file /dev/zero",
+         .replace = in_ditio("client_secret_file = \"/dev/zero\""),
+         .env = {{"DITIO_CLIENT_SECRET", ""}},
+         .expect = {"ditio.client_secret_file", "not a regular file"}},
+        {.what = "client_secret_file too large",
+         .replace = in_ditio("client_secret_file = \"" + (dir / "big-secret").string() + "\""),
+         .env = {{"DITIO_CLIENT_SECRET", ""}},
+         .expect = {"ditio.client_secret_file", "at most 4096 bytes"},
+         .forbid = {std::string(100, 's')}},
+        {.what = "URL with a user and password",
+         .replace = set_key("identity_base", "\"https://user:" + pasted + "@identity.example\""),
+         .expect = {"ditio.identity_base"},
+         .forbid = {pasted}},
         {.what = "client_secret_file a directory",
          .replace = in_ditio("client_secret_file = \"" + dir.string() + "\""),
          .env = {{"DITIO_CLIENT_SECRET", ""}},

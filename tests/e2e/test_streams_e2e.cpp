@@ -532,7 +532,7 @@ TEST_CASE("e2e: bad stream settings are refused at start-up naming the key")
         {"[streams.\"project\"]\nmax_window = \"7d\"\n", "project takes no date window"},
         {"[streams.\"payroll-lines\"]\nchunk_limit = 0\n", "out of range 1..10000"},
         {"[streams.\"payroll-lines\"]\nfull_from = \"2024\"\n", "is not a date"},
-        {"[streams.\"machine-registrations\"]\nmax_window = \"2h\"\n", "must be at least 1d"},
+        {"[streams.\"machine-registrations\"]\nmax_window = \"2h\"\n", "must be between 1d and 3660d"},
     };
     for (const auto& c : cases) {
         INFO(std::string(c.toml));

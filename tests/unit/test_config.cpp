@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <array>
 #include <chrono>
 #include <filesystem>
@@ -12,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <support/temp_dir.hpp>
+#include <vector>
 
 namespace {
 
@@ -58,6 +61,11 @@ std::string validate_error(const cfg::config& c, cfg::need_credentials creds = c
 bool contains(const std::string& haystack, std::string_view needle)
 {
     return haystack.find(needle) != std::string::npos;
+}
+
+std::string fmt_ms(std::chrono::milliseconds d)
+{
+    return std::to_string(d.count()) + "ms";
 }
 
 } // namespace
@@ -726,7 +734,7 @@ TEST_CASE("config: validate checks ops.listen and ops.stale_after")
     SUBCASE("stale_after below one minute")
     {
         c.ops.stale_after = 59s;
-        CHECK(validate_error(c) == "ops.stale_after: must be at least 1m");
+        CHECK(validate_error(c) == "ops.stale_after: must be between 1m and 365d");
         c.ops.stale_after = 1min;
         CHECK(validate_error(c) == "");
     }
@@ -754,5 +762,149 @@ TEST_CASE("config: [push] defaults, keys and bounds")
     CHECK(validate_error(c) == "push.check_every: must be between 100ms and 10m");
     c.push.check_every = 2s;
     c.push.interval = 100ms;
-    CHECK(validate_error(c) == "push.interval: must be at least 1s");
+    CHECK(validate_error(c) == "push.interval: must be between 1s and 1d");
+}
+
+TEST_CASE("config: every duration key has a range; a value outside it names the key and the range")
+{
+    REQUIRE(cfg::duration_ranges().size() >= 14);
+    for (const auto& r : cfg::duration_ranges()) {
+        CAPTURE(r.key);
+        auto key = std::string(r.key);
+        auto dot = key.rfind('.');
+        auto table = key.substr(0, dot);
+        auto name = key.substr(dot + 1);
+        std::string shown = key;
+        if (table == "streams.*") {
+            table = "streams.\"time-registrations\"";
+            shown = "streams.\"time-registrations\"." + name;
+        }
+        auto error_for = [&](std::chrono::milliseconds v) {
+            std::string toml = "[" + table + "]\n";
+            // retry_initial may not exceed retry_max: each is given the other's extreme.
+            if (key == "http.retry_initial")
+                toml += "retry_max = \"1h\"\n";
+            if (key == "http.retry_max")
+                toml += "retry_initial = \"1ms\"\n";
+            toml += name + " = \"" + fmt_ms(v) + "\"\n";
+            return validate_error(cfg::parse(toml, "test.toml"));
+        };
+        CHECK(error_for(r.min) == "");
+        CHECK(error_for(r.max) == "");
+        auto above = error_for(r.max + 1ms);
+        CHECK(contains(above, shown + ": must be between "));
+        if (r.min > 0ms)
+            CHECK(contains(error_for(r.min - 1ms), shown + ": must be between "));
+    }
+}
+
+TEST_CASE("config: durations that used to wrap are refused")
+{
+    for (const auto* bad : {"99999999999d", "200000d", "25d"}) {
+        CAPTURE(bad);
+        if (std::string_view(bad) != "25d")
+            CHECK(contains(
+                validate_error(cfg::parse(std::string("[sync]\ninterval = \"") + bad + "\"\n", "test.toml")),
+                "sync.interval: must be between 1s and 30d"
+            ));
+        CHECK(contains(
+            validate_error(cfg::parse(std::string("[storage]\nbusy_timeout = \"") + bad + "\"\n", "test.toml")
+            ),
+            "storage.busy_timeout: must be between 0ms and 10m"
+        ));
+    }
+}
+
+TEST_CASE("config: a key of 50,000 parts, deep nesting and a huge file are refused before the parser")
+{
+    std::string dotted = "a";
+    for (int i = 0; i < 50'000; ++i)
+        dotted += ".a";
+    CHECK(contains(parse_error(dotted + " = 1\n"), "a dotted key of more than 16 parts"));
+    CHECK(contains(parse_error("[" + dotted + "]\n"), "a dotted key of more than 16 parts"));
+    CHECK(contains(parse_error("x = {" + dotted + " = 1}\n"), "a dotted key of more than 16 parts"));
+    CHECK(contains(
+        parse_error("x = " + std::string(50'000, '[') + std::string(50'000, ']') + "\n"),
+        "nested deeper than 16 levels"
+    ));
+    std::string inline_tables = "x = ";
+    for (int i = 0; i < 1000; ++i)
+        inline_tables += "{a = ";
+    inline_tables += "1" + std::string(1000, '}') + "\n";
+    CHECK(contains(parse_error(inline_tables), "nested deeper than 16 levels"));
+    CHECK(contains(parse_error("# comment\n" + std::string(2u << 20, ' ')), "holds at most"));
+
+    // Dots in strings, comments and values are no key parts.
+    CHECK(
+        parse_error("# a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s\n[ditio]\nidentity_base = "
+                    "\"https://a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.example\"\n"
+                    "scope = '''x.y.z.a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p'''\n") == ""
+    );
+    CHECK(contains(
+        parse_error("[sync]\nx = [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 10.5, 11.5, 12.5, 13.5, "
+                    "14.5, 15.5, 16.5, 17.5]\n"),
+        "sync.x: unknown key"
+    ));
+    CHECK(contains(parse_error("[streams.\"time-registrations\"]\ninterval = \"1h\"\nfoo.bar = 1\n"), "foo"));
+
+    temp_dir dir;
+    auto big = dir.write("big.toml", "# big\n" + std::string(3u << 20, '#'));
+    try {
+        (void)cfg::load(big, true, env_of({}));
+        FAIL("a 3 MiB file was accepted");
+    } catch (const cfg::config_error& e) {
+        CHECK(contains(e.what(), "holds at most"));
+    }
+}
+
+TEST_CASE("config: a secret file must be a small regular file, and one others may read is warned about")
+{
+    temp_dir dir;
+    cfg::config c;
+    auto resolve = [&](std::vector<std::string>* warnings = nullptr) -> std::string {
+        try {
+            return "ok: " + cfg::resolve_client_secret(c, env_of({}), warnings);
+        } catch (const cfg::config_error& e) {
+            return e.what();
+        }
+    };
+    SUBCASE("/dev/zero is not a regular file, and is not read")
+    {
+        c.ditio.client_secret_file = "/dev/zero";
+        CHECK(contains(resolve(), "ditio.client_secret_file: the file it names is not a regular file"));
+    }
+    SUBCASE("a FIFO is refused without waiting for a writer")
+    {
+        auto fifo = dir.path() / "fifo";
+        REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+        c.ditio.client_secret_file = fifo.string();
+        CHECK(contains(resolve(), "not a regular file"));
+    }
+    SUBCASE("more than 4096 bytes is not a secret")
+    {
+        c.ditio.client_secret_file = dir.write("big", std::string(5000, 'x')).string();
+        CHECK(contains(resolve(), "at most 4096 bytes"));
+        c.ditio.client_secret_file = dir.write("fits", std::string(4096, 'x')).string();
+        CHECK(resolve() == "ok: " + std::string(4096, 'x'));
+    }
+    SUBCASE("readable by others or the group: taken, with a warning; by the owner only: silent")
+    {
+        auto file = dir.write("secret", "from-file\n");
+        c.ditio.client_secret_file = file.string();
+        std::vector<std::string> warnings;
+        fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
+        CHECK(resolve(&warnings) == "ok: from-file");
+        REQUIRE(warnings.size() == 1);
+        CHECK(contains(warnings[0], "readable by every user of this machine (mode 0604)"));
+        CHECK_FALSE(contains(warnings[0], "from-file"));
+        warnings.clear();
+        fs::permissions(file, fs::perms::owner_read | fs::perms::group_read);
+        CHECK(resolve(&warnings) == "ok: from-file");
+        REQUIRE(warnings.size() == 1);
+        CHECK(contains(warnings[0], "readable by its group"));
+        warnings.clear();
+        fs::permissions(file, fs::perms::owner_read);
+        CHECK(resolve(&warnings) == "ok: from-file");
+        CHECK(warnings.empty());
+    }
 }

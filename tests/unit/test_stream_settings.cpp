@@ -200,7 +200,7 @@ TEST_CASE("stream settings: bad stream tables are errors that name the key")
     CHECK(!resolve_error("[streams.\"user\"]\ninterval = \"soon\"\n", "user").empty());
     CHECK(
         resolve_error("[streams.\"user\"]\ninterval = \"500ms\"\n", "user") ==
-        R"(streams."user".interval: must be at least 1s)"
+        R"(streams."user".interval: must be between 1s and 30d)"
     );
     CHECK(
         resolve_error("[streams.\"user\"]\nchunk_limit = 10001\n", "user") ==

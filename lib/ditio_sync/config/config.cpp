@@ -6,10 +6,16 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
-#include <sstream>
 
 namespace ditio_sync::config {
 namespace {
@@ -107,6 +113,17 @@ const std::vector<key_def>& key_table()
         {"storage", "busy_timeout", duration_into([](config & c) -> auto& {
              return c.storage.busy_timeout;
          })},
+        {"storage", "keep_runs_for", duration_into([](config & c) -> auto& {
+             return c.storage.keep_runs_for;
+         })},
+        {"storage",
+         "keep_runs",
+         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+             auto v = read_int(n, o, k);
+             if (v < 1 || v > 10'000'000)
+                 fail(o, k, fmt::format("{} is out of range 1..10000000", v));
+             c.storage.keep_runs = v;
+         }},
         {"sync", "interval", duration_into([](config & c) -> auto& { return c.sync.interval; })},
         {"sync", "overlap", duration_into([](config & c) -> auto& { return c.sync.overlap; })},
         {"sync",
@@ -240,8 +257,6 @@ void check_ops(const ops_section& ops)
                 ops.listen
             ));
     }
-    if (ops.stale_after < std::chrono::minutes{1})
-        throw config_error("ops.stale_after: must be at least 1m");
 }
 
 void check_date(std::string_view key, const std::string& value)
@@ -263,20 +278,165 @@ void check_base_url(std::string_view key, const std::string& value)
         throw config_error(fmt::format("{}: must not have a query", key));
 }
 
-std::optional<std::string> read_secret_file(const std::filesystem::path& p, std::string_view source)
+std::string
+read_secret_file(const std::filesystem::path& p, std::string_view source, std::vector<std::string>* warnings)
 {
     // The path is not echoed: someone may have pasted the secret itself into client_secret_file.
-    std::ifstream in(p, std::ios::binary);
-    if (!in)
-        throw config_error(fmt::format("{}: cannot read the file it names", source));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    auto s = ss.str();
+    // O_NONBLOCK: a FIFO must not hang the start (or a reload) until someone writes to it.
+    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        throw config_error(fmt::format("{}: cannot read the file it names ({})", source, std::strerror(errno))
+        );
+    struct closer {
+        int fd;
+        ~closer() { ::close(fd); }
+    } guard{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        throw config_error(fmt::format("{}: the file it names is not a regular file", source));
+    if (static_cast<std::uint64_t>(st.st_size) > max_secret_bytes)
+        throw config_error(fmt::format(
+            "{}: the file it names is {} bytes; a client secret file holds one line of at most {} bytes",
+            source,
+            st.st_size,
+            max_secret_bytes
+        ));
+    // Read one byte more than allowed: the file may grow between fstat and read.
+    std::string s(max_secret_bytes + 1, '\0');
+    std::size_t got = 0;
+    while (got < s.size()) {
+        auto n = ::read(fd, s.data() + got, s.size() - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            throw config_error(
+                fmt::format("{}: cannot read the file it names ({})", source, std::strerror(errno))
+            );
+        if (n == 0)
+            break;
+        got += static_cast<std::size_t>(n);
+    }
+    if (got > max_secret_bytes)
+        throw config_error(
+            fmt::format("{}: the file it names is larger than {} bytes", source, max_secret_bytes)
+        );
+    s.resize(got);
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
         s.pop_back();
     if (s.empty())
         throw config_error(fmt::format("{}: the file it names is empty", source));
+    if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0 && warnings)
+        warnings->push_back(fmt::format(
+            "{}: the file it names is readable by {} (mode {:04o}): make it readable by its owner only "
+            "(chmod 600), or pass the secret as a systemd credential",
+            source,
+            (st.st_mode & S_IROTH) != 0 ? "every user of this machine" : "its group",
+            st.st_mode & 07777
+        ));
     return s;
+}
+
+// Refuses what would make the recursive TOML parser dig deep, before it sees the text: [ and { nested
+// beyond max_nesting, and dotted keys of more than max_key_parts parts. Strings and comments are skipped.
+// Dots are counted between two structural characters (= , [ ] { } or a line end), so a key's dots are
+// counted together and a value's float or time, alone, has one.
+void check_shape(std::string_view text, std::string_view origin)
+{
+    int depth = 0;
+    int dots = 0;
+    std::size_t line = 1;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (c == '"' || c == '\'') {
+            bool multi = text.substr(i, 3) == std::string(3, c);
+            std::string_view close = multi ? text.substr(i, 3) : text.substr(i, 1);
+            i += close.size();
+            for (; i < text.size(); ++i) {
+                if (text[i] == '\n')
+                    ++line;
+                if (c == '"' && text[i] == '\\') {
+                    ++i;
+                    if (i < text.size() && text[i] == '\n')
+                        ++line;
+                    continue;
+                }
+                if (text.substr(i, close.size()) == close) {
+                    // A multi-line string may end with up to two more quotes inside it: """a""""".
+                    while (multi && i + 3 < text.size() && text[i + 3] == c)
+                        ++i;
+                    i += close.size() - 1;
+                    break;
+                }
+            }
+            continue;
+        }
+        if (c == '#') {
+            while (i + 1 < text.size() && text[i + 1] != '\n')
+                ++i;
+            continue;
+        }
+        if (c == '[' || c == '{') {
+            if (++depth > max_nesting)
+                fail(
+                    origin,
+                    fmt::format("line {}", line),
+                    fmt::format("nested deeper than {} levels", max_nesting)
+                );
+        } else if (c == ']' || c == '}') {
+            depth = std::max(depth - 1, 0);
+        } else if (c == '.') {
+            if (++dots >= max_key_parts)
+                fail(
+                    origin,
+                    fmt::format("line {}", line),
+                    fmt::format("a dotted key of more than {} parts", max_key_parts)
+                );
+            continue;
+        }
+        if (c == '\n')
+            ++line;
+        if (c == '=' || c == ',' || c == '[' || c == ']' || c == '{' || c == '}' || c == '\n')
+            dots = 0;
+    }
+}
+
+using namespace std::chrono_literals;
+constexpr std::chrono::hours one_day{24};
+
+constexpr std::array<duration_range, 14> duration_table{{
+    {"storage.busy_timeout", 0ms, 10min},
+    {"storage.keep_runs_for", one_day, 3650 * one_day},
+    {"sync.interval", 1s, 30 * one_day},
+    // Ditio's Date header has whole seconds and is written after its snapshot: a smaller overlap can miss
+    // writes committed at the edge of a run.
+    {"sync.overlap", 1min, 30 * one_day},
+    {"sync.full_ahead", 0ms, 3660 * one_day},
+    {"streams.*.interval", 1s, 30 * one_day},
+    {"streams.*.full_ahead", 0ms, 3660 * one_day},
+    {"streams.*.max_window", one_day, 3660 * one_day},
+    {"http.timeout", 1s, 1h},
+    {"http.retry_initial", 1ms, 1h},
+    {"http.retry_max", 1ms, 1h},
+    {"ops.stale_after", 1min, 365 * one_day},
+    {"push.interval", 1s, one_day},
+    {"push.check_every", 100ms, 10min},
+}};
+
+// `key` names the range; `shown` is the key as the message names it (a stream's own, say).
+void check_range(std::string_view key, std::chrono::milliseconds value, std::string_view shown = {})
+{
+    auto it = std::find_if(duration_table.begin(), duration_table.end(), [&](const duration_range& r) {
+        return r.key == key;
+    });
+    if (it == duration_table.end())
+        throw std::logic_error(fmt::format("no duration range for {}", key));
+    if (value < it->min || value > it->max)
+        throw config_error(fmt::format(
+            "{}: must be between {} and {}",
+            shown.empty() ? key : shown,
+            util::format_duration(it->min),
+            util::format_duration(it->max)
+        ));
 }
 
 } // namespace
@@ -290,8 +450,18 @@ env_lookup process_environment()
     };
 }
 
+std::span<const duration_range> duration_ranges()
+{
+    return duration_table;
+}
+
 config parse(std::string_view toml_text, std::string_view origin)
 {
+    if (toml_text.size() > max_file_bytes)
+        throw config_error(fmt::format(
+            "{}: {} bytes; a configuration file holds at most {}", origin, toml_text.size(), max_file_bytes
+        ));
+    check_shape(toml_text, origin);
     toml::table root;
     try {
         root = toml::parse(toml_text, origin);
@@ -342,9 +512,11 @@ config load(const std::filesystem::path& file, bool required, const env_lookup& 
         std::ifstream in(file, std::ios::binary);
         if (!in)
             throw config_error(fmt::format("{}: cannot read the configuration file", file.string()));
-        std::ostringstream ss;
-        ss << in.rdbuf();
-        c = parse(ss.str(), file.string());
+        // One byte more than parse() takes, so a larger file is refused without reading all of it.
+        std::string text(max_file_bytes + 1, '\0');
+        in.read(text.data(), static_cast<std::streamsize>(text.size()));
+        text.resize(static_cast<std::size_t>(in.gcount()));
+        c = parse(text, file.string());
     } else if (required) {
         throw config_error(fmt::format("{}: configuration file not found", file.string()));
     }
@@ -381,12 +553,11 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
         throw config_error("ditio.scope: must include reportingapiv1 for the Data Extraction API");
     if (c.storage.path.empty())
         throw config_error("storage.path: must not be empty (or set DITIO_SYNC_DB)");
-    if (c.sync.interval < std::chrono::seconds{1})
-        throw config_error("sync.interval: must be at least 1s");
-    // Ditio's Date header has whole seconds and is written after its snapshot: a smaller overlap can
-    // miss writes committed at the edge of a run.
-    if (c.sync.overlap < std::chrono::minutes{1} || c.sync.overlap > std::chrono::hours{24 * 30})
-        throw config_error("sync.overlap: must be between 1m and 30d");
+    check_range("storage.busy_timeout", c.storage.busy_timeout);
+    check_range("storage.keep_runs_for", c.storage.keep_runs_for);
+    check_range("sync.interval", c.sync.interval);
+    check_range("sync.overlap", c.sync.overlap);
+    check_range("sync.full_ahead", c.sync.full_ahead);
     check_date("sync.full_from", c.sync.full_from);
     if (c.sync.streams.empty())
         throw config_error("sync.streams: must name at least one stream");
@@ -400,15 +571,18 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
         auto where = fmt::format("streams.\"{}\"", name);
         if (std::find(known_streams.begin(), known_streams.end(), name) == known_streams.end())
             throw config_error(fmt::format("{}: unknown stream", where));
-        if (s.interval && *s.interval < std::chrono::seconds{1})
-            throw config_error(fmt::format("{}.interval: must be at least 1s", where));
+        if (s.interval)
+            check_range("streams.*.interval", *s.interval, where + ".interval");
+        if (s.full_ahead)
+            check_range("streams.*.full_ahead", *s.full_ahead, where + ".full_ahead");
         if (s.full_from)
             check_date(where + ".full_from", *s.full_from);
-        if (s.max_window && *s.max_window < std::chrono::hours{24})
-            throw config_error(fmt::format("{}.max_window: must be at least 1d", where));
+        if (s.max_window)
+            check_range("streams.*.max_window", *s.max_window, where + ".max_window");
     }
-    if (c.http.timeout < std::chrono::seconds{1})
-        throw config_error("http.timeout: must be at least 1s");
+    check_range("http.timeout", c.http.timeout);
+    check_range("http.retry_initial", c.http.retry_initial);
+    check_range("http.retry_max", c.http.retry_max);
     if (c.http.retry_initial > c.http.retry_max)
         throw config_error("http.retry_initial: must not exceed http.retry_max");
     if (!c.http.proxy.empty()) {
@@ -417,10 +591,9 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
             throw config_error("http.proxy: must be http://host:port");
     }
     check_ops(c.ops);
-    if (c.push.check_every < std::chrono::milliseconds{100} || c.push.check_every > std::chrono::minutes{10})
-        throw config_error("push.check_every: must be between 100ms and 10m");
-    if (c.push.interval < std::chrono::seconds{1})
-        throw config_error("push.interval: must be at least 1s");
+    check_range("ops.stale_after", c.ops.stale_after);
+    check_range("push.interval", c.push.interval);
+    check_range("push.check_every", c.push.check_every);
     static constexpr std::string_view levels[] = {
         "trace", "debug", "info", "warning", "warn", "error", "critical", "off"};
     if (std::find(std::begin(levels), std::end(levels), c.log.level) == std::end(levels))
@@ -429,7 +602,7 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
         ));
 }
 
-std::string resolve_client_secret(const config& c, const env_lookup& env)
+std::string resolve_client_secret(const config& c, const env_lookup& env, std::vector<std::string>* warnings)
 {
     if (auto v = env("DITIO_CLIENT_SECRET"))
         return *v;
@@ -437,10 +610,10 @@ std::string resolve_client_secret(const config& c, const env_lookup& env)
         std::filesystem::path p = std::filesystem::path(*dir) / "client_secret";
         std::error_code ec;
         if (std::filesystem::exists(p, ec))
-            return *read_secret_file(p, "$CREDENTIALS_DIRECTORY/client_secret");
+            return read_secret_file(p, "$CREDENTIALS_DIRECTORY/client_secret", warnings);
     }
     if (!c.ditio.client_secret_file.empty())
-        return *read_secret_file(c.ditio.client_secret_file, "ditio.client_secret_file");
+        return read_secret_file(c.ditio.client_secret_file, "ditio.client_secret_file", warnings);
     if (!c.ditio.client_secret.empty())
         return c.ditio.client_secret;
     throw config_error("ditio.client_secret_file: no client secret configured (set ditio.client_secret_file, "

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -37,6 +38,9 @@ struct ditio_section {
 struct storage_section {
     std::filesystem::path path = "/var/lib/ditio-sync/ditio.db";
     std::chrono::milliseconds busy_timeout{5000};
+    // sync_runs keeps, per stream, the runs started within keep_runs_for, at most keep_runs of them.
+    std::chrono::milliseconds keep_runs_for{std::chrono::hours{24 * 90}};
+    std::int64_t keep_runs = 10000;
 };
 
 struct sync_section {
@@ -106,6 +110,21 @@ struct config {
 using env_lookup = std::function<std::optional<std::string>(std::string_view)>;
 env_lookup process_environment();
 
+// What the loader accepts before it hands a file to the TOML parser, which is recursive: larger, deeper or
+// longer-keyed input is refused with config_error (a 50,000-part dotted key would crash it).
+inline constexpr std::size_t max_file_bytes = 1 << 20;
+inline constexpr int max_nesting = 16;   // [ and { open at once
+inline constexpr int max_key_parts = 16; // parts of one dotted key
+// A client secret file holds one line; anything larger is not one (/dev/zero, a log file named by mistake).
+inline constexpr std::size_t max_secret_bytes = 4096;
+
+// Every duration key and its accepted range (inclusive), for validate() and the documentation.
+struct duration_range {
+    std::string_view key; // "sync.interval"; "streams.*.interval" for every stream's
+    std::chrono::milliseconds min, max;
+};
+std::span<const duration_range> duration_ranges();
+
 // Reads `file` when it exists (a missing default file is not an error when `required` is false),
 // then applies the environment overrides (DITIO_IDENTITY_BASE, DITIO_API_BASE, DITIO_REPORTING_BASE,
 // DITIO_CLIENT_ID, DITIO_SYNC_DB). DITIO_CLIENT_SECRET is read by resolve_client_secret only, so the
@@ -122,7 +141,10 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
 
 // The client secret, from the first of: $DITIO_CLIENT_SECRET, $CREDENTIALS_DIRECTORY/client_secret,
 // ditio.client_secret_file, ditio.client_secret. Trailing newlines are removed. Throws config_error
-// (naming the source, never the value) when none is set or a file cannot be read.
-std::string resolve_client_secret(const config& c, const env_lookup& env);
+// (naming the source, never the value) when none is set, or a file cannot be read, is not a regular file
+// or is larger than max_secret_bytes. A file that other users may read is taken, and `warnings` (when
+// given) receives a line saying so.
+std::string
+resolve_client_secret(const config& c, const env_lookup& env, std::vector<std::string>* warnings = nullptr);
 
 } // namespace ditio_sync::config
