@@ -284,6 +284,24 @@ TEST_CASE("e2e push: a work order already in Ditio is updated, never duplicated"
             server.integration_tasks()[1].id
         );
     }
+    SUBCASE("a POST whose kept-alive connection drops before any answer is not sent again by the transport")
+    {
+        testing::fault drop; // the write happens, then the connection is gone without a byte of answer
+        drop.what = testing::fault::kind::reset_after;
+        drop.path_suffix = "/api/v4/integration/tasks";
+        server.inject(drop);
+        auto r = fx.run(
+            {"push", "work-order", "--project-number", "P-4001", "--external-id", "WO-2", "--name", "Pilar"}
+        );
+        INFO(r.err);
+        CHECK(r.exit_code == 0);
+        CHECK(count_writes(server, "POST", "/integration/tasks") == 2); // WO-1's and this one: once
+        CHECK(server.integration_tasks().size() == 2);
+        CHECK(
+            query_text(fx.db(), "SELECT ditio_id FROM outbox_work_orders WHERE external_id = 'WO-2'") ==
+            server.integration_tasks()[1].id
+        );
+    }
     SUBCASE("a POST answered 503 (not applied) is asked again after the lookup")
     {
         server.inject(status_fault(503, 1, {}, "/api/v4/integration/tasks"));

@@ -178,6 +178,54 @@ TEST_CASE("http client: reconnects when the server has closed the kept-alive con
     CHECK(client.connections_opened() == 3);
 }
 
+TEST_CASE("http client: a POST whose reused connection drops unanswered is not sent again; a GET is")
+{
+    auto server = start_server();
+    asio::io_context io;
+    http::client client(io.get_executor(), trusting_options(), log::get("http"));
+    auto token_post = [&](bool resend_allowed) {
+        http::request r;
+        r.method = boost::beast::http::verb::post;
+        r.url = server->base_url() + "/connect/token";
+        r.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+        r.body = "grant_type=client_credentials&client_id=demo-client&client_secret=demo-secret&scope="
+                 "reportingapiv1";
+        r.resend_allowed = resend_allowed;
+        return r;
+    };
+    testing::fault drop;
+    drop.what = testing::fault::kind::reset_after; // the server acts, then the connection is gone
+    auto outcomes = run_io(io, [&]() -> asio::awaitable<std::vector<int>> {
+        std::vector<int> out;
+        auto warm = co_await client.send(get(server->base_url() + "/v1/time-registrations"));
+        out.push_back(warm ? warm->result_int() : 0);
+        // A POST on the reused connection: its fate is unknown, so it is the caller's to find out.
+        drop.path_suffix = "/connect/token";
+        server->inject(drop);
+        auto post = co_await client.send(token_post(false));
+        out.push_back(post ? post->result_int() : 0);
+        out.push_back(static_cast<int>(server->stats().token_requests));
+        // One that says it may be sent twice (a token request) is sent again on a fresh connection.
+        co_await client.send(get(server->base_url() + "/v1/time-registrations"));
+        server->inject(drop);
+        auto again = co_await client.send(token_post(true));
+        out.push_back(again ? again->result_int() : 0);
+        out.push_back(static_cast<int>(server->stats().token_requests));
+        // A GET is idempotent: sent again.
+        drop.path_suffix = "/v1/time-registrations";
+        server->inject(drop);
+        auto get_again = co_await client.send(get(server->base_url() + "/v1/time-registrations"));
+        out.push_back(get_again ? get_again->result_int() : 0);
+        co_return out;
+    }());
+    CHECK(outcomes[0] == 401);
+    CHECK(outcomes[1] == 0);     // failed, not repeated
+    CHECK(outcomes[2] == 1);     // one POST reached the server
+    CHECK(outcomes[3] == 200);   // the resend-allowed POST was repeated and answered
+    CHECK(outcomes[4] == 1 + 2); // ... so it reached the server twice
+    CHECK(outcomes[5] == 401);   // the GET was repeated and answered
+}
+
 TEST_CASE("http client: a response slower than the deadline fails as a timeout")
 {
     auto server = start_server();

@@ -169,6 +169,7 @@ asio::awaitable<boost::system::result<std::string>> token_provider::refresh(std:
     req.method = boost::beast::http::verb::post;
     req.url = http::join_url(settings_.identity_base, "connect/token");
     req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    req.resend_allowed = true; // asking for a token twice only issues two tokens
     req.body = http::form_encode({
         {"grant_type", "client_credentials"},
         {"client_id", settings_.client_id},

@@ -85,6 +85,21 @@ std::shared_ptr<asio::ssl::context> make_tls_context(const std::string& ca_file)
     return ctx;
 }
 
+bool is_idempotent(bhttp::verb method)
+{
+    switch (method) {
+    case bhttp::verb::get:
+    case bhttp::verb::head:
+    case bhttp::verb::put:
+    case bhttp::verb::delete_:
+    case bhttp::verb::options:
+    case bhttp::verb::trace:
+        return true;
+    default:
+        return false;
+    }
+}
+
 client::client(asio::any_io_executor ex, client_options options, log::logger_ptr logger)
     : ex_(std::move(ex)), options_(std::move(options)), log_(std::move(logger)),
       tls_(make_tls_context(options_.ca_file))
@@ -282,9 +297,12 @@ asio::awaitable<boost::system::result<response>> client::send(request req)
         in_flight_.erase(c.get());
         if (shut_down_)
             co_return make_error_code(errc::cancelled);
-        // A kept-alive connection the server had closed is tried again once: not an answer to count.
-        bool stale_retry =
-            !result && reused && !received_any && attempt == 0 && is_stale_connection_error(result.error());
+        // A kept-alive connection the server had closed is tried again once: not an answer to count. Not
+        // for a POST or PATCH: the server may have read it before it closed, and a second one could create
+        // a second work order.
+        bool stale_retry = !result && reused && !received_any && attempt == 0 &&
+                           (is_idempotent(req.method) || req.resend_allowed) &&
+                           is_stale_connection_error(result.error());
         if (options_.on_response && !stale_retry)
             options_.on_response(result ? static_cast<int>(result->result_int()) : 0);
         if (result) {

@@ -48,7 +48,12 @@ struct request {
     std::string url; // absolute
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
+    // A POST or PATCH that may be sent twice without harm (a token request): see client::send.
+    bool resend_allowed = false;
 };
+
+// GET, HEAD, PUT, DELETE, OPTIONS and TRACE: sending one twice has the effect of sending it once.
+bool is_idempotent(boost::beast::http::verb method);
 
 // A TLS client context trusting the system store (SSL_CERT_FILE/SSL_CERT_DIR honoured) plus ca_file.
 // Throws std::runtime_error when ca_file cannot be loaded.
@@ -61,8 +66,10 @@ public:
     client(const client&) = delete;
     client& operator=(const client&) = delete;
 
-    // Sends one request and reads the whole response. Retries once on a fresh connection when a reused
-    // keep-alive connection turns out to be closed before any response byte arrived.
+    // Sends one request and reads the whole response. An idempotent request (or one that allows it) is
+    // sent once more on a fresh connection when a reused keep-alive connection turns out to be closed
+    // before any response byte arrived; any other (a POST or PATCH) fails then: the server may have
+    // applied it, and only the caller can find out.
     boost::asio::awaitable<boost::system::result<response>> send(request req);
 
     // Aborts requests in flight (they complete with errc::cancelled), closes every connection, and makes
