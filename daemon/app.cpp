@@ -60,6 +60,7 @@ struct options {
     std::vector<std::string> sync_streams;
     bool sync_full = false;
     bool status_json = false;
+    bool check_thorough = false; // check --integrity
     std::string reset_stream;
     // push project / push work-order
     std::string push_company;
@@ -657,6 +658,11 @@ int cmd_run(const options& opt)
     util::real_clock wall;
     ops::metrics metrics(wall.system_now());
     runtime rt(cfg, std::move(secret), open_and_migrate(cfg), &metrics);
+    // Health fails at once when the database file goes away under the daemon (its directory removed).
+    if (auto opened = store::file_id_of(cfg.storage.path))
+        metrics.set_database_check([path = cfg.storage.path, id = *opened] {
+            return store::database_file_problem(path, id);
+        });
     sync::scheduler sched(
         rt.engine,
         std::move(streams),
@@ -804,9 +810,25 @@ int cmd_check(const options& opt)
     auto secret = preflight(cfg);
     std::cout << "configuration: ok\n";
     store::instance_lock lock(cfg.storage.path);
-    runtime rt(cfg, std::move(secret), open_and_migrate(cfg));
+    auto db = open_and_migrate(cfg);
+    // A file damaged in the middle opens and migrates fine; only reading every page finds it.
+    auto findings = store::check_integrity(db, opt.check_thorough);
+    if (!findings.empty()) {
+        std::cout << fmt::format(
+            "database: damaged ({}, {} found: {}): restore it from a backup, or move it aside and let "
+            "ditio-sync sync anew\n",
+            cfg.storage.path.string(),
+            opt.check_thorough ? "integrity_check" : "quick_check",
+            shown(fmt::format("{}", fmt::join(findings, "; ")))
+        );
+        return exit_code::database;
+    }
+    runtime rt(cfg, std::move(secret), std::move(db));
     std::cout << fmt::format(
-        "database: ok ({}, schema version {})\n", cfg.storage.path.string(), store::latest_schema_version()
+        "database: ok ({}, schema version {}, {} passed)\n",
+        cfg.storage.path.string(),
+        store::latest_schema_version(),
+        opt.check_thorough ? "integrity_check" : "quick_check"
     );
     std::string detail;
     auto ok = rt.run_to_end([&]() -> asio::awaitable<boost::system::error_code> {
@@ -880,10 +902,16 @@ int cmd_status(const options& opt)
         );
     auto streams = resolve_streams(cfg.sync.streams);
     auto status = ops::collect_status(db, streams, cfg.sync.overlap);
-    if (opt.status_json)
+    auto note = store::read_only_note(db);
+    if (opt.status_json) {
+        if (!note.empty())
+            status.as_object()["note"] = note;
         std::cout << boost::json::serialize(status) << "\n";
-    else
+    } else {
+        if (!note.empty())
+            std::cout << "note: " << note << "\n";
         std::cout << ops::format_status_text(status);
+    }
     return exit_code::ok;
 }
 
@@ -912,6 +940,11 @@ int run(int argc, char** argv)
     status_cmd->add_flag("--json", opt.status_json, "machine-readable output");
     auto* check_cmd =
         cli.add_subcommand("check", "validate config, reach the token endpoint, open/migrate the database");
+    check_cmd->add_flag(
+        "--integrity",
+        opt.check_thorough,
+        "check every page of the database thoroughly (integrity_check; slower than the default quick_check)"
+    );
     auto* migrate_cmd = cli.add_subcommand("migrate", "create or upgrade the database schema, then exit");
     auto* reset_cmd =
         cli.add_subcommand("reset", "forget a stream's watermark and checkpoint (next run is full)");

@@ -37,6 +37,25 @@ bool contains(std::string_view haystack, std::string_view needle)
     return haystack.find(needle) != std::string_view::npos;
 }
 
+boost::json::object field_of(const std::string& line)
+{
+    return boost::json::parse(line).as_object();
+}
+
+std::string text_field(const std::string& line, std::string_view key)
+{
+    auto o = field_of(line);
+    auto* v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->as_string()) : std::string{};
+}
+
+unsigned mode_of(const fs::path& p)
+{
+    struct stat st {};
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    return st.st_mode & 0777;
+}
+
 testing::fault echo_fault(int status, std::string shape, std::string path, int count = 1000)
 {
     testing::fault f;
@@ -46,6 +65,41 @@ testing::fault echo_fault(int status, std::string shape, std::string path, int c
     f.path_suffix = std::move(path);
     f.count = count;
     return f;
+}
+
+std::uint16_t free_port()
+{
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    socklen_t len = sizeof(a);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+// One HTTP/1.0 GET on loopback: the status and the body.
+std::pair<int, std::string> http_get(std::uint16_t port, const std::string& path)
+{
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    auto req = fmt::format("GET {} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    REQUIRE(::send(fd, req.data(), req.size(), 0) == static_cast<ssize_t>(req.size()));
+    std::string raw;
+    char buf[8192];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;)
+        raw.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    REQUIRE(raw.starts_with("HTTP/1."));
+    auto split = raw.find("\r\n\r\n");
+    REQUIRE(split != std::string::npos);
+    return {std::stoi(raw.substr(9, 3)), raw.substr(split + 4)};
 }
 
 } // namespace
@@ -150,6 +204,24 @@ TEST_CASE("e2e hostile: a secret file others may read is used with a warning; /d
     check_mirror_exact(fx.server(), fx.db());
 }
 
+TEST_CASE("e2e hostile: the database and its -wal and -shm are 0640 whatever the umask")
+{
+    fixture_options o;
+    o.records = 100;
+    o.settings["sync.interval"] = R"("1h")";
+    fixture fx(o);
+    auto old_mask = ::umask(000);
+    auto daemon = fx.start({"run"});
+    ::umask(old_mask);
+    REQUIRE(wait_for_event(daemon, "sync.run_finished", 1, std::chrono::seconds{60}));
+    CHECK(mode_of(fx.db()) == 0640);
+    CHECK(mode_of(fx.db().string() + "-wal") == 0640);
+    CHECK(mode_of(fx.db().string() + "-shm") == 0640);
+    CHECK(mode_of(fx.db().parent_path()) == 0700);
+    daemon.kill(SIGTERM);
+    CHECK(daemon.wait().exit_code == 0);
+}
+
 // ------------------------------------------------------------------------------ the server's answers
 
 TEST_CASE("e2e hostile: an error message of 50 MB costs a few KB of log and database")
@@ -218,6 +290,145 @@ TEST_CASE("e2e hostile: a reload with a key of 50,000 dotted parts is refused an
     CHECK(res.signal == 0);
     CHECK(res.exit_code == 0);
     CHECK(contains(lines_with_event(res.err, "app.reload_failed").at(0), "dotted key of more than 16 parts"));
+}
+
+TEST_CASE("e2e hostile: a second writer is refused through a symlink, a hard link, or with .lock deleted")
+{
+    fixture_options o;
+    o.records = 100;
+    o.settings["sync.interval"] = R"("1h")";
+    fixture fx(o);
+    auto daemon = fx.start({"run"});
+    REQUIRE(wait_for_event(daemon, "sync.run_finished", 1, std::chrono::seconds{60}));
+
+    auto via = [&](const fs::path& path) {
+        auto r = fx.run({"sync"}, {{"DITIO_SYNC_DB", path.string()}});
+        INFO(r.err);
+        CHECK(r.exit_code == 4);
+        CHECK(contains(r.err, "another ditio-sync"));
+    };
+    fs::create_symlink(fx.db(), fx.dir() / "symlink.db");
+    via(fx.dir() / "symlink.db");
+    fs::create_directories(fx.dir() / "other");
+    fs::create_hard_link(fx.db(), fx.dir() / "other" / "hardlink.db");
+    via(fx.dir() / "other" / "hardlink.db");
+    fs::remove(fx.db().string() + ".lock");
+    via(fx.db());
+
+    daemon.kill(SIGTERM);
+    CHECK(daemon.wait().exit_code == 0);
+}
+
+TEST_CASE("e2e hostile: the database directory removed under the daemon fails health and the runs")
+{
+    auto port = free_port();
+    fixture_options o;
+    o.records = 100;
+    o.settings["sync.interval"] = R"("1s")";
+    o.settings["ops.listen"] = fmt::format("\"127.0.0.1:{}\"", port);
+    fixture fx(o);
+    auto daemon = fx.start({"run"});
+    REQUIRE(wait_for_event(daemon, "sync.run_finished", 1, std::chrono::seconds{60}));
+    REQUIRE(wait_for_event(daemon, "ops.listening", 1, std::chrono::seconds{30}));
+    CHECK(http_get(port, "/healthz").first == 200);
+
+    fs::remove_all(fx.db().parent_path());
+    auto [status, body] = http_get(port, "/healthz");
+    CHECK(status == 503);
+    CHECK(contains(body, R"("status":"database")"));
+    CHECK(contains(body, "is gone"));
+    // The next run fails before it asks Ditio for anything.
+    REQUIRE(wait_for_event(daemon, "sync.run_failed", 1, std::chrono::seconds{60}));
+    auto failed = lines_with_event(daemon.err_so_far(), "sync.run_failed");
+    CHECK(text_field(failed[0], "status") == "db_error");
+    CHECK(contains(text_field(failed[0], "error"), "was deleted, moved or replaced"));
+    daemon.kill(SIGTERM);
+    auto res = daemon.wait();
+    CHECK(res.exit_code == 0);
+}
+
+TEST_CASE("e2e hostile: check finds garbage in the middle of the database file")
+{
+    fixture fx;
+    REQUIRE(fx.run({"sync"}).exit_code == 0);
+    auto ok = fx.run({"check"});
+    INFO(ok.err);
+    REQUIRE(ok.exit_code == 0);
+    CHECK(contains(ok.out, "quick_check passed"));
+    {
+        SQLite::Database c(fx.db().string(), SQLite::OPEN_READWRITE);
+        c.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    }
+    auto size = fs::file_size(fx.db());
+    REQUIRE(size > 20 * 32768);
+    {
+        std::fstream f(fx.db(), std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(static_cast<std::streamoff>((size / 2) / 32768 * 32768 + 8));
+        std::string junk(8000, '\x5a');
+        f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+    }
+    auto bad = fx.run({"check"});
+    INFO(bad.err);
+    CHECK(bad.exit_code == 4);
+    CHECK(contains(bad.out, "database: damaged"));
+    auto thorough = fx.run({"check", "--integrity"});
+    CHECK(thorough.exit_code == 4);
+    CHECK(contains(thorough.out, "integrity_check"));
+}
+
+TEST_CASE("e2e hostile: status reads a database on a read-only mount")
+{
+    if (::geteuid() != 0 || !fs::exists("/usr/bin/unshare")) {
+        MESSAGE("skipped: mounting read-only needs root and unshare");
+        return;
+    }
+    fixture fx;
+    REQUIRE(fx.run({"sync"}).exit_code == 0);
+    // A mount namespace of its own, in which the database's directory is a read-only bind mount.
+    auto dir = fx.db().parent_path().string();
+    fx.set_command_prefix(
+        {"/usr/bin/unshare",
+         "--mount",
+         "--propagation",
+         "private",
+         "--",
+         "/bin/sh",
+         "-c",
+         R"(mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@")",
+         dir}
+    );
+    auto status = fx.run({"status"});
+    INFO(status.err);
+    CHECK(status.exit_code == 0);
+    CHECK(contains(status.out, "time-registrations"));
+    CHECK(contains(status.out, "2000 live"));
+    auto json = fx.run({"status", "--json"});
+    CHECK(json.exit_code == 0);
+    // With commits still in the write-ahead log: they are read, or the output says they are not.
+    fx.set_command_prefix({});
+    fx.server().insert(5);
+    auto daemon = fx.start({"run"});
+    REQUIRE(wait_for_event(daemon, "sync.run_finished", 1, std::chrono::seconds{60}));
+    daemon.kill(SIGKILL); // leaves its -wal and -shm behind
+    daemon.wait();
+    fx.set_command_prefix(
+        {"/usr/bin/unshare",
+         "--mount",
+         "--propagation",
+         "private",
+         "--",
+         "/bin/sh",
+         "-c",
+         R"(mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@")",
+         dir}
+    );
+    auto with_wal = fx.run({"status"});
+    INFO(with_wal.err);
+    CHECK(with_wal.exit_code == 0);
+    CHECK((
+        contains(with_wal.out, "2005 live") ||
+        (contains(with_wal.out, "2000 live") && contains(with_wal.out, "note: the file system is read-only"))
+    ));
 }
 
 TEST_SUITE_END();

@@ -582,6 +582,25 @@ TEST_CASE("metrics: health is pending, then never, fresh, stale, and unavailable
     }
 }
 
+TEST_CASE("metrics: a problem with the database file fails health at once, however fresh the streams")
+{
+    ops::metrics m{t0};
+    m.set_streams({{"time-registrations", 1h}}, t0);
+    ok_run(m, "time-registrations", t0);
+    std::optional<std::string> problem;
+    m.set_database_check([&] { return problem; });
+    CHECK(m.check_health(t0 + 1min).ok);
+    problem = "the database file /var/lib/ditio-sync/ditio.db is gone";
+    auto h = m.check_health(t0 + 1min);
+    CHECK_FALSE(h.ok);
+    auto body = health_json(h);
+    CHECK(body.at("status") == "database");
+    CHECK(body.at("database").as_string() == problem->c_str());
+    CHECK(health_entry(body, "time-registrations").at("state") == "fresh");
+    problem.reset();
+    CHECK(m.check_health(t0 + 2min).ok);
+}
+
 TEST_CASE("metrics: set_streams again replaces the enabled streams and starts grace for new ones only")
 {
     ops::metrics m{t0};

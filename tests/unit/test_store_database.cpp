@@ -30,9 +30,169 @@ namespace store = ditio_sync::store;
 using ditio_sync::testing::temp_dir;
 using namespace std::chrono_literals;
 
+unsigned mode_of(const fs::path& p)
+{
+    struct stat st {};
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    return st.st_mode & 0777;
+}
+
+// Runs f with the process umask set to `mask`, restoring it afterwards.
+template <class F> void with_umask(mode_t mask, F f)
+{
+    auto old = ::umask(mask);
+    try {
+        f();
+    } catch (...) {
+        ::umask(old);
+        throw;
+    }
+    ::umask(old);
+}
+
+std::string busy_message(const fs::path& db)
+{
+    try {
+        store::instance_lock second(db);
+    } catch (const store::db_error& e) {
+        CHECK(e.kind() == store::db_failure::busy);
+        return e.what();
+    }
+    return {};
+}
+
 } // namespace
 
 TEST_SUITE_BEGIN("store");
+
+TEST_CASE("database: a new database and its -wal and -shm are 0640 whatever the umask")
+{
+    for (mode_t mask : {mode_t{0}, mode_t{022}, mode_t{002}}) {
+        CAPTURE(mask);
+        temp_dir dir;
+        auto path = dir.path() / "sub" / "ditio.db";
+        with_umask(mask, [&] {
+            auto db = store::open_database(path, 1s, store::open_mode::read_write);
+            store::migrate(db);
+            CHECK(mode_of(path) == 0640);
+            CHECK(mode_of(path.string() + "-wal") == 0640);
+            CHECK(mode_of(path.string() + "-shm") == 0640);
+            CHECK(mode_of(path.parent_path()) == 0700);
+        });
+    }
+    // An existing file keeps the mode its owner gave it.
+    temp_dir dir;
+    auto path = dir.path() / "ditio.db";
+    std::ofstream(path).close();
+    fs::permissions(
+        path, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read
+    );
+    auto db = store::open_database(path, 1s, store::open_mode::read_write);
+    CHECK(mode_of(path) == 0644);
+}
+
+TEST_CASE("instance_lock: a second writer is refused through a symlink, a hard link or without the .lock file"
+)
+{
+    temp_dir dir;
+    auto path = dir.path() / "ditio.db";
+    store::instance_lock first(path);
+    CHECK(fs::exists(path)); // the lock is on the database file itself
+    CHECK(mode_of(path) == 0640);
+    auto holder = fmt::format("pid {}", ::getpid());
+
+    CHECK(busy_message(path).find(holder) != std::string::npos);
+
+    fs::create_symlink(path, dir.path() / "link.db");
+    CHECK(busy_message(dir.path() / "link.db").find("another ditio-sync") != std::string::npos);
+
+    fs::create_directories(dir.path() / "elsewhere");
+    fs::create_hard_link(path, dir.path() / "elsewhere" / "hard.db");
+    CHECK(busy_message(dir.path() / "elsewhere" / "hard.db").find("another ditio-sync") != std::string::npos);
+
+    fs::remove(path.string() + ".lock");
+    auto msg = busy_message(path);
+    CHECK(msg.find("another ditio-sync (pid ?)") != std::string::npos);
+}
+
+TEST_CASE("instance_lock: released when its holder goes, and a FIFO is no database")
+{
+    temp_dir dir;
+    auto path = dir.path() / "ditio.db";
+    {
+        store::instance_lock first(path);
+    }
+    store::instance_lock again(path);
+    auto fifo = dir.path() / "fifo.db";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    try {
+        store::instance_lock bad(fifo);
+        FAIL("a FIFO was locked as a database");
+    } catch (const store::db_error& e) {
+        CHECK(e.kind() == store::db_failure::cannot_open);
+        CHECK(std::string(e.what()).find("not a regular file") != std::string::npos);
+    }
+}
+
+TEST_CASE("database: a file deleted while open is noticed before a commit, and by its path")
+{
+    temp_dir dir;
+    auto path = dir.path() / "state" / "ditio.db";
+    auto db = store::open_database(path, 1s, store::open_mode::read_write);
+    store::migrate(db);
+    auto id = store::file_id_of(path);
+    REQUIRE(id);
+    CHECK_NOTHROW(store::check_in_place(db));
+    CHECK_FALSE(store::database_file_problem(path, *id));
+    store::sync_store s(db);
+    s.begin_run("time-registrations", "full", "{}", "2026-10-01T06:00:00.000Z");
+
+    fs::remove_all(path.parent_path()); // the directory, as `rm -rf /var/lib/ditio-sync` would
+    try {
+        store::check_in_place(db);
+        FAIL("a deleted database was not noticed");
+    } catch (const store::db_error& e) {
+        CHECK(e.kind() == store::db_failure::gone);
+    }
+    CHECK_THROWS_AS(s.begin_run("user", "full", "{}", "2026-10-01T06:00:01.000Z"), store::db_error);
+    auto problem = store::database_file_problem(path, *id);
+    REQUIRE(problem);
+    CHECK(problem->find("is gone") != std::string::npos);
+
+    // Another file at the same path is not the one that was opened.
+    fs::create_directories(path.parent_path());
+    std::ofstream(path).close();
+    problem = store::database_file_problem(path, *id);
+    REQUIRE(problem);
+    CHECK(problem->find("replaced") != std::string::npos);
+}
+
+TEST_CASE("database: quick_check finds a page damaged in the middle of the file")
+{
+    temp_dir dir;
+    auto path = dir.path() / "ditio.db";
+    {
+        auto db = store::open_database(path, 1s, store::open_mode::read_write);
+        store::migrate(db);
+        db.exec("CREATE TABLE filler (x TEXT)");
+        db.exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
+                "INSERT INTO filler SELECT printf('%.1000c', 'x') || i FROM n");
+        CHECK(store::check_integrity(db, false).empty());
+        CHECK(store::check_integrity(db, true).empty());
+        db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    }
+    auto size = fs::file_size(path);
+    REQUIRE(size > 50 * 32768);
+    {
+        // Garbage over a page in the middle of the file: one of filler's leaves, far from the schema.
+        std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(static_cast<std::streamoff>((size * 6 / 10) / 32768 * 32768 + 8));
+        std::string junk(4000, '\xA5');
+        f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+    }
+    auto db = store::open_database(path, 1s, store::open_mode::read_write);
+    CHECK_FALSE(store::check_integrity(db, false).empty());
+}
 
 TEST_CASE("sync_state: an error is stored redacted and cut to a few KB")
 {

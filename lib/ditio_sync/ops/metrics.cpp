@@ -395,9 +395,21 @@ std::string metrics::render_prometheus(system_clock::time_point now) const
     return out;
 }
 
+void metrics::set_database_check(std::function<std::optional<std::string>()> check)
+{
+    std::lock_guard lock(mutex_);
+    database_check_ = std::move(check);
+}
+
 health_report metrics::check_health(system_clock::time_point now) const
 {
     namespace json = boost::json;
+    std::function<std::optional<std::string>()> check;
+    {
+        std::lock_guard lock(mutex_);
+        check = database_check_;
+    }
+    auto database_problem = check ? check() : std::nullopt;
     std::lock_guard lock(mutex_);
     bool ok = true;
     json::array list;
@@ -440,6 +452,11 @@ health_report metrics::check_health(system_clock::time_point now) const
         list.push_back(std::move(entry));
     }
     json::object body{{"status", ok ? "ok" : "stale"}, {"streams", std::move(list)}};
+    if (database_problem) {
+        ok = false;
+        body["status"] = "database";
+        body["database"] = *database_problem;
+    }
     return {ok, json::serialize(body)};
 }
 

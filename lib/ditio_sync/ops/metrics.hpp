@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -38,7 +39,8 @@ struct health_report {
 //     max_age ago. Healthy: a fresh install's first full sync gets max_age to finish, and a restart does
 //     not report 503 for a stream whose first run simply has not ended yet.
 //   - "never": it has never succeeded and was enabled max_age or more ago. Unhealthy.
-// The report is ok when no enabled stream is stale or never; with no enabled streams it is ok. A last
+// The report is ok when no enabled stream is stale or never and the database check (when set) finds no
+// problem; with no enabled streams and no problem it is ok. A last
 // success seeded from the database counts like one from a run, so a daemon restarted after a long outage
 // reports stale until each stream's first run after the restart succeeds.
 //
@@ -80,14 +82,19 @@ public:
 
     void set_unavailable(std::string_view stream, bool unavailable);
 
+    // Asked at every health verdict: what is wrong with the database (its file deleted while open, say),
+    // or nullopt. Runs on the caller's thread, outside the lock.
+    void set_database_check(std::function<std::optional<std::string>()> check);
+
     // The Prometheus text exposition format 0.0.4. Reads /proc/self/status for the resident memory; reads
     // no clock (ages are taken against `now`).
     std::string render_prometheus(std::chrono::system_clock::time_point now) const;
 
     // The verdict of the rules above and its JSON body:
-    //   {"status":"ok"|"stale","streams":[{"stream":"...","state":"fresh"|"stale"|"pending"|"never"|
-    //    "unavailable","last_success_at":"2026-01-02T03:04:05Z"|null,"age_s":N|null,"max_age_s":N}]}
-    // with the streams in set_streams order; ages are whole seconds, rounded down.
+    //   {"status":"ok"|"stale"|"database","streams":[{"stream":"...","state":"fresh"|"stale"|"pending"|
+    //    "never"|"unavailable","last_success_at":"2026-01-02T03:04:05Z"|null,"age_s":N|null,"max_age_s":N}]}
+    // with the streams in set_streams order; ages are whole seconds, rounded down. When the database check
+    // finds a problem, "status" is "database" and "database" holds the problem.
     health_report check_health(std::chrono::system_clock::time_point now) const;
 
 private:
@@ -122,6 +129,7 @@ private:
     std::vector<std::string> enabled_; // set_streams order
     std::map<std::string, std::int64_t, std::less<>> http_responses_;
     std::int64_t token_refreshes_ = 0;
+    std::function<std::optional<std::string>()> database_check_;
 };
 
 // The resident set size of this process from /proc/self/status (VmRSS), or nullopt when unreadable.

@@ -5,9 +5,12 @@
 #include <SQLiteCpp/Database.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace ditio_sync::store {
 
@@ -19,6 +22,7 @@ enum class db_failure {
     corrupt,        // not a database, or damaged
     schema_too_new, // written by a newer ditio-sync
     cannot_open,    // missing directory, permissions
+    gone,           // the file was deleted, moved or replaced while open: writes would be lost
     other,
 };
 
@@ -33,10 +37,46 @@ private:
 
 enum class open_mode { read_write, read_only };
 
-// Opens (creating it and its directory, mode 0700, when read_write) the database at `path`, in WAL mode
-// with the given busy timeout. Throws db_error.
+// The mode of a database file ditio-sync creates, whatever the umask: the mirror holds people's hours and
+// absences. SQLite gives its -wal and -shm files the database file's mode.
+inline constexpr int database_file_mode = 0640;
+
+// Opens `path`, creating it empty with database_file_mode (and its directory with mode 0700) when it does
+// not exist; read-only when it cannot be written. Returns the descriptor (the caller closes it: never while
+// this process has the database open, see instance_lock). Throws db_error(cannot_open).
+int create_database_file(const std::filesystem::path& path);
+
+// Opens (when read_write: creating it as create_database_file does) the database at `path`, in WAL mode
+// with the given busy timeout. read_only on a read-only file system falls back to SQLite's immutable mode
+// (see read_only_note). Throws db_error.
 SQLite::Database
 open_database(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout, open_mode mode);
+
+// What a reader should know about how the database was opened: empty, or (immutable mode on a read-only
+// file system) that commits still in the write-ahead log are not shown.
+std::string read_only_note(SQLite::Database& db);
+
+// Throws db_error(gone) when the database file was deleted, renamed or replaced since it was opened (its
+// directory removed, say): SQLite would go on writing into a file nobody can open again.
+void check_in_place(SQLite::Database& db);
+
+// The device and inode of a file, to tell later whether a path still names it.
+struct file_id {
+    std::uint64_t device = 0;
+    std::uint64_t inode = 0;
+    bool operator==(const file_id&) const = default;
+};
+
+// The file `path` names now (following symlinks), or nullopt when it names none.
+std::optional<file_id> file_id_of(const std::filesystem::path& path);
+
+// Empty while `path` still names the file `opened`; otherwise what happened (deleted with its directory,
+// replaced), for /healthz. The same question as check_in_place, asked from outside the database thread.
+std::optional<std::string> database_file_problem(const std::filesystem::path& path, const file_id& opened);
+
+// Runs SQLite's quick_check (or the slower, thorough integrity_check); returns its findings, empty when
+// the database is sound. Throws db_error.
+std::vector<std::string> check_integrity(SQLite::Database& db, bool thorough);
 
 // Translates an exception thrown by SQLiteCpp into db_error with a message that says what to do.
 [[noreturn]] void rethrow_as_db_error(const std::exception& e, const std::string& context);

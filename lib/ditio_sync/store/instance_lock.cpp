@@ -15,39 +15,44 @@ namespace ditio_sync::store {
 
 instance_lock::instance_lock(const std::filesystem::path& database)
 {
-    auto path = database.string() + ".lock";
-    std::error_code ec;
-    if (database.has_parent_path() && !std::filesystem::exists(database.parent_path(), ec)) {
-        std::filesystem::create_directories(database.parent_path(), ec);
-        if (!ec)
-            std::filesystem::permissions(database.parent_path(), std::filesystem::perms::owner_all, ec);
+    fd_ = create_database_file(database);
+    if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) {
+        // Who holds the lock, for the message a second process prints; the lock is not this file.
+        auto pid_file = database.string() + ".lock";
+        int pf = ::open(pid_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (pf >= 0) {
+            auto pid = std::to_string(::getpid()) + "\n";
+            (void)::write(pf, pid.data(), pid.size());
+            ::close(pf);
+        }
+        return;
     }
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ < 0)
+    auto err = errno;
+    ::close(fd_);
+    fd_ = -1;
+    if (err != EWOULDBLOCK)
         throw db_error(
-            db_failure::cannot_open, fmt::format("cannot open lock file {}: {}", path, std::strerror(errno))
+            db_failure::cannot_open, fmt::format("cannot lock {}: {}", database.string(), std::strerror(err))
         );
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    std::string holder = "?";
+    if (int pf = ::open((database.string() + ".lock").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW); pf >= 0) {
         char buf[32] = {};
-        auto n = ::pread(fd_, buf, sizeof buf - 1, 0);
-        std::string holder = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("?");
-        while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' '))
-            holder.pop_back();
-        ::close(fd_);
-        fd_ = -1;
-        throw db_error(
-            db_failure::busy,
-            fmt::format(
-                "another ditio-sync (pid {}) is using {}; stop it first, or let the running daemon do the "
-                "work",
-                holder,
-                database.string()
-            )
-        );
+        auto n = ::read(pf, buf, sizeof buf - 1);
+        ::close(pf);
+        std::string text = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string{};
+        while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+            text.pop_back();
+        if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos)
+            holder = text;
     }
-    auto pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd_, 0) == 0)
-        (void)::pwrite(fd_, pid.data(), pid.size(), 0);
+    throw db_error(
+        db_failure::busy,
+        fmt::format(
+            "another ditio-sync (pid {}) is using {}; stop it first, or let the running daemon do the work",
+            holder,
+            database.string()
+        )
+    );
 }
 
 instance_lock::~instance_lock()

@@ -1,6 +1,9 @@
-// One writer per database: an exclusive flock on "<database>.lock", held for the life of the process,
-// so a second ditio-sync (a manual `sync` while the daemon runs) is refused instead of fighting over
-// the checkpoint. The kernel drops the lock when the process dies, even by SIGKILL.
+// One writer per database: an exclusive flock on the database file itself, held for the life of the
+// process, so a second ditio-sync (a manual `sync` while the daemon runs) is refused instead of fighting
+// over the checkpoint, whichever path reaches the file: a symlink, a hard link or another mount of it
+// lock the same inode. The kernel drops the lock when the process dies, even by SIGKILL. SQLite locks
+// with fcntl, which a flock does not touch (on local file systems; SQLite's WAL mode needs one anyway).
+// The holder's pid is written to "<database>.lock" for the refusal message, and nothing else.
 #pragma once
 
 #include <filesystem>
@@ -9,7 +12,9 @@ namespace ditio_sync::store {
 
 class instance_lock {
 public:
-    // Takes the lock or throws db_error(busy) naming the process that holds it.
+    // Creates the database file when it does not exist yet (see create_database_file), then takes the lock
+    // or throws db_error(busy) naming the process that holds it. Take it before this process opens the
+    // database: closing a descriptor of a file drops every fcntl lock the process holds on it, SQLite's too.
     explicit instance_lock(const std::filesystem::path& database);
     ~instance_lock();
     instance_lock(const instance_lock&) = delete;

@@ -108,6 +108,7 @@ std::int64_t sync_store::begin_run(
 )
 {
     return guarded("starting a run", [&] {
+        check_in_place(db_);
         SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
         ensure_row(stream, now);
         // A run left in progress by an explicit full request is superseded, not resumed.
@@ -176,6 +177,7 @@ void sync_store::restart_run(const std::string& stream, std::int64_t run_id, con
 commit_result sync_store::commit_page(const page_commit& pc)
 {
     return guarded(fmt::format("committing a page of {}", pc.stream), [&] {
+        check_in_place(db_);
         commit_result out;
         SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
         auto& table = mirror(pc.table, pc.tombstones_carry_data);
