@@ -56,9 +56,16 @@ struct ops_server::state {
     log::logger_ptr logger;
     ops_server_limits limits;
 
+    // A connection being served, for stop() and to make room for a new one.
+    struct session {
+        beast::tcp_stream* stream = nullptr;
+        bool awaiting_head = false; // reading a request's head (or waiting for the next one)
+        std::chrono::steady_clock::time_point since;
+    };
+
     std::optional<tcp::acceptor> acceptor;
-    std::map<std::uint64_t, beast::tcp_stream*> sessions; // the connections being served, for stop()
-    std::size_t active = 0;                               // accepted and not yet finished
+    std::map<std::uint64_t, session> sessions;
+    std::size_t active = 0; // accepted and not yet finished
     std::uint64_t next_id = 1;
     bool stopped = false;
 };
@@ -167,7 +174,7 @@ asio::awaitable<void> serve(std::shared_ptr<ops_server::state> st, tcp::socket s
         co_return;
     beast::tcp_stream stream{std::move(socket)};
     auto id = st->next_id++;
-    st->sessions.emplace(id, &stream);
+    st->sessions.emplace(id, ops_server::state::session{&stream, false, std::chrono::steady_clock::now()});
     struct unregister {
         ops_server::state* s;
         std::uint64_t id;
@@ -179,11 +186,22 @@ asio::awaitable<void> serve(std::shared_ptr<ops_server::state> st, tcp::socket s
         http::request_parser<http::string_body> parser;
         parser.header_limit(st->limits.max_header_bytes);
         parser.body_limit(max_body_bytes);
-        // One deadline for the whole request: a client trickling bytes cannot keep the connection.
-        stream.expires_after(st->limits.timeout);
-        auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+        // A short deadline for the head and one for the whole request: a client trickling bytes keeps
+        // its slot for neither long, and while it waits for its head it is the first to make room.
+        auto& self = st->sessions.at(id);
+        self.awaiting_head = true;
+        self.since = std::chrono::steady_clock::now();
+        stream.expires_after(std::min(st->limits.header_timeout, st->limits.timeout));
+        auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
         if (st->stopped)
             co_return;
+        st->sessions.at(id).awaiting_head = false;
+        if (!ec && !parser.is_done()) {
+            stream.expires_after(st->limits.timeout);
+            std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, use_nothrow);
+            if (st->stopped)
+                co_return;
+        }
         if (ec) {
             auto status = refusal_for(ec);
             if (!status)
@@ -221,6 +239,23 @@ asio::awaitable<void> serve(std::shared_ptr<ops_server::state> st, tcp::socket s
     stream.close();
 }
 
+// Closes the connection that has waited longest for a request head, so a new one (a health check) gets
+// its slot; false when none is waiting, or when so many are closing already that the new one must wait.
+bool make_room(ops_server::state& st)
+{
+    if (st.active >= 2 * st.limits.max_connections)
+        return false;
+    ops_server::state::session* oldest = nullptr;
+    for (auto& [id, s] : st.sessions)
+        if (s.awaiting_head && (!oldest || s.since < oldest->since))
+            oldest = &s;
+    if (!oldest)
+        return false;
+    oldest->awaiting_head = false; // closing: not to be chosen twice
+    oldest->stream->close();
+    return true;
+}
+
 asio::awaitable<void> accept_loop(std::shared_ptr<ops_server::state> st)
 {
     for (;;) {
@@ -233,7 +268,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<ops_server::state> st)
             co_await pause.async_wait(use_nothrow);
             continue;
         }
-        if (st->active >= st->limits.max_connections) {
+        if (st->active >= st->limits.max_connections && !make_room(*st)) {
             boost::system::error_code ignored;
             socket.close(ignored);
             continue;
@@ -375,7 +410,7 @@ void ops_server::stop()
     if (st.acceptor)
         st.acceptor->close(ignored);
     for (auto& entry : st.sessions)
-        entry.second->close();
+        entry.second.stream->close();
 }
 
 tcp::endpoint ops_server::local_endpoint() const

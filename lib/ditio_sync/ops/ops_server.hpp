@@ -27,7 +27,12 @@ struct ops_server_limits {
     // Deadline for reading one request (headers and body) and for writing its answer; a keep-alive
     // connection idle for this long is closed.
     std::chrono::milliseconds timeout{std::chrono::seconds{10}};
-    // Connections served at once; one more is accepted and closed at once.
+    // Deadline for a request's head (request line and header fields), from when the connection is ready
+    // for it; at most `timeout`. A health check sends its head at once: a client that trickles it
+    // (slowloris) loses its slot soon.
+    std::chrono::milliseconds header_timeout{std::chrono::seconds{2}};
+    // Connections served at once. One more makes room by closing the connection that has waited longest
+    // for a request head; when none is waiting, the new one is closed at once.
     std::size_t max_connections = 16;
     // Largest request head (request line and header fields); larger ones get 431 and a close.
     std::uint32_t max_header_bytes = 8 * 1024;
