@@ -223,6 +223,7 @@ sync::engine_settings engine_settings_for(const config::config& c)
     sync::engine_settings s;
     s.overlap = c.sync.overlap;
     s.run_retry_budget = c.http.run_retry_budget;
+    s.retention = {c.storage.keep_runs_for, c.storage.keep_runs};
     return s;
 }
 

@@ -49,6 +49,13 @@ std::string text_field(const std::string& line, std::string_view key)
     return v && v->is_string() ? std::string(v->as_string()) : std::string{};
 }
 
+void exec_sql(const fs::path& db, const std::string& sql)
+{
+    SQLite::Database c(db.string(), SQLite::OPEN_READWRITE);
+    c.setBusyTimeout(5000);
+    c.exec(sql);
+}
+
 unsigned mode_of(const fs::path& p)
 {
     struct stat st {};
@@ -65,6 +72,11 @@ testing::fault echo_fault(int status, std::string shape, std::string path, int c
     f.path_suffix = std::move(path);
     f.count = count;
     return f;
+}
+
+std::string day_of(std::chrono::system_clock::time_point t)
+{
+    return util::format_iso8601_s(std::chrono::time_point_cast<std::chrono::microseconds>(t)).substr(0, 10);
 }
 
 std::uint16_t free_port()
@@ -222,7 +234,127 @@ TEST_CASE("e2e hostile: the database and its -wal and -shm are 0640 whatever the
     CHECK(daemon.wait().exit_code == 0);
 }
 
+// --------------------------------------------------------------------------------- the server's clock
+
+TEST_CASE("e2e hostile: a Date of 2999 on one answer neither becomes the watermark nor freezes the stream")
+{
+    fixture fx;
+    testing::fault f;
+    f.what = testing::fault::kind::date;
+    f.header = "Tue, 01 Jan 2999 00:00:00 GMT";
+    f.path_suffix = "/v1/time-registrations";
+    fx.server().inject(f);
+    auto first = fx.run({"sync"});
+    INFO(first.err);
+    REQUIRE(first.exit_code == 0);
+    auto skew = lines_with_event(first.err, "sync.clock_skew");
+    REQUIRE(skew.size() == 1);
+    CHECK(text_field(skew[0], "server_date") == "2999-01-01T00:00:00Z");
+    CHECK(text_field(skew[0], "local_time").starts_with(day_of(std::chrono::system_clock::now()).substr(0, 4))
+    );
+    CHECK(text_field(skew[0], "watermark_from") == "local");
+    auto tomorrow = day_of(std::chrono::system_clock::now() + std::chrono::hours{24});
+    CHECK(query_text(fx.db(), "SELECT watermark FROM sync_state").value_or("9") < tomorrow);
+
+    // Changes made since then reach the mirror, and status says nothing of 2999.
+    fx.server().insert(25);
+    fx.server().edit(fx.server().pick_live(10, 3));
+    fx.server().remove(fx.server().pick_live(5, 4));
+    auto second = fx.run({"sync"});
+    INFO(second.err);
+    REQUIRE(second.exit_code == 0);
+    check_mirror_exact(fx.server(), fx.db());
+    CHECK_FALSE(contains(fx.run({"status"}).out, "2999"));
+}
+
+TEST_CASE("e2e hostile: a watermark already in the future is repaired with a full sync")
+{
+    fixture fx;
+    REQUIRE(fx.run({"sync"}).exit_code == 0);
+    // As an older version saved it from a Date of 2999.
+    exec_sql(fx.db(), "UPDATE sync_state SET watermark = '2999-01-01T00:00:00.000Z'");
+    fx.server().insert(20);
+    fx.server().edit(fx.server().pick_live(10, 5));
+    fx.server().remove(fx.server().pick_live(5, 6));
+    auto res = fx.run({"sync"});
+    INFO(res.err);
+    REQUIRE(res.exit_code == 0);
+    auto repaired = lines_with_event(res.err, "sync.watermark_repaired");
+    REQUIRE(repaired.size() == 1);
+    CHECK(text_field(repaired[0], "watermark") == "2999-01-01T00:00:00.000Z");
+    auto started = lines_with_event(res.err, "sync.run_started");
+    REQUIRE(started.size() == 1);
+    CHECK(text_field(started[0], "mode") == "full");
+    check_mirror_exact(fx.server(), fx.db());
+    auto tomorrow = day_of(std::chrono::system_clock::now() + std::chrono::hours{24});
+    CHECK(query_text(fx.db(), "SELECT watermark FROM sync_state").value_or("9") < tomorrow);
+}
+
+TEST_CASE("e2e hostile: a local clock three years behind Ditio loses no record")
+{
+    fixture_options o;
+    o.records = 0;
+    fixture fx(o);
+    auto& server = fx.server();
+    const auto three_years = std::chrono::hours{24 * 1096};
+    server.set_clock_offset(three_years);
+    // Ditio's own recent registrations, dated in its last 300 days and changed in its last year.
+    auto ditio_now = std::chrono::system_clock::now() + three_years;
+    server.seed(600, 11, day_of(ditio_now - std::chrono::hours{24 * 300}), day_of(ditio_now));
+    auto full = fx.run({"sync"});
+    INFO(full.err);
+    REQUIRE(full.exit_code == 0);
+    auto skew = lines_with_event(full.err, "sync.clock_skew");
+    REQUIRE(skew.size() == 1);
+    CHECK(text_field(skew[0], "watermark_from") == "local");
+    // The full window ends a year after the local clock: the rest comes with the next run, because the
+    // watermark is the local clock's too.
+    auto next = fx.run({"sync"});
+    INFO(next.err);
+    REQUIRE(next.exit_code == 0);
+    check_mirror_exact(server, fx.db());
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM time_registrations WHERE is_deleted = 0") == 600);
+}
+
 // ------------------------------------------------------------------------------ the server's answers
+
+TEST_CASE("e2e hostile: a continuation-token cycle fails the run, keeps its pages and starts afresh next time"
+)
+{
+    fixture fx; // 2000 records, 100 a page
+    auto& server = fx.server();
+    auto proc = fx.start_held(3, {"sync"});
+    testing::fault cycle;
+    cycle.what = testing::fault::kind::token_cycle;
+    cycle.path_suffix = "/v1/time-registrations";
+    cycle.count = 100000;
+    server.inject(cycle);
+    server.release();
+    auto res = proc.wait();
+    INFO(res.err);
+    CHECK(res.exit_code == 1);
+    auto cycles = lines_with_event(res.err, "sync.token_cycle");
+    REQUIRE(cycles.size() == 1);
+    // Two real pages, then cycle-a, cycle-b and cycle-a again: never a loop.
+    std::size_t data_requests = 0;
+    for (const auto& r : server.requests())
+        data_requests += r.path.ends_with("/v1/time-registrations") ? 1 : 0;
+    CHECK(data_requests == 5);
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM time_registrations") == 200);
+    CHECK(query_int(fx.db(), "SELECT run_id IS NULL AND continuation_token IS NULL FROM sync_state") == 1);
+    CHECK(query_text(fx.db(), "SELECT status FROM sync_runs") == "failed");
+    CHECK(contains(query_text(fx.db(), "SELECT error FROM sync_runs").value_or(""), "cycle"));
+    CHECK(query_text(fx.db(), "SELECT watermark FROM sync_state") == std::nullopt);
+
+    server.clear_faults();
+    auto again = fx.run({"sync"});
+    INFO(again.err);
+    REQUIRE(again.exit_code == 0);
+    auto started = lines_with_event(again.err, "sync.run_started");
+    REQUIRE(started.size() == 1);
+    CHECK(field_of(started[0]).at("resumed").as_bool() == false);
+    check_mirror_exact(server, fx.db());
+}
 
 TEST_CASE("e2e hostile: an error message of 50 MB costs a few KB of log and database")
 {
@@ -246,6 +378,22 @@ TEST_CASE("e2e hostile: an error message of 50 MB costs a few KB of log and data
     std::error_code ec;
     auto on_disk = fs::file_size(fx.db(), ec) + fs::file_size(fx.db().string() + "-wal", ec);
     CHECK(on_disk < 8u << 20);
+}
+
+TEST_CASE("e2e hostile: sync_runs keeps storage.keep_runs runs per stream")
+{
+    fixture_options o;
+    o.records = 100;
+    o.settings["storage.keep_runs"] = "3";
+    o.settings["sync.streams"] = R"(["time-registrations", "user"])";
+    fixture fx(o);
+    fx.server().seed_streams(20, 3);
+    for (int i = 0; i < 5; ++i)
+        REQUIRE(fx.run({"sync"}).exit_code == 0);
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM sync_runs WHERE stream = 'time-registrations'") == 3);
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM sync_runs WHERE stream = 'user'") == 3);
+    // The newest are the ones kept.
+    CHECK(query_int(fx.db(), "SELECT min(id) FROM sync_runs WHERE stream = 'time-registrations'") > 4);
 }
 
 TEST_CASE("e2e hostile: status writes out the control characters of Ditio's message")

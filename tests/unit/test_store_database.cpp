@@ -61,6 +61,14 @@ std::string busy_message(const fs::path& db)
     return {};
 }
 
+std::int64_t runs_of(SQLite::Database& db, const std::string& stream)
+{
+    SQLite::Statement q(db, "SELECT count(*) FROM sync_runs WHERE stream = ?");
+    q.bind(1, stream);
+    q.executeStep();
+    return q.getColumn(0).getInt64();
+}
+
 } // namespace
 
 TEST_SUITE_BEGIN("store");
@@ -213,6 +221,36 @@ TEST_CASE("sync_state: an error is stored redacted and cut to a few KB")
         CHECK(stored.find("abc.def.ghi") == std::string::npos);
         CHECK(stored.find("bytes cut]") != std::string::npos);
     }
+}
+
+TEST_CASE("sync_state: sync_runs keeps the newest runs per stream and none older than keep_for")
+{
+    SQLite::Database db(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    store::migrate(db);
+    store::sync_store s(db);
+    store::run_retention keep_five{std::chrono::hours{24 * 90}, 5};
+    for (int i = 0; i < 12; ++i) {
+        auto now = fmt::format("2026-10-01T06:00:{:02}.000Z", i);
+        auto run = s.begin_run("time-registrations", "incremental", "{}", now, keep_five);
+        s.fail_run("time-registrations", run, "failed", now);
+        s.begin_run("user", "incremental", "{}", now, store::run_retention{std::chrono::hours{24 * 90}, 100});
+    }
+    CHECK(runs_of(db, "time-registrations") == 5);
+    CHECK(runs_of(db, "user") == 12); // another stream's history is its own
+    CHECK(
+        db.execAndGet("SELECT min(started_at) FROM sync_runs WHERE stream = 'time-registrations'")
+            .getString() == "2026-10-01T06:00:07.000Z"
+    );
+
+    // 91 days later, only the runs within keep_for stay (the new one).
+    s.begin_run(
+        "time-registrations", "incremental", "{}", "2026-12-31T06:00:00.000Z", store::run_retention{}
+    );
+    CHECK(runs_of(db, "time-registrations") == 1);
+    // The run in progress is never pruned, however old.
+    CHECK(
+        db.execAndGet("SELECT count(*) FROM sync_runs r JOIN sync_state s ON s.run_id = r.id").getInt64() == 2
+    );
 }
 
 TEST_CASE("status: Ditio's messages are shown with their control characters written out")

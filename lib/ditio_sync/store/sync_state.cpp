@@ -2,6 +2,7 @@
 #include <ditio_sync/store/sync_state.hpp>
 #include <ditio_sync/util/redact.hpp>
 #include <ditio_sync/util/text.hpp>
+#include <ditio_sync/util/time.hpp>
 
 #include <SQLiteCpp/Transaction.h>
 #include <fmt/format.h>
@@ -81,6 +82,27 @@ void sync_store::ensure_row(const std::string& stream, const std::string& now)
     s.exec();
 }
 
+void sync_store::prune_runs(const std::string& stream, const std::string& now, const run_retention& retention)
+{
+    // No time to count back from (only tests pass one): keep by count alone.
+    auto now_time = util::parse_iso8601(now);
+    auto cutoff =
+        now_time ? util::format_iso8601_ms(
+                       *now_time - std::chrono::duration_cast<std::chrono::microseconds>(retention.keep_for)
+                   )
+                 : std::string{};
+    // Older than keep_for, or older than the newest `keep` of the stream; never the run in progress.
+    SQLite::Statement q(db_, R"(DELETE FROM sync_runs WHERE stream = :s
+        AND id IS NOT (SELECT run_id FROM sync_state WHERE stream = :s)
+        AND (started_at < :cutoff OR started_at < coalesce(
+            (SELECT started_at FROM sync_runs WHERE stream = :s ORDER BY started_at DESC LIMIT 1 OFFSET :keep),
+            '')))");
+    q.bind(":s", stream);
+    q.bind(":cutoff", cutoff);
+    q.bind(":keep", static_cast<std::int64_t>(std::max<std::int64_t>(retention.keep - 1, 0)));
+    q.exec();
+}
+
 std::optional<stream_state> sync_store::load(const std::string& stream)
 {
     return guarded("reading sync_state", [&]() -> std::optional<stream_state> {
@@ -104,7 +126,11 @@ std::vector<stream_state> sync_store::load_all()
 }
 
 std::int64_t sync_store::begin_run(
-    const std::string& stream, const std::string& mode, const std::string& params_json, const std::string& now
+    const std::string& stream,
+    const std::string& mode,
+    const std::string& params_json,
+    const std::string& now,
+    const run_retention& retention
 )
 {
     return guarded("starting a run", [&] {
@@ -138,6 +164,7 @@ std::int64_t sync_store::begin_run(
         st.bind(":now", now);
         st.bind(":s", stream);
         st.exec();
+        prune_runs(stream, now, retention);
         tx.commit();
         return run_id;
     });

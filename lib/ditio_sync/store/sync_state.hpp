@@ -8,6 +8,7 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -53,6 +54,13 @@ struct page_commit {
     std::string window_field, window_from, window_to;
 };
 
+// How much run history sync_runs keeps per stream: runs started within keep_for, and at most the newest
+// `keep` of them.
+struct run_retention {
+    std::chrono::milliseconds keep_for{std::chrono::hours{24 * 90}};
+    std::int64_t keep = 10000;
+};
+
 struct commit_result {
     std::int64_t upserted = 0;
     std::int64_t deleted = 0;
@@ -67,12 +75,14 @@ public:
     std::optional<stream_state> load(const std::string& stream);
     std::vector<stream_state> load_all();
 
-    // Records a new run and its fixed parameters before its first request; returns the run id.
+    // Records a new run and its fixed parameters before its first request, and drops the stream's runs
+    // beyond `retention`; returns the run id.
     std::int64_t begin_run(
         const std::string& stream,
         const std::string& mode,
         const std::string& params_json,
-        const std::string& now
+        const std::string& now,
+        const run_retention& retention = {}
     );
     // Marks a run found in progress at start-up as running again (it continues from its checkpoint).
     void resume_run(const std::string& stream, std::int64_t run_id, const std::string& now);
@@ -114,6 +124,7 @@ public:
 private:
     mirror_table& mirror(const std::string& table, bool tombstones_carry_data);
     void ensure_row(const std::string& stream, const std::string& now);
+    void prune_runs(const std::string& stream, const std::string& now, const run_retention& retention);
 
     SQLite::Database& db_;
     std::map<std::string, std::unique_ptr<mirror_table>> mirrors_;

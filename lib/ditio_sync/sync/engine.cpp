@@ -1,5 +1,6 @@
 #include <ditio_sync/store/database.hpp>
 #include <ditio_sync/sync/engine.hpp>
+#include <ditio_sync/sync/run_clock.hpp>
 #include <ditio_sync/util/asio.hpp>
 #include <ditio_sync/util/time.hpp>
 
@@ -13,6 +14,7 @@
 
 #include <cctype>
 #include <memory>
+#include <unordered_set>
 
 namespace ditio_sync::sync {
 
@@ -294,8 +296,29 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
     std::int64_t page_no = 0;
     std::optional<std::string> previous_watermark;
     std::optional<std::string> setup_error;
+    // The local clock at the run's start (a resumed run's, as saved): see run_clock.hpp.
+    auto local_start = to_micros(clock_.system_now());
     try {
         state = co_await db_.run([&](store::sync_store& s) { return s.load(name); });
+        if (state && state->watermark)
+            if (auto wm = util::parse_iso8601(*state->watermark);
+                wm && watermark_in_future(*wm, local_start)) {
+                // Every later run would ask for changes since then, and get none: start again with a full
+                // sync, as `reset` would.
+                log::warn(
+                    log_,
+                    "sync.watermark_repaired",
+                    {{"stream", name},
+                     {"watermark", *state->watermark},
+                     {"local_time", util::format_iso8601_ms(local_start)},
+                     {"next", "full sync"}}
+                );
+                auto now = util::format_iso8601_ms(local_start);
+                state = co_await db_.run([&](store::sync_store& s) {
+                    s.reset(name, now);
+                    return s.load(name);
+                });
+            }
         if (state)
             previous_watermark = state->watermark;
         std::optional<run_plan> saved;
@@ -307,12 +330,17 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
             report.run_id = *state->run_id;
             report.resumed = true;
             token = state->continuation_token;
-            server_start = state->run_server_start;
+            if (auto saved_start =
+                    state->run_local_start ? util::parse_iso8601(*state->run_local_start) : std::nullopt)
+                local_start = *saved_start;
+            // An older version saved Ditio's Date as it came, 2999 included.
+            if (auto date =
+                    state->run_server_start ? util::parse_iso8601(*state->run_server_start) : std::nullopt)
+                server_start = util::format_iso8601_ms(run_start(date, local_start));
             page_no = state->pages_done;
             auto now = now_text();
             co_await db_.run([&](store::sync_store& s) { s.resume_run(name, report.run_id, now); });
         } else {
-            auto now_sys = clock_.system_now();
             bool full = kind == run_kind::full || !state || !state->watermark;
             if (full) {
                 plan.mode = "full";
@@ -320,7 +348,10 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
                     stream.sweep && co_await db_.run([&](store::sync_store& s) { return s.is_empty(table); });
                 if (stream.windowed) {
                     plan.window_from = settings.full_from;
-                    plan.window_to = util::format_iso8601_s(to_micros(now_sys + settings.full_ahead));
+                    plan.window_to = util::format_iso8601_s(
+                        local_start +
+                        std::chrono::duration_cast<std::chrono::microseconds>(settings.full_ahead)
+                    );
                     if (settings.max_window)
                         plan.max_span_s =
                             std::max<std::int64_t>(
@@ -343,9 +374,9 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
                 plan.query.push_back(p);
             plan.query.emplace_back("ChunkLimit", std::to_string(settings.chunk_limit));
             auto params = plan.to_json();
-            auto now = now_text();
+            auto now = util::format_iso8601_ms(local_start); // saved as the run's local start
             report.run_id = co_await db_.run([&](store::sync_store& s) {
-                return s.begin_run(name, plan.mode, params, now);
+                return s.begin_run(name, plan.mode, params, now, settings_.retention);
             });
         }
     } catch (const store::db_error& e) {
@@ -468,6 +499,10 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
 
     int restarts = 0;
     ditio::retry_budget budget{settings_.run_retry_budget};
+    // Every continuation token of the traversal in progress: one sent again is a cycle, never an end.
+    std::unordered_set<std::string> seen_tokens;
+    if (token)
+        seen_tokens.insert(*token);
     for (;;) {
         auto fetched = co_await api_.fetch_page(name, stream.path, plan.query, token, budget);
         // The previous page's commit must be settled before anything else is decided.
@@ -485,6 +520,7 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
                     {{"stream", name}, {"run_id", report.run_id}, {"reason", f.message}}
                 );
                 token.reset();
+                seen_tokens.clear();
                 page_no = 0;
                 std::optional<std::string> restart_error;
                 try {
@@ -566,17 +602,43 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
         }
 
         auto page = std::make_shared<ditio::fetched_page>(std::move(*fetched));
-        if (page->body.continuation && page->body.continuation == token) {
+        if (page->body.continuation && !seen_tokens.insert(*page->body.continuation).second) {
+            // A -> B -> A: following it would never end and starve every other stream. The pages committed
+            // so far stay; the next run asks afresh.
+            log::error(
+                log_,
+                "sync.token_cycle",
+                {{"stream", name},
+                 {"run_id", report.run_id},
+                 {"page", page_no + 1},
+                 {"tokens", seen_tokens.size()}}
+            );
             co_await record_failure(
                 run_status::failed,
-                "Ditio returned the continuation token it was sent; stopping to avoid a loop"
+                fmt::format(
+                    "Ditio sent a continuation token it had already sent in this run (page {}): the pages go "
+                    "round in a cycle. The pages before it are kept; the next run starts the query afresh",
+                    page_no + 1
+                ),
+                true
             );
             break;
         }
-        if (!server_start)
-            server_start = util::format_iso8601_ms(page->server_date.value_or(
-                to_micros(clock_.system_now() - (clock_.steady_now() - run_started))
-            ));
+        if (!server_start) {
+            auto local_now = to_micros(clock_.system_now());
+            if (page->server_date)
+                if (auto skew = clock_skew(*page->server_date, local_now))
+                    log::warn(
+                        log_,
+                        "sync.clock_skew",
+                        {{"stream", name},
+                         {"server_date", util::format_iso8601_s(*page->server_date)},
+                         {"local_time", util::format_iso8601_s(local_now)},
+                         {"skew_s", std::chrono::duration_cast<std::chrono::seconds>(*skew).count()},
+                         {"watermark_from", *page->server_date < local_start ? "server" : "local"}}
+                    );
+            server_start = util::format_iso8601_ms(run_start(page->server_date, local_start));
+        }
 
         pending = std::make_shared<pending_commit>(io);
         pending->page = page;
@@ -591,8 +653,10 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
         pc.server_start = server_start;
         pc.now = now_text();
         // The end of one piece of a split window: the run goes on with the next piece.
-        if (!page->body.continuation && plan.next_piece())
+        if (!page->body.continuation && plan.next_piece()) {
             pc.next_params = plan.to_json();
+            seen_tokens.clear();
+        }
         bool last = !page->body.continuation && !pc.next_params;
         if (last) {
             // Never move the watermark backwards, whatever Ditio's clock says. A full re-sync keeps the old

@@ -1,7 +1,9 @@
 // One run of one stream, the sync algorithm of design.md: fixed run parameters stored before the first
 // request; full first run over full_from .. run start + full_ahead; incremental runs from watermark -
 // overlap with ModifiedSince resent on every page; one transaction per page (rows, tombstones, checkpoint);
-// watermark from Ditio's clock at run start; resume from the saved token; restart when Ditio rejects it.
+// the watermark is the run's start by the rule of run_clock.hpp (a far-off clock on either side can cost
+// re-reading, never a record), and one found in the future is repaired with a full sync; resume from the
+// saved token; restart when Ditio rejects it; a continuation token sent twice in a run fails it.
 // A full-mode window Ditio refuses as too large (400 on its first page) is split, and the run walks the
 // pieces; a 404 marks the stream unavailable. Fetching page N+1 overlaps committing page N on the
 // database thread.
@@ -33,6 +35,7 @@ struct engine_settings {
     unsigned commit_attempts = 4; // tries of one page commit against a lock held by another writer
     std::chrono::milliseconds progress_every{std::chrono::seconds{10}}; // sync.progress cadence in long runs
     bool page_events_at_debug = false; // sync.page_committed at debug (a live progress line shows pages)
+    store::run_retention retention;    // sync_runs kept per stream
 };
 
 enum class run_status {
