@@ -2,6 +2,7 @@
 // (describe_error_body, parse_retry_after). No socket, no database.
 #include <ditio_sync/ditio/extraction_client.hpp>
 #include <ditio_sync/ditio/page.hpp>
+#include <ditio_sync/util/redact.hpp>
 #include <ditio_sync/util/time.hpp>
 
 #include <boost/json/parse.hpp>
@@ -328,6 +329,19 @@ TEST_CASE("extraction: describe_error_body turns Ditio's error bodies into one l
     SUBCASE("JSON without the known fields")
     {
         CHECK(describe_error_body(500, R"({"unexpected":true})") == "HTTP 500");
+    }
+    SUBCASE("a message of 50 MB is cut to 2 KB, and a token where it is cut leaves nothing of itself")
+    {
+        const std::string token = "straddling-token-" + std::string(200, 'k');
+        ditio_sync::util::secrets().add_token(token);
+        for (std::size_t at : {1900, 1990, 2000, 2040}) {
+            CAPTURE(at);
+            auto message = std::string(at, 'm') + token + std::string(50u << 20, 'm');
+            auto s = describe_error_body(400, R"({"error":"BadRequest","message":")" + message + "\"}");
+            CHECK(s.size() <= 2048);
+            CHECK(contains(s, "bytes cut]"));
+            CHECK_FALSE(contains(s, "stradd"));
+        }
     }
 }
 

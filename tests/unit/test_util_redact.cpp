@@ -36,6 +36,18 @@ TEST_CASE("redact: a known secret goes, as written, URL-encoded and JSON-escaped
         CHECK(contains(out, "[redacted]"));
     }
     CHECK(r.redact("nothing to hide here") == "nothing to hide here");
+
+    // The escapes other JSON writers use: \/ for /, \u002B for + (.NET), in either case of hex.
+    redactor net;
+    net.add_secret("ab/cd+ef<gh");
+    for (const auto* text :
+         {R"({"echo":"ab\/cd+ef<gh"})",
+          R"({"echo":"ab\u002Fcd\u002Bef\u003Cgh"})",
+          R"({"echo":"ab\u002fcd\u002bef\u003cgh"})",
+          "form ab%2fcd%2bef%3cgh"}) {
+        CAPTURE(text);
+        CHECK_FALSE(contains(net.redact(text), "ab"));
+    }
 }
 
 TEST_CASE("redact: tokens handed out go, the newest 64 of them")
@@ -70,6 +82,8 @@ TEST_CASE("redact: credentials nobody registered go by their shape, in any case"
              {"password: hunter2", "hunter2"},
              {"proxy http://alice:wonder@proxy.example:3128 refused", "alice:wonder"},
              {"https://user@host/path", "user@"},
+             {R"({\"client_secret\":\"ab\/cd\u002Bef\"})", "cd"},
+             {R"(client_secret=ab\/cd\u002Bef&x=1)", "u002Bef"},
          }) {
         CAPTURE(in);
         auto out = r.redact(in);
@@ -107,11 +121,17 @@ TEST_CASE("redact: safe_excerpt bounds a 50 MB text to the excerpt and redacts a
     CHECK(contains(out, "bytes cut]"));
     CHECK(out.starts_with("Bearer [redacted]"));
 
-    // A secret straddling the end of what is scanned is not shown in part.
-    std::string edge = std::string(2048 + 4096 - 10, 'y') + secret + std::string(100, 'z');
+    // A secret straddling the end of what is scanned is not shown in part, even when redaction shortened the
+    // text before it so much that the cut lands within what is kept.
+    const std::string token(1000, 'T');
+    r.add_token(token);
+    std::string edge = token + token + token + token + token + token + std::string(134, 'y') + secret +
+                       std::string(100, 'z');
+    REQUIRE(edge.find(secret) == 2048 + 4096 - 10);
     auto cut = ditio_sync::util::safe_excerpt(edge, 2048);
+    CHECK(cut.size() < 400);
+    CHECK(contains(cut, std::string(134, 'y')));
     CHECK_FALSE(contains(cut, "excerpt-se"));
-    CHECK(cut.size() <= 2048);
 }
 
 TEST_CASE("text: clip keeps short text, cuts long text at a character boundary and says so")

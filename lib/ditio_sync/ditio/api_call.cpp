@@ -28,10 +28,11 @@ std::string describe_error_body(int status, const std::string& body)
     if (!ec && v.is_object()) {
         const auto& o = v.get_object();
         std::string out = fmt::format("HTTP {}", status);
-        // Each piece is cut before the next is added: a 50 MB message costs no 50 MB string.
+        // Each piece is redacted and cut before the next is added: a 50 MB message costs no 50 MB string,
+        // and no cut can leave the start of a token behind.
         auto add = [&](std::string_view sep, std::string_view text) {
             if (out.size() < util::max_excerpt_bytes)
-                out += fmt::format("{}{}", sep, util::clip(text, util::max_excerpt_bytes));
+                out += fmt::format("{}{}", sep, util::safe_excerpt(text, util::max_excerpt_bytes));
         };
         if (auto* e = o.if_contains("error"); e && e->is_string())
             add(" ", e->get_string());

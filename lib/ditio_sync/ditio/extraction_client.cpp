@@ -1,6 +1,7 @@
 #include <ditio_sync/ditio/extraction_client.hpp>
 #include <ditio_sync/http/error.hpp>
 #include <ditio_sync/http/url.hpp>
+#include <ditio_sync/util/redact.hpp>
 
 #include <fmt/format.h>
 
@@ -47,7 +48,7 @@ asio::awaitable<boost::system::result<fetched_page, fetch_failure>> extraction_c
                 return {
                     verdict::kind::retry,
                     fmt::format(
-                        "unexpected content type '{}'", std::string_view(content_type->value()).substr(0, 60)
+                        "unexpected content type '{}'", util::safe_excerpt(content_type->value(), 80)
                     )};
             out.emplace();
             if (auto it = res.find(field::date); it != res.end())

@@ -13,27 +13,42 @@ namespace {
 
 constexpr std::size_t min_known_length = 4;
 
-// As form_encode and with_query write a value: unreserved characters kept, everything else %XX; and the
-// same with '+' for a space, as HTML forms write it.
-std::string url_encoded(std::string_view s, bool plus_for_space)
+bool unreserved(unsigned char c)
+{
+    return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+// As form_encode and with_query write a value: unreserved characters kept, everything else %XX (or %xx);
+// with '+' for a space, as HTML forms write it.
+std::string url_encoded(std::string_view s, bool plus_for_space, bool lower_hex)
 {
     std::string out;
     for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+        if (unreserved(c))
             out += static_cast<char>(c);
         else if (c == ' ' && plus_for_space)
             out += '+';
         else
-            out += fmt::format("%{:02X}", c);
+            out += lower_hex ? fmt::format("%{:02x}", c) : fmt::format("%{:02X}", c);
     }
     return out;
 }
 
-std::string json_escaped(std::string_view s)
+enum class json_style {
+    minimal, // " and \ escaped, and control characters
+    slash,   // and / as \/ (PHP, some Java)
+    unicode, // every character but [A-Za-z0-9-._~] as \u00XX (.NET's System.Text.Json escapes + < > & ')
+    unicode_lower,
+};
+
+std::string json_escaped(std::string_view s, json_style style)
 {
     std::string out;
     for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
+        bool as_unicode = style == json_style::unicode || style == json_style::unicode_lower;
+        if (as_unicode && !unreserved(c) && c < 0x80)
+            out += style == json_style::unicode ? fmt::format("\\u{:04X}", c) : fmt::format("\\u{:04x}", c);
+        else if (c == '"' || c == '\\' || (c == '/' && style == json_style::slash)) {
             out += '\\';
             out += static_cast<char>(c);
         } else if (c < 0x20) {
@@ -63,7 +78,7 @@ bool is_space(char c)
 bool ends_value(char c)
 {
     return is_space(c) || c == '"' || c == '\'' || c == '&' || c == ',' || c == ';' || c == '<' || c == '>' ||
-           c == '}' || c == ']' || c == ')' || c == '\\';
+           c == '}' || c == ']' || c == ')';
 }
 
 bool token_char(char c)
@@ -81,9 +96,16 @@ std::size_t value_end(std::string_view text, std::size_t p)
     if (text.substr(p).starts_with(redacted_mark))
         return p;
     auto e = p;
-    while (e < text.size() && !ends_value(text[e]))
+    while (e < text.size() && !ends_value(text[e])) {
+        // An escaped quote ends a value (JSON in a JSON string); any other escape is part of it (\/, \u002B).
+        if (text[e] == '\\') {
+            if (e + 1 < text.size() && (text[e + 1] == '"' || text[e + 1] == '\''))
+                break;
+            ++e;
+        }
         ++e;
-    return e;
+    }
+    return std::min(e, text.size());
 }
 
 // key=value, key: value, "key":"value" and key="value" for credential-like keys.
@@ -159,7 +181,7 @@ void find_user_info(std::string_view text, std::vector<range>& out)
         auto start = pos + 3;
         auto p = start;
         while (p < text.size() && text[p] != '/' && text[p] != '?' && text[p] != '#' && text[p] != '@' &&
-               !ends_value(text[p]))
+               text[p] != '\\' && !ends_value(text[p]))
             ++p;
         if (p < text.size() && text[p] == '@' && p > start)
             out.emplace_back(start, p);
@@ -190,7 +212,14 @@ std::string replace_ranges(std::string_view text, std::vector<range> ranges)
 void redactor::add_forms(std::vector<std::string>& into, std::string_view value)
 {
     for (auto form :
-         {std::string(value), url_encoded(value, false), url_encoded(value, true), json_escaped(value)})
+         {std::string(value),
+          url_encoded(value, false, false),
+          url_encoded(value, true, false),
+          url_encoded(value, false, true),
+          json_escaped(value, json_style::minimal),
+          json_escaped(value, json_style::slash),
+          json_escaped(value, json_style::unicode),
+          json_escaped(value, json_style::unicode_lower)})
         if (std::find(into.begin(), into.end(), form) == into.end())
             into.push_back(std::move(form));
     // Longest first, so an encoded form is replaced whole before the plain value inside it could match.
