@@ -818,6 +818,21 @@ TEST_CASE("ops_server: /healthz gets through 64 connections that trickle their r
     CHECK(status == 200);
 }
 
+TEST_CASE("ops_server: /healthz gets through connections that send a whole head and trickle a body")
+{
+    server_fixture f;
+    auto status = run_io(f.io, [](tcp::endpoint ep) -> asio::awaitable<unsigned> {
+        std::vector<beast::tcp_stream> slow;
+        std::string_view head = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 8000\r\n\r\nabc";
+        for (int i = 0; i < 32; ++i) {
+            slow.push_back(co_await connect(ep));
+            co_await asio::async_write(slow.back(), asio::buffer(head), util::use_nothrow);
+        }
+        co_return (co_await fetch(ep, bhttp::verb::get, "/healthz")).status;
+    }(f.ep));
+    CHECK(status == 200);
+}
+
 TEST_CASE("ops_server: stop closes the listener and idle connections, and its coroutines end")
 {
     server_fixture f;

@@ -59,7 +59,8 @@ struct ops_server::state {
     // A connection being served, for stop() and to make room for a new one.
     struct session {
         beast::tcp_stream* stream = nullptr;
-        bool awaiting_head = false; // reading a request's head (or waiting for the next one)
+        bool evictable =
+            false; // reading a request (or waiting for the next one), or draining after a refusal
         std::chrono::steady_clock::time_point since;
     };
 
@@ -186,22 +187,16 @@ asio::awaitable<void> serve(std::shared_ptr<ops_server::state> st, tcp::socket s
         http::request_parser<http::string_body> parser;
         parser.header_limit(st->limits.max_header_bytes);
         parser.body_limit(max_body_bytes);
-        // A short deadline for the head and one for the whole request: a client trickling bytes keeps
-        // its slot for neither long, and while it waits for its head it is the first to make room.
+        // One short deadline for the whole request, head and body (the endpoint needs none): a client
+        // trickling bytes keeps its slot for seconds at most, and while it is read it may make room.
         auto& self = st->sessions.at(id);
-        self.awaiting_head = true;
+        self.evictable = true;
         self.since = std::chrono::steady_clock::now();
-        stream.expires_after(std::min(st->limits.header_timeout, st->limits.timeout));
-        auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
+        stream.expires_after(std::min(st->limits.request_timeout, st->limits.timeout));
+        auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
         if (st->stopped)
             co_return;
-        st->sessions.at(id).awaiting_head = false;
-        if (!ec && !parser.is_done()) {
-            stream.expires_after(st->limits.timeout);
-            std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, use_nothrow);
-            if (st->stopped)
-                co_return;
-        }
+        st->sessions.at(id).evictable = false;
         if (ec) {
             auto status = refusal_for(ec);
             if (!status)
@@ -211,8 +206,10 @@ asio::awaitable<void> serve(std::shared_ptr<ops_server::state> st, tcp::socket s
             res.prepare_payload();
             stream.expires_after(st->limits.timeout);
             auto [wec, wn] = co_await http::async_write(stream, res, use_nothrow);
-            if (!wec)
+            if (!wec) {
+                st->sessions.at(id).evictable = true;
                 co_await drain(stream, st->limits.timeout);
+            }
             co_return;
         }
         const auto& req = parser.get();
@@ -239,19 +236,19 @@ asio::awaitable<void> serve(std::shared_ptr<ops_server::state> st, tcp::socket s
     stream.close();
 }
 
-// Closes the connection that has waited longest for a request head, so a new one (a health check) gets
-// its slot; false when none is waiting, or when so many are closing already that the new one must wait.
+// Closes the connection that has been reading a request (or draining) longest, so a new one (a health
+// check) gets its slot; false when none is, or when so many are closing already that the new one must wait.
 bool make_room(ops_server::state& st)
 {
     if (st.active >= 2 * st.limits.max_connections)
         return false;
     ops_server::state::session* oldest = nullptr;
     for (auto& [id, s] : st.sessions)
-        if (s.awaiting_head && (!oldest || s.since < oldest->since))
+        if (s.evictable && (!oldest || s.since < oldest->since))
             oldest = &s;
     if (!oldest)
         return false;
-    oldest->awaiting_head = false; // closing: not to be chosen twice
+    oldest->evictable = false; // closing: not to be chosen twice
     oldest->stream->close();
     return true;
 }

@@ -24,15 +24,14 @@ namespace ditio_sync::ops {
 
 // Bounds that keep a slow or hostile client from pinning the server.
 struct ops_server_limits {
-    // Deadline for reading one request (headers and body) and for writing its answer; a keep-alive
-    // connection idle for this long is closed.
+    // Deadline for writing an answer, and the longest any read may take.
     std::chrono::milliseconds timeout{std::chrono::seconds{10}};
-    // Deadline for a request's head (request line and header fields), from when the connection is ready
-    // for it; at most `timeout`. A health check sends its head at once: a client that trickles it
-    // (slowloris) loses its slot soon.
-    std::chrono::milliseconds header_timeout{std::chrono::seconds{2}};
-    // Connections served at once. One more makes room by closing the connection that has waited longest
-    // for a request head; when none is waiting, the new one is closed at once.
+    // Deadline for reading one request, head and body, from when the connection is ready for it (a
+    // keep-alive connection idle this long is closed); at most `timeout`. A health check sends its
+    // request at once: a client that trickles one (slowloris) loses its slot soon.
+    std::chrono::milliseconds request_timeout{std::chrono::seconds{2}};
+    // Connections served at once. One more makes room by closing the connection that has been reading a
+    // request (or draining after a refusal) longest; when none is, the new one is closed at once.
     std::size_t max_connections = 16;
     // Largest request head (request line and header fields); larger ones get 431 and a close.
     std::uint32_t max_header_bytes = 8 * 1024;
