@@ -28,6 +28,10 @@ TEST_CASE("run_clock: the run starts at the earlier of Ditio's Date and the loca
     // A Date of 2999 never becomes the watermark; a local clock three years ahead does not either.
     CHECK(run_start(at("2999-01-01T00:00:00Z"), local) == local);
     CHECK(run_start(at("2023-12-05T10:00:00Z"), local) == at("2023-12-05T10:00:00Z"));
+    // A Date before 2000 is no clock at all.
+    CHECK(run_start(at("0001-01-01T00:00:00Z"), local) == local);
+    CHECK(run_start(at("1970-01-01T00:00:00Z"), local) == local);
+    CHECK(run_start(at("2000-01-01T00:00:00Z"), local) == at("2000-01-01T00:00:00Z"));
 }
 
 TEST_CASE("run_clock: a skew is reported beyond the tolerance, either way")
@@ -41,14 +45,17 @@ TEST_CASE("run_clock: a skew is reported beyond the tolerance, either way")
     CHECK(clock_skew(at("2999-01-01T00:00:00Z"), local).has_value());
 }
 
-TEST_CASE("run_clock: a watermark past the local clock beyond the tolerance is in the future")
+TEST_CASE("run_clock: a watermark past the local clock beyond the tolerance, or before 2000, is implausible")
 {
-    using ditio_sync::sync::watermark_in_future;
+    using ditio_sync::sync::implausible_watermark;
     auto local = at("2026-12-05T10:00:00Z");
-    CHECK_FALSE(watermark_in_future(local, local));
-    CHECK_FALSE(watermark_in_future(local + 4min, local));
-    CHECK(watermark_in_future(local + 6min, local));
-    CHECK(watermark_in_future(at("2999-01-01T00:00:00Z"), local));
+    CHECK_FALSE(implausible_watermark(local, local));
+    CHECK_FALSE(implausible_watermark(local + 4min, local));
+    CHECK_FALSE(implausible_watermark(at("2000-01-01T00:00:00Z"), local));
+    CHECK(implausible_watermark(local + 6min, local) == "in the future");
+    CHECK(implausible_watermark(at("2999-01-01T00:00:00Z"), local) == "in the future");
+    CHECK(implausible_watermark(at("1970-01-01T00:00:00Z"), local) == "before 2000");
+    CHECK(implausible_watermark(at("0001-01-01T00:00:00Z"), local) == "before 2000");
 }
 
 TEST_SUITE_END();

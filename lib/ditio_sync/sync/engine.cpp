@@ -300,25 +300,26 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
     auto local_start = to_micros(clock_.system_now());
     try {
         state = co_await db_.run([&](store::sync_store& s) { return s.load(name); });
-        if (state && state->watermark)
-            if (auto wm = util::parse_iso8601(*state->watermark);
-                wm && watermark_in_future(*wm, local_start)) {
-                // Every later run would ask for changes since then, and get none: start again with a full
-                // sync, as `reset` would.
-                log::warn(
-                    log_,
-                    "sync.watermark_repaired",
-                    {{"stream", name},
-                     {"watermark", *state->watermark},
-                     {"local_time", util::format_iso8601_ms(local_start)},
-                     {"next", "full sync"}}
-                );
-                auto now = util::format_iso8601_ms(local_start);
-                state = co_await db_.run([&](store::sync_store& s) {
-                    s.reset(name, now);
-                    return s.load(name);
-                });
-            }
+        auto saved_wm = state && state->watermark ? util::parse_iso8601(*state->watermark) : std::nullopt;
+        if (auto why = saved_wm ? implausible_watermark(*saved_wm, local_start) : std::nullopt) {
+            // In the future, every later run would ask for changes since then and get none; before 2000,
+            // each would read everything again (or be refused). Start again with a full sync, as `reset`
+            // would.
+            log::warn(
+                log_,
+                "sync.watermark_repaired",
+                {{"stream", name},
+                 {"watermark", *state->watermark},
+                 {"reason", *why},
+                 {"local_time", util::format_iso8601_ms(local_start)},
+                 {"next", "full sync"}}
+            );
+            auto now = util::format_iso8601_ms(local_start);
+            state = co_await db_.run([&](store::sync_store& s) {
+                s.reset(name, now);
+                return s.load(name);
+            });
+        }
         if (state)
             previous_watermark = state->watermark;
         std::optional<run_plan> saved;
@@ -375,8 +376,9 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
             plan.query.emplace_back("ChunkLimit", std::to_string(settings.chunk_limit));
             auto params = plan.to_json();
             auto now = util::format_iso8601_ms(local_start); // saved as the run's local start
+            auto retention = settings_.retention;            // a reload may replace settings_ meanwhile
             report.run_id = co_await db_.run([&](store::sync_store& s) {
-                return s.begin_run(name, plan.mode, params, now, settings_.retention);
+                return s.begin_run(name, plan.mode, params, now, retention);
             });
         }
     } catch (const store::db_error& e) {
@@ -499,10 +501,12 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
 
     int restarts = 0;
     ditio::retry_budget budget{settings_.run_retry_budget};
-    // Every continuation token of the traversal in progress: one sent again is a cycle, never an end.
-    std::unordered_set<std::string> seen_tokens;
+    // Every continuation token of the traversal in progress, by hash (a server may send large ones): one
+    // sent again is a cycle, never an end. A collision would fail one run, and the next starts afresh.
+    std::unordered_set<std::size_t> seen_tokens;
+    auto seen = [&](const std::string& t) { return !seen_tokens.insert(std::hash<std::string>{}(t)).second; };
     if (token)
-        seen_tokens.insert(*token);
+        seen(*token);
     for (;;) {
         auto fetched = co_await api_.fetch_page(name, stream.path, plan.query, token, budget);
         // The previous page's commit must be settled before anything else is decided.
@@ -602,7 +606,7 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
         }
 
         auto page = std::make_shared<ditio::fetched_page>(std::move(*fetched));
-        if (page->body.continuation && !seen_tokens.insert(*page->body.continuation).second) {
+        if (page->body.continuation && seen(*page->body.continuation)) {
             // A -> B -> A: following it would never end and starve every other stream. The pages committed
             // so far stay; the next run asks afresh.
             log::error(
@@ -611,7 +615,7 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
                 {{"stream", name},
                  {"run_id", report.run_id},
                  {"page", page_no + 1},
-                 {"tokens", seen_tokens.size()}}
+                 {"continuation_tokens", seen_tokens.size()}}
             );
             co_await record_failure(
                 run_status::failed,
@@ -635,7 +639,8 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
                          {"server_date", util::format_iso8601_s(*page->server_date)},
                          {"local_time", util::format_iso8601_s(local_now)},
                          {"skew_s", std::chrono::duration_cast<std::chrono::seconds>(*skew).count()},
-                         {"watermark_from", *page->server_date < local_start ? "server" : "local"}}
+                         {"watermark_from",
+                          run_start(page->server_date, local_start) < local_start ? "server" : "local"}}
                     );
             server_start = util::format_iso8601_ms(run_start(page->server_date, local_start));
         }

@@ -6,7 +6,9 @@ namespace ditio_sync::sync {
 
 util::sys_micros run_start(std::optional<util::sys_micros> server_date, util::sys_micros local_start)
 {
-    return server_date ? std::min(*server_date, local_start) : local_start;
+    if (!server_date || *server_date < earliest_plausible)
+        return local_start;
+    return std::min(*server_date, local_start);
 }
 
 std::optional<std::chrono::microseconds> clock_skew(util::sys_micros server_date, util::sys_micros local_now)
@@ -17,9 +19,13 @@ std::optional<std::chrono::microseconds> clock_skew(util::sys_micros server_date
     return std::nullopt;
 }
 
-bool watermark_in_future(util::sys_micros watermark, util::sys_micros local_now)
+std::optional<std::string_view> implausible_watermark(util::sys_micros watermark, util::sys_micros local_now)
 {
-    return watermark > local_now + clock_tolerance;
+    if (watermark > local_now + clock_tolerance)
+        return "in the future";
+    if (watermark < earliest_plausible)
+        return "before 2000";
+    return std::nullopt;
 }
 
 } // namespace ditio_sync::sync
