@@ -123,6 +123,23 @@ TEST_CASE("instance_lock: a second writer is refused through a symlink, a hard l
     CHECK(msg.find("another ditio-sync (pid ?)") != std::string::npos);
 }
 
+TEST_CASE("instance_lock: a symlink to a database not created yet creates its target")
+{
+    temp_dir dir;
+    fs::create_directories(dir.path() / "data");
+    auto target = dir.path() / "data" / "ditio.db";
+    auto link = dir.path() / "ditio.db";
+    fs::create_symlink(target, link);
+    {
+        store::instance_lock lock(link);
+        CHECK(fs::exists(target));
+        CHECK(mode_of(target) == 0640);
+        auto db = store::open_database(link, 1s, store::open_mode::read_write);
+        store::migrate(db);
+    }
+    CHECK(fs::file_size(target) > 0);
+}
+
 TEST_CASE("instance_lock: released when its holder goes, and a FIFO is no database")
 {
     temp_dir dir;

@@ -79,6 +79,14 @@ int create_database_file(const std::filesystem::path& path)
     auto create_error = errno;
     // It exists (or cannot be created here): open it as it is. O_NONBLOCK: a FIFO must not hang us.
     fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 && errno == ENOENT && create_error == EEXIST) {
+        // A symlink to a database not created yet: create its target.
+        fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK, database_file_mode);
+        if (fd >= 0) {
+            (void)::fchmod(fd, database_file_mode);
+            return fd;
+        }
+    }
     if (fd < 0) {
         auto err = errno == ENOENT ? create_error : errno;
         throw db_error(

@@ -91,12 +91,12 @@ void sync_store::prune_runs(const std::string& stream, const std::string& now, c
                        *now_time - std::chrono::duration_cast<std::chrono::microseconds>(retention.keep_for)
                    )
                  : std::string{};
-    // Older than keep_for, or older than the newest `keep` of the stream; never the run in progress.
+    // Started before keep_for, or not among the newest `keep` of the stream (by id: the order runs began
+    // in, whatever the clock said); never the run in progress.
     SQLite::Statement q(db_, R"(DELETE FROM sync_runs WHERE stream = :s
         AND id IS NOT (SELECT run_id FROM sync_state WHERE stream = :s)
-        AND (started_at < :cutoff OR started_at < coalesce(
-            (SELECT started_at FROM sync_runs WHERE stream = :s ORDER BY started_at DESC LIMIT 1 OFFSET :keep),
-            '')))");
+        AND (started_at < :cutoff OR id < coalesce(
+            (SELECT id FROM sync_runs WHERE stream = :s ORDER BY id DESC LIMIT 1 OFFSET :keep), 0)))");
     q.bind(":s", stream);
     q.bind(":cutoff", cutoff);
     q.bind(":keep", static_cast<std::int64_t>(std::max<std::int64_t>(retention.keep - 1, 0)));
