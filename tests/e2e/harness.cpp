@@ -6,9 +6,12 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -443,6 +446,65 @@ process_result fixture::run(
 )
 {
     return start(args, env_overrides).wait(timeout);
+}
+
+std::uint16_t free_port()
+{
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        throw std::runtime_error("socket() failed");
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof addr;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        ::close(fd);
+        throw std::runtime_error("bind() failed");
+    }
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+http_answer http_get(std::uint16_t port, const std::string& path)
+{
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        throw std::runtime_error("socket() failed");
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    auto req = fmt::format("GET {} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+        ::send(fd, req.data(), req.size(), 0) != static_cast<ssize_t>(req.size())) {
+        ::close(fd);
+        throw std::runtime_error(fmt::format("GET {} on port {}: cannot connect or send", path, port));
+    }
+    std::string raw;
+    char buf[8192];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;)
+        raw.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    auto split = raw.find("\r\n\r\n");
+    if (!raw.starts_with("HTTP/1.") || raw.size() < 12 || split == std::string::npos)
+        throw std::runtime_error(fmt::format("GET {} on port {}: no HTTP answer", path, port));
+    return {std::stoi(raw.substr(9, 3)), raw.substr(split + 4)};
+}
+
+std::vector<std::string> read_only_mount_prefix(const fs::path& dir)
+{
+    return {
+        "/usr/bin/unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "/bin/sh",
+        "-c",
+        R"(mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@")",
+        dir.string()};
 }
 
 } // namespace ditio_sync::e2e

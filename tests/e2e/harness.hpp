@@ -121,6 +121,22 @@ status_fault(int status, int times, std::string body = {}, std::string path = "/
 // A value read by a one-off SQL query (first column of the first row), or nullopt for NULL/no row.
 std::optional<std::string> query_text(const std::filesystem::path& db, const std::string& sql);
 
+// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel's choice for an ephemeral bind).
+// Throws std::runtime_error.
+std::uint16_t free_port();
+
+struct http_answer {
+    int status = 0;
+    std::string body;
+};
+
+// One plain HTTP/1.0 GET on loopback. Throws std::runtime_error when nothing answers with HTTP.
+http_answer http_get(std::uint16_t port, const std::string& path);
+
+// A command prefix (fixture::set_command_prefix) that runs ditio-sync in a mount namespace of its own, in
+// which `dir` is a read-only bind mount. Needs root and unshare(1).
+std::vector<std::string> read_only_mount_prefix(const std::filesystem::path& dir);
+
 struct fixture_options {
     testing::fake_options server;
     std::size_t records = 2000;

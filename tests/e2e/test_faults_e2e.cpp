@@ -425,15 +425,7 @@ TEST_CASE("e2e fault: a read-only database fails cleanly with exit code 4 and ch
     auto rows = query_int(fx.db(), "SELECT count(*) FROM time_registrations");
     auto watermark = query_text(fx.db(), "SELECT watermark FROM sync_state");
     // A private mount namespace in which the database's directory is a read-only bind mount.
-    auto dir = fx.db().parent_path().string();
-    fx.set_command_prefix(
-        {"/usr/bin/unshare",
-         "-m",
-         "/bin/sh",
-         "-c",
-         R"(mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@")",
-         dir}
-    );
+    fx.set_command_prefix(read_only_mount_prefix(fx.db().parent_path()));
     auto res = fx.run({"sync"});
     INFO(res.err);
     CHECK(res.exit_code == 4);

@@ -12,9 +12,6 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,41 +74,6 @@ testing::fault echo_fault(int status, std::string shape, std::string path, int c
 std::string day_of(std::chrono::system_clock::time_point t)
 {
     return util::format_iso8601_s(std::chrono::time_point_cast<std::chrono::microseconds>(t)).substr(0, 10);
-}
-
-std::uint16_t free_port()
-{
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-    socklen_t len = sizeof(a);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
-// One HTTP/1.0 GET on loopback: the status and the body.
-std::pair<int, std::string> http_get(std::uint16_t port, const std::string& path)
-{
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-    auto req = fmt::format("GET {} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-    REQUIRE(::send(fd, req.data(), req.size(), 0) == static_cast<ssize_t>(req.size()));
-    std::string raw;
-    char buf[8192];
-    for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;)
-        raw.append(buf, static_cast<std::size_t>(n));
-    ::close(fd);
-    REQUIRE(raw.starts_with("HTTP/1."));
-    auto split = raw.find("\r\n\r\n");
-    REQUIRE(split != std::string::npos);
-    return {std::stoi(raw.substr(9, 3)), raw.substr(split + 4)};
 }
 
 } // namespace
@@ -478,13 +440,13 @@ TEST_CASE("e2e hostile: the database directory removed under the daemon fails he
     auto daemon = fx.start({"run"});
     REQUIRE(wait_for_event(daemon, "sync.run_finished", 1, std::chrono::seconds{60}));
     REQUIRE(wait_for_event(daemon, "ops.listening", 1, std::chrono::seconds{30}));
-    CHECK(http_get(port, "/healthz").first == 200);
+    CHECK(http_get(port, "/healthz").status == 200);
 
     fs::remove_all(fx.db().parent_path());
-    auto [status, body] = http_get(port, "/healthz");
-    CHECK(status == 503);
-    CHECK(contains(body, R"("status":"database")"));
-    CHECK(contains(body, "is gone"));
+    auto health = http_get(port, "/healthz");
+    CHECK(health.status == 503);
+    CHECK(contains(health.body, R"("status":"database")"));
+    CHECK(contains(health.body, "is gone"));
     // The next run fails before it asks Ditio for anything.
     REQUIRE(wait_for_event(daemon, "sync.run_failed", 1, std::chrono::seconds{60}));
     auto failed = lines_with_event(daemon.err_so_far(), "sync.run_failed");
@@ -533,18 +495,7 @@ TEST_CASE("e2e hostile: status reads a database on a read-only mount")
     fixture fx;
     REQUIRE(fx.run({"sync"}).exit_code == 0);
     // A mount namespace of its own, in which the database's directory is a read-only bind mount.
-    auto dir = fx.db().parent_path().string();
-    fx.set_command_prefix(
-        {"/usr/bin/unshare",
-         "--mount",
-         "--propagation",
-         "private",
-         "--",
-         "/bin/sh",
-         "-c",
-         R"(mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@")",
-         dir}
-    );
+    fx.set_command_prefix(read_only_mount_prefix(fx.db().parent_path()));
     auto status = fx.run({"status"});
     INFO(status.err);
     CHECK(status.exit_code == 0);
@@ -559,17 +510,7 @@ TEST_CASE("e2e hostile: status reads a database on a read-only mount")
     REQUIRE(wait_for_event(daemon, "sync.run_finished", 1, std::chrono::seconds{60}));
     daemon.kill(SIGKILL); // leaves its -wal and -shm behind
     daemon.wait();
-    fx.set_command_prefix(
-        {"/usr/bin/unshare",
-         "--mount",
-         "--propagation",
-         "private",
-         "--",
-         "/bin/sh",
-         "-c",
-         R"(mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@")",
-         dir}
-    );
+    fx.set_command_prefix(read_only_mount_prefix(fx.db().parent_path()));
     auto with_wal = fx.run({"status"});
     INFO(with_wal.err);
     CHECK(with_wal.exit_code == 0);

@@ -83,26 +83,6 @@ std::string run_error(const std::string& log)
     return finished.size() == 1 ? field(finished.front(), "error") : std::string{};
 }
 
-// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel's choice for an ephemeral bind).
-std::uint16_t free_port()
-{
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        throw std::runtime_error("socket() failed");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        ::close(fd);
-        throw std::runtime_error("bind() failed");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
 bool accepts_connections(std::uint16_t port)
 {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);

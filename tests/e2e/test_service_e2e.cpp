@@ -283,49 +283,6 @@ TEST_CASE("e2e service: under journald each line carries its syslog priority, an
 
 namespace {
 
-std::uint16_t free_port()
-{
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-    socklen_t len = sizeof(a);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
-struct http_answer {
-    int status = 0;
-    std::string body;
-};
-
-// One plain HTTP/1.0 GET on loopback.
-http_answer http_get(std::uint16_t port, const std::string& path)
-{
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-    auto req = fmt::format("GET {} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-    REQUIRE(::send(fd, req.data(), req.size(), 0) == static_cast<ssize_t>(req.size()));
-    std::string raw;
-    char buf[8192];
-    for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;)
-        raw.append(buf, static_cast<std::size_t>(n));
-    ::close(fd);
-    http_answer out;
-    REQUIRE(raw.starts_with("HTTP/1."));
-    out.status = std::stoi(raw.substr(9, 3));
-    auto split = raw.find("\r\n\r\n");
-    REQUIRE(split != std::string::npos);
-    out.body = raw.substr(split + 4);
-    return out;
-}
-
 // The value of one sample line ("name{labels} value") in a Prometheus text body, or -1.
 double sample(const std::string& body, const std::string& series)
 {
