@@ -16,6 +16,7 @@
 #include <ditio_sync/log/log.hpp>
 #include <ditio_sync/sync/db_worker.hpp>
 #include <ditio_sync/sync/observer.hpp>
+#include <ditio_sync/sync/run_report.hpp>
 #include <ditio_sync/sync/stream_settings.hpp>
 #include <ditio_sync/util/clock.hpp>
 #include <ditio_sync/util/stop.hpp>
@@ -24,6 +25,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 
 namespace ditio_sync::sync {
@@ -38,32 +41,9 @@ struct engine_settings {
     store::run_retention retention;    // sync_runs kept per stream
 };
 
-enum class run_status {
-    ok,
-    failed,       // Ditio or the network failed; the checkpoint is kept for the next attempt
-    auth_refused, // exit code 3
-    db_error,     // exit code 4
-    cancelled,    // stopped by a signal; the checkpoint is kept
-    unavailable,  // Ditio answered 404: the endpoint is not available in this environment
-};
-
-std::string_view to_string(run_status s);
-
-struct run_report {
-    run_status status = run_status::failed;
-    std::string error;
-    std::int64_t run_id = 0;
-    std::string mode;
-    bool resumed = false;
-    std::int64_t pages = 0;
-    std::int64_t upserted = 0;
-    std::int64_t deleted = 0;
-    std::int64_t swept = 0;
-    bool newly_unavailable = false; // unavailable, and not known to be before this run
-    int http_status = 0;            // Ditio's answer when a request failed the run
-};
-
 enum class run_kind { automatic, full };
+
+class page_committer;
 
 class engine {
 public:
@@ -89,6 +69,27 @@ public:
     boost::asio::awaitable<void> note_next_run(std::string stream, std::chrono::system_clock::time_point at);
 
 private:
+    struct run_state;
+
+    // The run in progress resumed, or a new one planned and saved; the database's error when it failed.
+    boost::asio::awaitable<std::optional<std::string>> begin(run_state& rs, run_kind kind);
+    // Waits for the page commit in flight and tells of it; false (the failure recorded) when it failed.
+    boost::asio::awaitable<bool> settle(run_state& rs, page_committer& committer);
+    // Acts on a page that could not be fetched (run_failure.hpp); true when the run goes on.
+    boost::asio::awaitable<bool> after_fetch_failure(run_state& rs, const ditio::fetch_failure& f);
+    // Runs `step` on the database thread; false (the failure recorded) when the database refused it.
+    boost::asio::awaitable<bool> store_step(run_state& rs, std::function<void(store::sync_store&)> step);
+    boost::asio::awaitable<void> token_cycle(run_state& rs);
+    // The run's start by the rule of run_clock.hpp, from its first page; logs sync.clock_skew.
+    std::string run_start_of(const run_state& rs, const ditio::fetched_page& first);
+    // What committing `page` writes besides its records: the checkpoint, the next window piece, and on
+    // the last page the watermark and the sweep.
+    store::page_commit commit_of(run_state& rs, const ditio::fetched_page& page);
+    // Records the end of a run that could not finish; a failure to record it is only logged.
+    boost::asio::awaitable<void>
+    record_failure(run_state& rs, run_status status, std::string error, bool abandon = false);
+    std::string now_text() const;
+
     ditio::extraction_client& api_;
     db_worker& db_;
     const util::clock& clock_;

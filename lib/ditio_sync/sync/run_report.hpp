@@ -1,0 +1,36 @@
+// How one run of one stream ended: what the engine returns, the scheduler and the commands act on, and
+// the run reporter logs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ditio_sync::sync {
+
+enum class run_status {
+    ok,
+    failed,       // Ditio or the network failed; the checkpoint is kept for the next attempt
+    auth_refused, // exit code 3
+    db_error,     // exit code 4
+    cancelled,    // stopped by a signal; the checkpoint is kept
+    unavailable,  // Ditio answered 404: the endpoint is not available in this environment
+};
+
+std::string_view to_string(run_status s);
+
+struct run_report {
+    run_status status = run_status::failed;
+    std::string error;
+    std::int64_t run_id = 0;
+    std::string mode;
+    bool resumed = false;
+    std::int64_t pages = 0;
+    std::int64_t upserted = 0;
+    std::int64_t deleted = 0;
+    std::int64_t swept = 0;
+    bool newly_unavailable = false; // unavailable, and not known to be before this run
+    int http_status = 0;            // Ditio's answer when a request failed the run
+};
+
+} // namespace ditio_sync::sync

@@ -1,0 +1,159 @@
+#include <ditio_sync/sync/run_reporter.hpp>
+#include <ditio_sync/util/time.hpp>
+
+#include <boost/json/object.hpp>
+
+#include <algorithm>
+
+namespace ditio_sync::sync {
+
+namespace json = boost::json;
+
+std::string_view to_string(run_status s)
+{
+    switch (s) {
+    case run_status::ok:
+        return "ok";
+    case run_status::failed:
+        return "failed";
+    case run_status::auth_refused:
+        return "auth_refused";
+    case run_status::db_error:
+        return "db_error";
+    case run_status::cancelled:
+        return "cancelled";
+    case run_status::unavailable:
+        return "unavailable";
+    }
+    return "unknown";
+}
+
+run_reporter::run_reporter(
+    log::logger_ptr logger, observer* obs, const util::clock& clock, std::string stream, options o
+)
+    : log_(std::move(logger)), observer_(obs), clock_(clock), stream_(std::move(stream)), options_(o),
+      started_(clock_.steady_now()), last_progress_(started_)
+{
+}
+
+std::chrono::milliseconds run_reporter::elapsed() const
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - started_);
+}
+
+void run_reporter::failed_to_start(const run_report& report, const std::string& mode)
+{
+    log::error(
+        log_,
+        "sync.run_failed",
+        {{"stream", stream_}, {"status", to_string(report.status)}, {"error", report.error}}
+    );
+    if (observer_)
+        observer_->run_finished(run_outcome{
+            stream_, mode, to_string(report.status), 0, 0, 0, {}, std::nullopt, std::nullopt});
+}
+
+void run_reporter::started(const run_report& report, const run_plan& plan, std::int64_t page)
+{
+    json::object fields{
+        {"stream", stream_}, {"run_id", report.run_id}, {"mode", plan.mode}, {"resumed", report.resumed}};
+    for (const auto& [k, v] : plan.query)
+        if (k != "ChunkLimit")
+            fields[k] = v;
+    if (report.resumed)
+        fields["page"] = page;
+    log::info(log_, "sync.run_started", std::move(fields));
+    if (observer_)
+        observer_->run_started(stream_, plan.mode);
+}
+
+void run_reporter::committed(run_report& report, const settled_commit& c)
+{
+    auto records = static_cast<std::int64_t>(c.page->body.records.size());
+    report.pages += 1;
+    report.upserted += c.result.upserted;
+    report.deleted += c.result.deleted;
+    report.swept += c.result.swept;
+    run_rows_ += records;
+    auto now = clock_.steady_now();
+    auto run_elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - started_);
+    if (observer_)
+        observer_->page_committed(page_progress{
+            stream_,
+            report.run_id,
+            c.result.pages_done,
+            records,
+            c.result.upserted,
+            c.result.deleted,
+            c.result.swept,
+            run_rows_,
+            run_elapsed});
+    // A long run says how far it is at a steady cadence, whatever the page size.
+    if (now - last_progress_ >= options_.progress_every) {
+        last_progress_ = now;
+        auto seconds = std::max(std::chrono::duration<double>(run_elapsed).count(), 0.001);
+        log::info(
+            log_,
+            "sync.progress",
+            {{"stream", stream_},
+             {"run_id", report.run_id},
+             {"pages", c.result.pages_done},
+             {"rows", run_rows_},
+             {"rows_per_s", static_cast<std::int64_t>(static_cast<double>(run_rows_) / seconds)},
+             {"elapsed_s", static_cast<std::int64_t>(seconds)}}
+        );
+    }
+    log::event(
+        log_,
+        options_.page_events_at_debug ? spdlog::level::debug : spdlog::level::info,
+        "sync.page_committed",
+        {{"stream", stream_},
+         {"run_id", report.run_id},
+         {"page", c.result.pages_done},
+         {"records", records},
+         {"deleted", c.result.deleted},
+         {"bytes", c.page->bytes},
+         {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(c.took).count()}}
+    );
+}
+
+void run_reporter::finished(const run_report& report, const std::optional<std::string>& watermark)
+{
+    auto ms = elapsed();
+    json::object fields{
+        {"stream", stream_},
+        {"run_id", report.run_id},
+        {"mode", report.mode},
+        {"status", to_string(report.status)},
+        {"pages", report.pages},
+        {"upserted", report.upserted},
+        {"deleted", report.deleted},
+        {"swept", report.swept},
+        {"ms", ms.count()},
+    };
+    if (!report.error.empty())
+        fields["error"] = report.error;
+    if (observer_) {
+        run_outcome outcome{
+            stream_,
+            report.mode,
+            to_string(report.status),
+            report.pages,
+            report.upserted,
+            report.deleted + report.swept,
+            ms,
+            std::nullopt,
+            std::nullopt};
+        if (report.status == run_status::ok) {
+            outcome.succeeded_at = clock_.system_now();
+            if (auto wm = watermark ? util::parse_iso8601(*watermark) : std::nullopt)
+                outcome.watermark = std::chrono::time_point_cast<std::chrono::system_clock::duration>(*wm);
+        }
+        observer_->run_finished(outcome);
+    }
+    bool fine = report.status == run_status::ok || report.status == run_status::cancelled ||
+                report.status == run_status::unavailable;
+    log::event(log_, fine ? spdlog::level::info : spdlog::level::err, "sync.run_finished", std::move(fields));
+}
+
+} // namespace ditio_sync::sync
