@@ -650,6 +650,83 @@ int cmd_push(const options& opt, std::optional<store::outbox_kind> one)
     return exit_code_for(report);
 }
 
+// Health is right before the first run: the enabled streams, their last successes and watermarks from
+// the database, and a check that fails at once when the database file goes away under the daemon (its
+// directory removed).
+void prime_health(
+    ops::metrics& metrics, const config::config& cfg, runtime& rt, std::chrono::system_clock::time_point now
+)
+{
+    if (auto opened = store::file_id_of(cfg.storage.path))
+        metrics.set_database_check([path = cfg.storage.path, id = *opened] {
+            return store::database_file_problem(path, id);
+        });
+    metrics.set_streams(health_specs(cfg), now);
+    auto at = [](const std::optional<std::string>& t
+              ) -> std::optional<std::chrono::system_clock::time_point> {
+        if (auto p = t ? util::parse_iso8601(*t) : std::nullopt)
+            return std::chrono::time_point_cast<std::chrono::system_clock::duration>(*p);
+        return std::nullopt;
+    };
+    for (const auto& s : rt.db_thread.store_unsafe().load_all()) // no run is in flight yet
+        metrics.seed(s.stream, at(s.last_success_at), at(s.watermark), s.unavailable_at.has_value());
+}
+
+// Runs the scheduler, and the outbox loop beside it, until a stop or a crash; true when either crashed.
+bool run_until_stopped(const config::config& cfg, runtime& rt, sync::scheduler& sched)
+{
+    // An unexpected exception must not leave the daemon half-alive: it stops, and systemd restarts it.
+    // Another program's commit to the outbox shows as a write to the write-ahead log: watching it, the idle
+    // daemon does not poll. Without inotify it looks every push.check_every instead.
+    std::optional<util::file_watch> outbox_watch;
+    if (cfg.push.enabled) {
+        try {
+            outbox_watch.emplace(rt.io.get_executor(), cfg.storage.path.string() + "-wal");
+        } catch (const std::exception& e) {
+            log::warn(log::get("push"), "push.watch_unavailable", {{"error", e.what()}});
+        }
+    }
+    bool crashed = false;
+    std::exception_ptr push_failure;
+    try {
+        rt.run_to_end([&]() -> asio::awaitable<int> {
+            // The outbox has its own loop beside the scheduler; if it dies, the daemon stops with it.
+            if (cfg.push.enabled && outbox_watch)
+                rt.pusher.watch(&*outbox_watch);
+            if (cfg.push.enabled)
+                asio::co_spawn(rt.io, rt.pusher.run(), [&](std::exception_ptr e) {
+                    if (e) {
+                        push_failure = e;
+                        rt.stop.request_stop();
+                    }
+                });
+            // However the scheduler ends, the watchdog and SIGHUP waits must end with it.
+            std::exception_ptr failure;
+            try {
+                co_await sched.run();
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            rt.stop.request_stop();
+            if (failure)
+                std::rethrow_exception(failure);
+            co_return 0;
+        }());
+    } catch (const std::exception& e) {
+        crashed = true;
+        log::error(log::get("app"), "sync.scheduler_crashed", {{"error", e.what()}});
+    }
+    if (push_failure) {
+        crashed = true;
+        try {
+            std::rethrow_exception(push_failure);
+        } catch (const std::exception& e) {
+            log::error(log::get("app"), "push.crashed", {{"error", e.what()}});
+        }
+    }
+    return crashed;
+}
+
 int cmd_run(const options& opt)
 {
     auto cfg = load_config(opt, config::need_credentials::yes);
@@ -659,11 +736,6 @@ int cmd_run(const options& opt)
     util::real_clock wall;
     ops::metrics metrics(wall.system_now());
     runtime rt(cfg, std::move(secret), open_and_migrate(cfg), &metrics);
-    // Health fails at once when the database file goes away under the daemon (its directory removed).
-    if (auto opened = store::file_id_of(cfg.storage.path))
-        metrics.set_database_check([path = cfg.storage.path, id = *opened] {
-            return store::database_file_problem(path, id);
-        });
     sync::scheduler sched(
         rt.engine,
         std::move(streams),
@@ -684,19 +756,7 @@ int cmd_run(const options& opt)
     fanout observers;
     observers.targets.push_back(&status_lines);
     observers.targets.push_back(&metrics);
-    metrics.set_streams(health_specs(cfg), wall.system_now());
-    {
-        // Health is right before the first run: last successes and watermarks from the database.
-        for (const auto& s : rt.db_thread.store_unsafe().load_all()) { // no run is in flight yet
-            auto at = [](const std::optional<std::string>& t
-                      ) -> std::optional<std::chrono::system_clock::time_point> {
-                if (auto p = t ? util::parse_iso8601(*t) : std::nullopt)
-                    return std::chrono::time_point_cast<std::chrono::system_clock::duration>(*p);
-                return std::nullopt;
-            };
-            metrics.seed(s.stream, at(s.last_success_at), at(s.watermark), s.unavailable_at.has_value());
-        }
-    }
+    prime_health(metrics, cfg, rt, wall.system_now());
     std::optional<ops::ops_server> server;
     if (!cfg.ops.listen.empty()) {
         server.emplace(
@@ -752,55 +812,7 @@ int cmd_run(const options& opt)
          {"push", cfg.push.enabled},
          {"database", cfg.storage.path.string()}}
     );
-    // An unexpected exception must not leave the daemon half-alive: it stops, and systemd restarts it.
-    // Another program's commit to the outbox shows as a write to the write-ahead log: watching it, the idle
-    // daemon does not poll. Without inotify it looks every push.check_every instead.
-    std::optional<util::file_watch> outbox_watch;
-    if (cfg.push.enabled) {
-        try {
-            outbox_watch.emplace(rt.io.get_executor(), cfg.storage.path.string() + "-wal");
-        } catch (const std::exception& e) {
-            log::warn(log::get("push"), "push.watch_unavailable", {{"error", e.what()}});
-        }
-    }
-    bool crashed = false;
-    std::exception_ptr push_failure;
-    try {
-        rt.run_to_end([&]() -> asio::awaitable<int> {
-            // The outbox has its own loop beside the scheduler; if it dies, the daemon stops with it.
-            if (cfg.push.enabled && outbox_watch)
-                rt.pusher.watch(&*outbox_watch);
-            if (cfg.push.enabled)
-                asio::co_spawn(rt.io, rt.pusher.run(), [&](std::exception_ptr e) {
-                    if (e) {
-                        push_failure = e;
-                        rt.stop.request_stop();
-                    }
-                });
-            // However the scheduler ends, the watchdog and SIGHUP waits must end with it.
-            std::exception_ptr failure;
-            try {
-                co_await sched.run();
-            } catch (...) {
-                failure = std::current_exception();
-            }
-            rt.stop.request_stop();
-            if (failure)
-                std::rethrow_exception(failure);
-            co_return 0;
-        }());
-    } catch (const std::exception& e) {
-        crashed = true;
-        log::error(log::get("app"), "sync.scheduler_crashed", {{"error", e.what()}});
-    }
-    if (push_failure) {
-        crashed = true;
-        try {
-            std::rethrow_exception(push_failure);
-        } catch (const std::exception& e) {
-            log::error(log::get("app"), "push.crashed", {{"error", e.what()}});
-        }
-    }
+    bool crashed = run_until_stopped(cfg, rt, sched);
     log::info(log::get("app"), "app.stopped", {{"crashed", crashed}});
     return crashed ? exit_code::sync_failed : exit_code::ok;
 }
