@@ -1,4 +1,4 @@
-#include "app.hpp"
+#include "cli.hpp"
 
 #include <malloc.h>
 #include <sqlite3.h>

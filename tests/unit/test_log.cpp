@@ -1,4 +1,5 @@
 // Unit tests for log/log.hpp: field formatting (JSON and text) and redaction of secret-named fields.
+#include <ditio_sync/config/config.hpp>
 #include <ditio_sync/log/log.hpp>
 
 #include <boost/json/parse.hpp>

@@ -202,8 +202,8 @@ TEST_CASE("database: quick_check finds a page damaged in the middle of the file"
         db.exec("CREATE TABLE filler (x TEXT)");
         db.exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
                 "INSERT INTO filler SELECT printf('%.1000c', 'x') || i FROM n");
-        CHECK(store::check_integrity(db, false).empty());
-        CHECK(store::check_integrity(db, true).empty());
+        CHECK(store::check_integrity(db, store::integrity_check::quick).empty());
+        CHECK(store::check_integrity(db, store::integrity_check::thorough).empty());
         db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     }
     auto size = fs::file_size(path);
@@ -216,7 +216,7 @@ TEST_CASE("database: quick_check finds a page damaged in the middle of the file"
         f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
     }
     auto db = store::open_database(path, 1s, store::open_mode::read_write);
-    CHECK_FALSE(store::check_integrity(db, false).empty());
+    CHECK_FALSE(store::check_integrity(db, store::integrity_check::quick).empty());
 }
 
 TEST_CASE("sync_state: an error is stored redacted and cut to a few KB")

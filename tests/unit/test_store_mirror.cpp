@@ -496,9 +496,7 @@ TEST_CASE("sync_state: pages commit records and checkpoint, the last one finishe
         pc.next_token.reset();
         pc.server_start.reset();
         pc.now = "T3";
-        pc.watermark = "2026-10-01T06:00:00Z";
-        pc.full = true;
-        auto r3 = s.commit_page(pc);
+        auto r3 = s.finish_run(pc, {.watermark = "2026-10-01T06:00:00Z", .full = true});
         CHECK(r3.upserted == 1);
         CHECK(r3.pages_done == 3);
         CHECK(r3.swept == 0);
@@ -534,9 +532,7 @@ TEST_CASE("sync_state: pages commit records and checkpoint, the last one finishe
         pc.records = &none;
         pc.next_token.reset();
         pc.now = "T3";
-        pc.watermark = "W";
-        pc.full = false;
-        s.commit_page(pc);
+        s.finish_run(pc, {.watermark = "W", .full = false});
         st = s.load(stream);
         CHECK(st->watermark == "W");
         CHECK_FALSE(st->last_full_sync_at.has_value());
@@ -551,13 +547,15 @@ TEST_CASE("sync_state: pages commit records and checkpoint, the last one finishe
         pc.records = &none;
         pc.next_token.reset();
         pc.now = "T3";
-        pc.watermark = "W";
-        pc.full = true;
-        pc.sweep = true;
-        pc.window_field = "workDate";
-        pc.window_from = "2020-01-01";
-        pc.window_to = "2027-10-01T06:00:00Z";
-        auto r3 = s.commit_page(pc);
+        auto r3 = s.finish_run(
+            pc,
+            {.watermark = "W",
+             .full = true,
+             .sweep = true,
+             .window_field = "workDate",
+             .window_from = "2020-01-01",
+             .window_to = "2027-10-01T06:00:00Z"}
+        );
         CHECK(r3.swept == 1);
         CHECK(must_row(db, "old").is_deleted == 1);
         CHECK(must_row(db, "a1").is_deleted == 0);
@@ -647,8 +645,7 @@ TEST_CASE("sync_state: failing, resuming and restarting keep the right parts of 
         pc.records = &none;
         pc.next_token.reset();
         pc.now = "T4";
-        pc.watermark = "W";
-        s.commit_page(pc);
+        s.finish_run(pc, {.watermark = "W"});
         st = s.load(stream);
         CHECK_FALSE(st->last_error.has_value());
         CHECK_FALSE(st->last_error_at.has_value());
@@ -679,8 +676,7 @@ TEST_CASE("sync_state: reset forgets the watermark and the checkpoint")
     pc.run_id = first;
     pc.records = &none;
     pc.now = "T1";
-    pc.watermark = "2026-10-01T06:00:00Z";
-    s.commit_page(pc);
+    s.finish_run(pc, {.watermark = "2026-10-01T06:00:00Z"});
     REQUIRE(s.load(stream)->watermark == "2026-10-01T06:00:00Z");
 
     auto second = s.begin_run(stream, "incremental", "{}", "T2");

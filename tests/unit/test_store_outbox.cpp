@@ -184,20 +184,22 @@ TEST_CASE("outbox: put_project and put_work_order insert once and make the row p
 {
     auto db = migrated_db();
     store::outbox_store s(db);
-    auto id = s.put_project("c", "P-1", "Hall", true);
+    auto id = s.put_project("c", "P-1", "Hall", store::outbox_active::yes);
     auto row = s.pending(outbox_kind::project).at(0);
     CHECK(s.mark_failed(row, "no", now));
-    CHECK(s.put_project("c", "P-1", "Hall", true) == id); // asked again, unchanged: tried again
+    CHECK(
+        s.put_project("c", "P-1", "Hall", store::outbox_active::yes) == id
+    ); // asked again, unchanged: tried again
     CHECK(text(db, "SELECT status FROM outbox_projects") == "pending");
-    CHECK(s.put_project("c", "P-1", "Hall", false) == id);
+    CHECK(s.put_project("c", "P-1", "Hall", store::outbox_active::no) == id);
     CHECK(text(db, "SELECT active || ' ' || revision FROM outbox_projects") == "0 1");
-    auto wo = s.put_work_order("c", "P-1", "WO-1", "Graving", true);
-    CHECK(s.put_work_order("c", "P-1", "WO-1", "Graving byggegrop", true) == wo);
+    auto wo = s.put_work_order("c", "P-1", "WO-1", "Graving", store::outbox_active::yes);
+    CHECK(s.put_work_order("c", "P-1", "WO-1", "Graving byggegrop", store::outbox_active::yes) == wo);
     CHECK(text(db, "SELECT name FROM outbox_work_orders") == "Graving byggegrop");
     auto outcome = s.outcome(outbox_kind::work_order, wo);
     REQUIRE(outcome.has_value());
     CHECK(outcome->what == "work order P-1/WO-1");
-    CHECK(outcome->status == "pending");
+    CHECK(outcome->status == store::outbox_status::pending);
     CHECK_FALSE(s.outcome(outbox_kind::project, id + 100).has_value());
     CHECK(s.any_pending());
     CHECK(s.counts(outbox_kind::project).pending == 1);
@@ -237,7 +239,7 @@ TEST_CASE("outbox: ids are never reused, so an outcome cannot land on a row dele
 {
     auto db = migrated_db();
     store::outbox_store s(db);
-    s.put_project("c", "P-1", "Hall", true);
+    s.put_project("c", "P-1", "Hall", store::outbox_active::yes);
     auto row = s.pending(outbox_kind::project).at(0);
     // An ERP export replaces the table while the push of the old row is in flight.
     db.exec(
@@ -259,7 +261,7 @@ TEST_CASE("outbox: the fingerprint of the pending rows changes with every new, e
     store::outbox_store s(db);
     auto empty = s.fingerprint();
     CHECK(empty.pending == 0);
-    s.put_project("c", "P-1", "Hall", true);
+    s.put_project("c", "P-1", "Hall", store::outbox_active::yes);
     auto one = s.fingerprint();
     CHECK(one.pending == 1);
     CHECK_FALSE(one == empty);
@@ -273,7 +275,7 @@ TEST_CASE("outbox: the fingerprint of the pending rows changes with every new, e
     CHECK(s.fingerprint().pending == 0);
     db.exec("UPDATE outbox_projects SET status = 'pending'");
     CHECK(s.fingerprint() == edited);
-    s.put_work_order("c", "P-1", "WO-1", "Graving", true);
+    s.put_work_order("c", "P-1", "WO-1", "Graving", store::outbox_active::yes);
     CHECK(s.fingerprint().max_work_order_id == 1);
 }
 
@@ -281,7 +283,7 @@ TEST_CASE("outbox: a waiting work order keeps its reason without counting attemp
 {
     auto db = migrated_db();
     store::outbox_store s(db);
-    s.put_work_order("c", "P-1", "WO-1", "Graving", true);
+    s.put_work_order("c", "P-1", "WO-1", "Graving", store::outbox_active::yes);
     auto row = s.pending(outbox_kind::work_order).at(0);
     CHECK(s.mark_waiting(row, "waiting for project P-1"));
     CHECK_FALSE(s.mark_waiting(row, "waiting for project P-1")); // nothing new: no write

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -59,139 +60,252 @@ bool read_bool(const toml::node& node, std::string_view origin, std::string_view
     fail(origin, key, "must be true or false");
 }
 
+// Every integer key and its accepted range (inclusive), checked where the value is read.
+struct int_range {
+    std::string_view key;
+    std::int64_t min, max;
+};
+constexpr std::array<int_range, 6> int_table{{
+    {"storage.keep_runs", 1, 10'000'000},
+    {"sync.chunk_limit", 1, 10000},
+    {"streams.*.chunk_limit", 1, 10000},
+    {"http.max_body_mb", 1, 4096},
+    {"http.max_retries", 0, 100},
+    {"http.run_retry_budget", 0, 10000},
+}};
+
+// `range` names the range in int_table; `key` is the key as the message names it.
+std::int64_t
+read_ranged_int(const toml::node& node, std::string_view origin, std::string_view range, std::string_view key)
+{
+    auto it =
+        std::find_if(int_table.begin(), int_table.end(), [&](const int_range& r) { return r.key == range; });
+    if (it == int_table.end())
+        throw std::logic_error(fmt::format("no integer range for {}", range));
+    auto v = read_int(node, origin, key);
+    if (v < it->min || v > it->max)
+        fail(origin, key, fmt::format("{} is out of range {}..{}", v, it->min, it->max));
+    return v;
+}
+
 using setter = std::function<void(config&, const toml::node&, std::string_view origin, std::string_view key)>;
 
 struct key_def {
     std::string_view table;
     std::string_view key;
+    on_reload reload;
     setter set;
+    std::function<bool(const config&, const config&)> same; // the key's value is equal in both
 };
 
-template <class Member> setter string_into(Member member)
+// `get` is a generic lambda naming the member, so one expression serves reading it and comparing it.
+template <class Get>
+key_def make_key(std::string_view table, std::string_view key, on_reload r, Get get, setter set)
 {
-    return [member](config& c, const toml::node& n, std::string_view origin, std::string_view key) {
-        std::invoke(member, c) = read_string(n, origin, key);
-    };
+    return {
+        table, key, r, std::move(set), [get](const config& a, const config& b) { return get(a) == get(b); }};
 }
 
-template <class Member> setter duration_into(Member member)
+template <class Get> key_def string_key(std::string_view table, std::string_view key, on_reload r, Get get)
 {
-    return [member](config& c, const toml::node& n, std::string_view origin, std::string_view key) {
-        std::invoke(member, c) = read_duration(n, origin, key);
-    };
+    return make_key(
+        table,
+        key,
+        r,
+        get,
+        [get](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+            get(c) = read_string(n, o, k);
+        }
+    );
 }
 
-// An integer key with an inclusive range.
-template <class Member> setter int_into(Member member, std::int64_t lo, std::int64_t hi)
+template <class Get> key_def duration_key(std::string_view table, std::string_view key, on_reload r, Get get)
 {
-    return [member, lo, hi](config& c, const toml::node& n, std::string_view origin, std::string_view key) {
-        auto v = read_int(n, origin, key);
-        if (v < lo || v > hi)
-            fail(origin, key, fmt::format("{} is out of range {}..{}", v, lo, hi));
-        std::invoke(member, c) = static_cast<int>(v);
-    };
+    return make_key(
+        table,
+        key,
+        r,
+        get,
+        [get](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+            get(c) = read_duration(n, o, k);
+        }
+    );
 }
 
+template <class Get> key_def bool_key(std::string_view table, std::string_view key, on_reload r, Get get)
+{
+    return make_key(
+        table,
+        key,
+        r,
+        get,
+        [get](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+            get(c) = read_bool(n, o, k);
+        }
+    );
+}
+
+// An integer key with its range from int_table.
+template <class Get> key_def int_key(std::string_view table, std::string_view key, on_reload r, Get get)
+{
+    return make_key(
+        table,
+        key,
+        r,
+        get,
+        [get](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+            get(c) = static_cast<std::remove_reference_t<decltype(get(c))>>(read_ranged_int(n, o, k, k));
+        }
+    );
+}
+
+constexpr auto applies = on_reload::applies;
+constexpr auto restart = on_reload::restart;
+
+// Every key of the [ditio], [storage], [sync], [http], [log], [ops] and [push] tables. What objects built
+// once at start-up hold (the database, base URLs, the HTTP client, the ops endpoint) needs a restart.
 const std::vector<key_def>& key_table()
 {
     static const std::vector<key_def> keys{
-        {"ditio", "identity_base", string_into([](config & c) -> auto& { return c.ditio.identity_base; })},
-        {"ditio", "api_base", string_into([](config & c) -> auto& { return c.ditio.api_base; })},
-        {"ditio", "reporting_base", string_into([](config & c) -> auto& { return c.ditio.reporting_base; })},
-        {"ditio", "client_id", string_into([](config & c) -> auto& { return c.ditio.client_id; })},
-        {"ditio", "client_secret", string_into([](config & c) -> auto& { return c.ditio.client_secret; })},
-        {"ditio", "client_secret_file", string_into([](config & c) -> auto& {
-             return c.ditio.client_secret_file;
-         })},
-        {"ditio", "scope", string_into([](config & c) -> auto& { return c.ditio.scope; })},
-        {"ditio", "company_id", string_into([](config & c) -> auto& { return c.ditio.company_id; })},
-        {"storage",
-         "path",
-         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
-             c.storage.path = read_string(n, o, k);
-         }},
-        {"storage", "busy_timeout", duration_into([](config & c) -> auto& {
-             return c.storage.busy_timeout;
-         })},
-        {"storage", "keep_runs_for", duration_into([](config & c) -> auto& {
-             return c.storage.keep_runs_for;
-         })},
-        {"storage",
-         "keep_runs",
-         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
-             auto v = read_int(n, o, k);
-             if (v < 1 || v > 10'000'000)
-                 fail(o, k, fmt::format("{} is out of range 1..10000000", v));
-             c.storage.keep_runs = v;
-         }},
-        {"sync", "interval", duration_into([](config & c) -> auto& { return c.sync.interval; })},
-        {"sync", "overlap", duration_into([](config & c) -> auto& { return c.sync.overlap; })},
-        {"sync",
-         "chunk_limit",
-         int_into(
-             [](config & c) -> auto& { return c.sync.chunk_limit; }, 1, 10000
-         )},
-        {"sync", "full_from", string_into([](config & c) -> auto& { return c.sync.full_from; })},
-        {"sync", "full_ahead", duration_into([](config & c) -> auto& { return c.sync.full_ahead; })},
-        {"sync",
-         "streams",
-         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
-             const auto* arr = n.as_array();
-             if (!arr)
-                 fail(o, k, "must be an array of stream names");
-             c.sync.streams.clear();
-             for (const auto& item : *arr)
-                 c.sync.streams.push_back(read_string(item, o, k));
-         }},
-        {"http", "timeout", duration_into([](config & c) -> auto& { return c.http.timeout; })},
-        {"http", "ca_file", string_into([](config & c) -> auto& { return c.http.ca_file; })},
-        {"http", "proxy", string_into([](config & c) -> auto& { return c.http.proxy; })},
-        {"http",
-         "max_body_mb",
-         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
-             auto v = read_int(n, o, k);
-             if (v < 1 || v > 4096)
-                 fail(o, k, fmt::format("{} is out of range 1..4096", v));
-             c.http.max_body_bytes = static_cast<std::size_t>(v) * 1024u * 1024u;
-         }},
-        {"http",
-         "max_retries",
-         int_into(
-             [](config & c) -> auto& { return c.http.max_retries; }, 0, 100
-         )},
-        {"http",
-         "run_retry_budget",
-         int_into(
-             [](config & c) -> auto& { return c.http.run_retry_budget; }, 0, 10000
-         )},
-        {"http", "retry_initial", duration_into([](config & c) -> auto& { return c.http.retry_initial; })},
-        {"http", "retry_max", duration_into([](config & c) -> auto& { return c.http.retry_max; })},
-        {"log", "level", string_into([](config & c) -> auto& { return c.log.level; })},
-        {"log",
-         "format",
-         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
-             auto v = read_string(n, o, k);
-             if (v == "json")
-                 c.log.format = log_format::json;
-             else if (v == "text")
-                 c.log.format = log_format::text;
-             else
-                 fail(o, k, fmt::format("'{}' is not one of json, text", v));
-         }},
-        {"ops", "listen", string_into([](config & c) -> auto& { return c.ops.listen; })},
-        {"ops",
-         "allow_remote",
-         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
-             c.ops.allow_remote = read_bool(n, o, k);
-         }},
-        {"ops", "stale_after", duration_into([](config & c) -> auto& { return c.ops.stale_after; })},
-        {"push",
-         "enabled",
-         [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
-             c.push.enabled = read_bool(n, o, k);
-         }},
-        {"push", "interval", duration_into([](config & c) -> auto& { return c.push.interval; })},
-        {"push", "check_every", duration_into([](config & c) -> auto& { return c.push.check_every; })},
+        string_key(
+            "ditio", "identity_base", restart, [](auto& c) -> auto& { return c.ditio.identity_base; }
+        ),
+        string_key(
+            "ditio", "api_base", restart, [](auto& c) -> auto& { return c.ditio.api_base; }
+        ),
+        string_key(
+            "ditio", "reporting_base", restart, [](auto& c) -> auto& { return c.ditio.reporting_base; }
+        ),
+        string_key(
+            "ditio", "client_id", applies, [](auto& c) -> auto& { return c.ditio.client_id; }
+        ),
+        string_key(
+            "ditio", "client_secret", applies, [](auto& c) -> auto& { return c.ditio.client_secret; }
+        ),
+        string_key(
+            "ditio", "client_secret_file", applies, [](auto& c) -> auto& {
+                return c.ditio.client_secret_file;
+            }
+        ),
+        string_key(
+            "ditio", "scope", applies, [](auto& c) -> auto& { return c.ditio.scope; }
+        ),
+        string_key(
+            "ditio", "company_id", applies, [](auto& c) -> auto& { return c.ditio.company_id; }
+        ),
+        make_key(
+            "storage",
+            "path",
+            restart,
+            [](auto& c) -> auto& { return c.storage.path; },
+            [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+                c.storage.path = read_string(n, o, k);
+            }
+        ),
+        duration_key(
+            "storage", "busy_timeout", restart, [](auto& c) -> auto& { return c.storage.busy_timeout; }
+        ),
+        duration_key(
+            "storage", "keep_runs_for", applies, [](auto& c) -> auto& { return c.storage.keep_runs_for; }
+        ),
+        int_key(
+            "storage", "keep_runs", applies, [](auto& c) -> auto& { return c.storage.keep_runs; }
+        ),
+        duration_key(
+            "sync", "interval", applies, [](auto& c) -> auto& { return c.sync.interval; }
+        ),
+        duration_key(
+            "sync", "overlap", applies, [](auto& c) -> auto& { return c.sync.overlap; }
+        ),
+        int_key(
+            "sync", "chunk_limit", applies, [](auto& c) -> auto& { return c.sync.chunk_limit; }
+        ),
+        string_key(
+            "sync", "full_from", applies, [](auto& c) -> auto& { return c.sync.full_from; }
+        ),
+        duration_key(
+            "sync", "full_ahead", applies, [](auto& c) -> auto& { return c.sync.full_ahead; }
+        ),
+        make_key(
+            "sync",
+            "streams",
+            applies,
+            [](auto& c) -> auto& { return c.sync.streams; },
+            [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+                const auto* arr = n.as_array();
+                if (!arr)
+                    fail(o, k, "must be an array of stream names");
+                c.sync.streams.clear();
+                for (const auto& item : *arr)
+                    c.sync.streams.push_back(read_string(item, o, k));
+            }
+        ),
+        duration_key(
+            "http", "timeout", restart, [](auto& c) -> auto& { return c.http.timeout; }
+        ),
+        string_key(
+            "http", "ca_file", restart, [](auto& c) -> auto& { return c.http.ca_file; }
+        ),
+        string_key(
+            "http", "proxy", restart, [](auto& c) -> auto& { return c.http.proxy; }
+        ),
+        make_key(
+            "http",
+            "max_body_mb",
+            restart,
+            [](auto& c) -> auto& { return c.http.max_body_bytes; },
+            [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+                c.http.max_body_bytes = static_cast<std::size_t>(read_ranged_int(n, o, k, k)) * 1024u * 1024u;
+            }
+        ),
+        int_key(
+            "http", "max_retries", restart, [](auto& c) -> auto& { return c.http.max_retries; }
+        ),
+        int_key(
+            "http", "run_retry_budget", applies, [](auto& c) -> auto& { return c.http.run_retry_budget; }
+        ),
+        duration_key(
+            "http", "retry_initial", restart, [](auto& c) -> auto& { return c.http.retry_initial; }
+        ),
+        duration_key(
+            "http", "retry_max", restart, [](auto& c) -> auto& { return c.http.retry_max; }
+        ),
+        string_key(
+            "log", "level", applies, [](auto& c) -> auto& { return c.log.level; }
+        ),
+        make_key(
+            "log",
+            "format",
+            applies,
+            [](auto& c) -> auto& { return c.log.format; },
+            [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+                auto v = read_string(n, o, k);
+                if (v == "json")
+                    c.log.format = log_format::json;
+                else if (v == "text")
+                    c.log.format = log_format::text;
+                else
+                    fail(o, k, fmt::format("'{}' is not one of json, text", v));
+            }
+        ),
+        string_key(
+            "ops", "listen", restart, [](auto& c) -> auto& { return c.ops.listen; }
+        ),
+        bool_key(
+            "ops", "allow_remote", restart, [](auto& c) -> auto& { return c.ops.allow_remote; }
+        ),
+        duration_key(
+            "ops", "stale_after", applies, [](auto& c) -> auto& { return c.ops.stale_after; }
+        ),
+        bool_key(
+            "push", "enabled", restart, [](auto& c) -> auto& { return c.push.enabled; }
+        ),
+        duration_key(
+            "push", "interval", applies, [](auto& c) -> auto& { return c.push.interval; }
+        ),
+        duration_key(
+            "push", "check_every", applies, [](auto& c) -> auto& { return c.push.check_every; }
+        ),
     };
     return keys;
 }
@@ -216,12 +330,9 @@ void parse_stream_table(config& c, const std::string& name, const toml::node& no
             s.max_window = read_duration(value, origin, full);
         else if (k == "full_from")
             s.full_from = read_string(value, origin, full);
-        else if (k == "chunk_limit") {
-            auto v = read_int(value, origin, full);
-            if (v < 1 || v > 10000)
-                fail(origin, full, fmt::format("{} is out of range 1..10000", v));
-            s.chunk_limit = static_cast<int>(v);
-        } else if (const auto* b = value.as_boolean()) {
+        else if (k == "chunk_limit")
+            s.chunk_limit = static_cast<int>(read_ranged_int(value, origin, "streams.*.chunk_limit", full));
+        else if (const auto* b = value.as_boolean()) {
             s.params[k] = b->get();
         } else if (value.is_string()) {
             s.params[k] = read_string(value, origin, full);
@@ -237,20 +348,19 @@ void parse_stream_table(config& c, const std::string& name, const toml::node& no
 }
 
 // ops.listen is "host:port" with an IP literal or localhost (nothing to resolve at start-up, and the
-// loopback check below cannot be fooled by DNS), and a loopback host unless ops.allow_remote.
+// loopback check below cannot be fooled by DNS), a fixed port (a scraper must know it), and a loopback host
+// unless ops.allow_remote.
 void check_ops(const ops_section& ops)
 {
     if (!ops.listen.empty()) {
-        auto url = ops.listen.find_first_of("/?#@") == std::string::npos
-                       ? util::split_url("http://" + ops.listen)
-                       : std::nullopt;
-        if (!url || url->port.empty() || (!util::is_ip_literal(url->host) && url->host != "localhost"))
+        auto address = parse_listen_address(ops.listen);
+        if (!address || address->port == 0)
             throw config_error(fmt::format(
                 "ops.listen: '{}' is not host:port with an IP address or localhost (e.g. \"127.0.0.1:9464\", "
                 "\"[::1]:9464\")",
                 ops.listen
             ));
-        if (!ops.allow_remote && !util::is_loopback_host(url->host))
+        if (!ops.allow_remote && !util::is_loopback_host(address->host))
             throw config_error(fmt::format(
                 "ops.listen: {} is not a loopback address; the endpoint has no authentication, so serving it "
                 "beyond this host needs ops.allow_remote = true",
@@ -450,6 +560,47 @@ env_lookup process_environment()
     };
 }
 
+std::optional<listen_address> parse_listen_address(std::string_view text)
+{
+    // "[v6]:port" or "v4-or-name:port"; the host must be an IP literal or localhost.
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0)
+        return std::nullopt;
+    auto host = text.substr(0, colon);
+    auto port = text.substr(colon + 1);
+    if (host.front() == '[') {
+        if (host.size() < 3 || host.back() != ']')
+            return std::nullopt;
+        host = host.substr(1, host.size() - 2);
+        if (host.find(':') == std::string_view::npos)
+            return std::nullopt; // brackets are for IPv6 only
+    } else if (host.find(':') != std::string_view::npos) {
+        return std::nullopt; // an IPv6 address needs its brackets
+    }
+    std::string lower(host);
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) {
+        return std::tolower(ch);
+    });
+    if (lower != "localhost" && !util::is_ip_literal(lower))
+        return std::nullopt;
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](unsigned char ch) { return std::isdigit(ch); }))
+        return std::nullopt;
+    auto number = std::stoi(std::string(port));
+    if (number > 65535)
+        return std::nullopt;
+    return listen_address{lower, static_cast<std::uint16_t>(number)};
+}
+
+std::vector<std::string> keys_needing_restart(const config& running, const config& fresh)
+{
+    std::vector<std::string> out;
+    for (const auto& k : key_table())
+        if (k.reload == on_reload::restart && !k.same(running, fresh))
+            out.push_back(fmt::format("{}.{}", k.table, k.key));
+    return out;
+}
+
 std::span<const duration_range> duration_ranges()
 {
     return duration_table;
@@ -530,6 +681,24 @@ config load(const std::filesystem::path& file, bool required, const env_lookup& 
         c.ditio.client_id = *v;
     if (auto v = env("DITIO_SYNC_DB"))
         c.storage.path = *v;
+    // The proxy the environment names, unless the file names one; NO_PROXY in either case.
+    if (c.http.proxy.empty()) {
+        for (const char* name : {"HTTPS_PROXY", "https_proxy"}) {
+            if (auto p = env(name)) {
+                auto url = util::split_url(*p);
+                if (!url || url->scheme != "http")
+                    throw config_error(
+                        fmt::format("{}: must be http://host:port (user info is not supported)", name)
+                    );
+                c.http.proxy = *p;
+                break;
+            }
+        }
+    }
+    if (auto v = env("NO_PROXY"))
+        c.http.no_proxy = *v;
+    else if (auto w = env("no_proxy"))
+        c.http.no_proxy = *w;
     return c;
 }
 

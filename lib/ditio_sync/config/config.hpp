@@ -2,6 +2,8 @@
 // Errors throw config_error with a message that names the offending key and never contains a secret.
 #pragma once
 
+#include <ditio_sync/log/format.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -22,7 +24,8 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-enum class log_format { json, text };
+// Named here for the [log] table; log owns it.
+using log_format = log::format;
 
 struct ditio_section {
     std::string identity_base = "https://identity.ditio.app";
@@ -68,7 +71,8 @@ struct stream_section {
 struct http_section {
     std::chrono::milliseconds timeout{std::chrono::seconds{60}};
     std::string ca_file;
-    std::string proxy;
+    std::string proxy;    // http.proxy, else $HTTPS_PROXY (load() reads it)
+    std::string no_proxy; // $NO_PROXY: hosts reached without the proxy
     std::size_t max_body_bytes = 256u * 1024u * 1024u;
     int max_retries = 6;
     int run_retry_budget = 30; // retries of all requests of one run together
@@ -125,10 +129,26 @@ struct duration_range {
 };
 std::span<const duration_range> duration_ranges();
 
+// What a running daemon does with a key's new value on SIGHUP: use it, or keep the old until a restart.
+enum class on_reload { applies, restart };
+
+// The keys ("http.timeout") whose values differ between `running` and `fresh` and that are marked in the key
+// table as needing a restart; in the table's order.
+std::vector<std::string> keys_needing_restart(const config& running, const config& fresh);
+
+// ops.listen: "host:port" with an IPv4 literal, a bracketed IPv6 literal ("[::1]:9464") or localhost (any
+// case), and a port 0..65535. The one parser of the address: validate() and the ops endpoint use it.
+struct listen_address {
+    std::string host; // lower-case, without brackets
+    std::uint16_t port = 0;
+};
+std::optional<listen_address> parse_listen_address(std::string_view text);
+
 // Reads `file` when it exists (a missing default file is not an error when `required` is false),
 // then applies the environment overrides (DITIO_IDENTITY_BASE, DITIO_API_BASE, DITIO_REPORTING_BASE,
-// DITIO_CLIENT_ID, DITIO_SYNC_DB). DITIO_CLIENT_SECRET is read by resolve_client_secret only, so the
-// secret is never part of a config value. Throws config_error.
+// DITIO_CLIENT_ID, DITIO_SYNC_DB), and HTTPS_PROXY (when http.proxy is not set) and NO_PROXY.
+// DITIO_CLIENT_SECRET is read by resolve_client_secret only, so the secret is never part of a config value.
+// Throws config_error.
 config load(const std::filesystem::path& file, bool required, const env_lookup& env);
 
 // Parses TOML text (for tests and load()). `origin` names the source in error messages.

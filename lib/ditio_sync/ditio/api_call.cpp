@@ -95,7 +95,7 @@ asio::awaitable<boost::system::result<http::response, fetch_failure>> api_caller
     const http::request& req,
     retry_budget& budget,
     const answer_judge& judge,
-    bool idempotent
+    resend policy
 )
 {
     bool refreshed_after_401 = false;
@@ -178,7 +178,7 @@ asio::awaitable<boost::system::result<http::response, fetch_failure>> api_caller
             }
         }
 
-        if (maybe_applied && !idempotent)
+        if (maybe_applied && policy == resend::never)
             co_return fetch_failure{fetch_errc::uncertain, why, status};
         if (failures >= retry_.max_retries)
             co_return fetch_failure{

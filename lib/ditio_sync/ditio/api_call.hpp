@@ -9,6 +9,7 @@
 #pragma once
 
 #include <ditio_sync/auth/token_provider.hpp>
+#include <ditio_sync/config/config.hpp>
 #include <ditio_sync/http/client.hpp>
 #include <ditio_sync/log/log.hpp>
 #include <ditio_sync/util/backoff.hpp>
@@ -47,13 +48,13 @@ struct fetch_failure {
 
 // Retries left for one run (or one push pass), shared by all its requests.
 struct retry_budget {
-    int remaining = 30;
+    int remaining = config::http_section{}.run_retry_budget;
 };
 
 struct retry_settings {
-    int max_retries = 6;
-    std::chrono::milliseconds initial{1000};
-    std::chrono::milliseconds max{60000};
+    int max_retries = config::http_section{}.max_retries;
+    std::chrono::milliseconds initial = config::http_section{}.retry_initial;
+    std::chrono::milliseconds max = config::http_section{}.retry_max;
 };
 
 // What the caller makes of an answer the shared policy leaves to it.
@@ -65,6 +66,12 @@ struct verdict {
 };
 
 using answer_judge = std::function<verdict(http::response&)>;
+
+// Whether a request may be sent again once Ditio may have applied it (a 5xx, a reset, a timeout).
+enum class resend {
+    allowed, // idempotent: GET, PATCH, a POST Ditio answers for the existing row
+    never,   // the caller looks before it asks again
+};
 
 class api_caller {
 public:
@@ -83,8 +90,8 @@ public:
     );
 
     // Sends `req` with a bearer token added, under the policy above, while `budget` lasts (each retry
-    // spends one). `judge` sees every answer other than 401, 408, 429 and 5xx. A request that is not
-    // `idempotent` is not repeated once it may have been applied (5xx, 408, reset, timeout, an answer the
+    // spends one). `judge` sees every answer other than 401, 408, 429 and 5xx. A request sent with
+    // resend::never is not repeated once it may have been applied (5xx, 408, reset, timeout, an answer the
     // judge cannot read): that comes back as `uncertain`, for the caller to look before it asks again. 429
     // and 401 are repeated either way: Ditio did not act on them.
     boost::asio::awaitable<boost::system::result<http::response, fetch_failure>> call(
@@ -92,8 +99,12 @@ public:
         const http::request& req,
         retry_budget& budget,
         const answer_judge& judge,
-        bool idempotent = true
+        resend policy = resend::allowed
     );
+
+    // The wait before the caller's own attempt number `attempt` (0-based) of something it repeats itself,
+    // by the same policy as the retries here.
+    std::chrono::milliseconds retry_delay(unsigned attempt) { return backoff_.delay(attempt); }
 
     // Called before each retry, for metrics.
     void on_retry(std::function<void(std::string_view subject)> f) { on_retry_ = std::move(f); }

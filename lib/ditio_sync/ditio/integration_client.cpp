@@ -32,9 +32,7 @@ asio::awaitable<api_result<json::value>> integration_client::exchange(
     const std::string& path,
     const json::object* body,
     retry_budget& budget,
-    bool absent_ok,
-    int* status_out,
-    bool idempotent
+    exchange_options options
 )
 {
     http::request req;
@@ -48,9 +46,9 @@ asio::awaitable<api_result<json::value>> integration_client::exchange(
     json::value answer;
     auto judge = [&](http::response& res) -> verdict {
         int status = res.result_int();
-        if (status_out)
-            *status_out = status;
-        if (status == 404 && absent_ok) {
+        if (options.status)
+            *options.status = status;
+        if (status == 404 && options.absent_ok) {
             answer = nullptr;
             return {};
         }
@@ -69,7 +67,7 @@ asio::awaitable<api_result<json::value>> integration_client::exchange(
         }
         return {verdict::kind::fail, describe_error_body(status, res.body()), fetch_errc::bad_request};
     };
-    auto res = co_await caller_.call(what, req, budget, judge, idempotent);
+    auto res = co_await caller_.call(what, req, budget, judge, options.policy);
     if (!res)
         co_return res.error();
     co_return std::move(answer);
@@ -95,7 +93,7 @@ integration_client::create_project(const json::object& body, retry_budget& budge
     int status = 0;
     auto r = as_object(
         co_await exchange(
-            "projects", verb::post, "api/v4/integration/projects", &body, budget, false, &status
+            "projects", verb::post, "api/v4/integration/projects", &body, budget, {.status = &status}
         ),
         "project create"
     );
@@ -112,7 +110,7 @@ integration_client::project_by_number(const std::string& number, retry_budget& b
         "api/v4/integration/projects/by-project-number/" + http::path_segment(number),
         nullptr,
         budget,
-        true
+        {.absent_ok = true}
     );
     if (!r)
         co_return r.error();
@@ -158,7 +156,7 @@ integration_client::create_task(const json::object& body, retry_budget& budget)
 {
     co_return as_object(
         co_await exchange(
-            "work_orders", verb::post, "api/v4/integration/tasks", &body, budget, false, nullptr, false
+            "work_orders", verb::post, "api/v4/integration/tasks", &body, budget, {.policy = resend::never}
         ),
         "work order create"
     );

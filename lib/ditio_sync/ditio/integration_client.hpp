@@ -21,6 +21,13 @@ namespace ditio_sync::ditio {
 
 template <class T> using api_result = boost::system::result<T, fetch_failure>;
 
+// How integration_client sends one request.
+struct exchange_options {
+    bool absent_ok = false; // a 404 comes back as null
+    int* status = nullptr;  // receives the answer's status
+    resend policy = resend::allowed;
+};
+
 class integration_client {
 public:
     integration_client(
@@ -56,18 +63,19 @@ public:
 
     void on_retry(std::function<void(std::string_view)> f) { caller_.on_retry(std::move(f)); }
 
+    // The wait before the caller repeats something itself (a create it verified did not happen): the
+    // shared retry policy's.
+    std::chrono::milliseconds retry_delay(unsigned attempt) { return caller_.retry_delay(attempt); }
+
 private:
-    // One request; the answer's JSON (an empty object for an empty 2xx body). With `absent_ok`, a 404
-    // comes back as null.
+    // One request; the answer's JSON (an empty object for an empty 2xx body).
     boost::asio::awaitable<api_result<boost::json::value>> exchange(
         std::string_view what,
         boost::beast::http::verb method,
         const std::string& path,
         const boost::json::object* body,
         retry_budget& budget,
-        bool absent_ok = false,
-        int* status = nullptr,
-        bool idempotent = true
+        exchange_options options = {}
     );
 
     api_caller caller_;

@@ -5,6 +5,8 @@
 // page costs its body plus a few words per record, not a parsed document and a copy.
 #pragma once
 
+#include <ditio_sync/model/record.hpp>
+
 #include <cstddef>
 #include <deque>
 #include <memory>
@@ -15,15 +17,7 @@
 
 namespace ditio_sync::ditio {
 
-// The views point into the page's body (or, for a string with escapes, into the page's own copy of it).
-struct record {
-    std::string_view id;
-    std::string_view modified;   // modifiedDateTime as sent ("" when absent)
-    bool deleted = false;        // isDeleted
-    std::string_view deleted_at; // deletedDateTime as sent, for tombstones
-    std::string change_key;      // normalised max(modified, deleted_at), see util::change_key
-    std::string_view json;       // the record object as received
-};
+using model::record;
 
 struct page {
     std::vector<record> records;

@@ -79,7 +79,7 @@ std::shared_ptr<asio::ssl::context> make_tls_context(const std::string& ca_file)
         boost::system::error_code ec;
         ctx->load_verify_file(ca_file, ec);
         if (ec)
-            throw config::config_error("http.ca_file: cannot load " + ca_file + ": " + ec.message());
+            throw setup_error("http.ca_file: cannot load " + ca_file + ": " + ec.message());
     }
     ctx->set_verify_mode(asio::ssl::verify_peer);
     return ctx;

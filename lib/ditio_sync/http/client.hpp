@@ -7,6 +7,7 @@
 // Thread safety: one client belongs to one single-threaded executor; all calls on that executor.
 #pragma once
 
+#include <ditio_sync/config/config.hpp>
 #include <ditio_sync/http/url.hpp>
 #include <ditio_sync/log/log.hpp>
 
@@ -31,8 +32,8 @@
 namespace ditio_sync::http {
 
 struct client_options {
-    std::chrono::milliseconds timeout{std::chrono::seconds{60}};
-    std::size_t max_body_bytes = 256u * 1024u * 1024u;
+    std::chrono::milliseconds timeout = config::http_section{}.timeout;
+    std::size_t max_body_bytes = config::http_section{}.max_body_bytes;
     std::string ca_file;  // extra trust anchors, added to the system store
     std::string proxy;    // "http://host:port"; empty: none
     std::string no_proxy; // comma-separated host suffixes that bypass the proxy
@@ -56,7 +57,7 @@ struct request {
 bool is_idempotent(boost::beast::http::verb method);
 
 // A TLS client context trusting the system store (SSL_CERT_FILE/SSL_CERT_DIR honoured) plus ca_file.
-// Throws std::runtime_error when ca_file cannot be loaded.
+// Throws setup_error (http/error.hpp) when ca_file cannot be loaded.
 std::shared_ptr<boost::asio::ssl::context> make_tls_context(const std::string& ca_file);
 
 class client {

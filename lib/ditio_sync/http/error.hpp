@@ -4,6 +4,7 @@
 
 #include <boost/system/error_code.hpp>
 
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 
@@ -39,6 +40,13 @@ error_kind classify(const boost::system::error_code& ec);
 
 // A short description for logs and sync_state.last_error.
 std::string describe(const boost::system::error_code& ec);
+
+// Settings the client cannot work with (an http.ca_file that does not load): a configuration error, which
+// the message names by its key.
+class setup_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
 
 } // namespace ditio_sync::http
 

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cctype>
 #include <mutex>
+#include <stdexcept>
 
 namespace ditio_sync::log {
 namespace {
@@ -20,16 +21,16 @@ namespace {
 // A log field's string values are cut beyond this (an error excerpt is already cut shorter where it is made).
 constexpr std::size_t max_field_bytes = 4096;
 
-std::atomic<config::log_format> current_format{config::log_format::json};
+std::atomic<log::format> current_format{log::format::json};
 bool current_journal_priority = false;
 std::mutex setup_mutex;
 spdlog::sink_ptr shared_sink;
 spdlog::level::level_enum current_level = spdlog::level::info;
 
-std::string pattern_for(config::log_format f)
+std::string pattern_for(log::format f)
 {
     // The message part already holds "event" and the fields; the pattern adds time, level and logger.
-    if (f == config::log_format::json)
+    if (f == log::format::json)
         return R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","logger":"%n",%v})";
     return "%Y-%m-%dT%H:%M:%S.%eZ %-7l %-5n %v";
 }
@@ -48,7 +49,7 @@ public:
     }
 };
 
-spdlog::sink_ptr make_sink(config::log_format f, bool journal_priority)
+spdlog::sink_ptr make_sink(log::format f, bool journal_priority)
 {
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
@@ -115,10 +116,10 @@ bool is_secret_field(std::string_view name)
            (n.find("token") != std::string::npos && n.find("continuation") == std::string::npos);
 }
 
-std::string format_fields(config::log_format format, std::string_view name, const boost::json::object& fields)
+std::string format_fields(log::format format, std::string_view name, const boost::json::object& fields)
 {
     std::string out;
-    if (format == config::log_format::json) {
+    if (format == log::format::json) {
         out += "\"event\":";
         out += boost::json::serialize(boost::json::string_view(name.data(), name.size()));
         for (const auto& [k, v] : fields) {
@@ -158,12 +159,12 @@ int journal_priority_of(spdlog::level::level_enum level)
     }
 }
 
-void setup(const std::string& level, config::log_format format, bool journal_priority)
+void setup(const std::string& level, log::format format, bool journal_priority)
 {
     std::lock_guard lock(setup_mutex);
     auto lvl = spdlog::level::from_str(level == "warning" ? "warn" : level);
     if (lvl == spdlog::level::off && level != "off")
-        throw config::config_error("log.level: unknown level '" + level + "'");
+        throw std::invalid_argument("log.level: unknown level '" + level + "'");
     current_level = lvl;
     current_format = format;
     current_journal_priority = journal_priority;

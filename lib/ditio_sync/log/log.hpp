@@ -3,7 +3,7 @@
 // every other string value passes the process's redactor (util/redact.hpp) and is cut at 4 KB.
 #pragma once
 
-#include <ditio_sync/config/config.hpp>
+#include <ditio_sync/log/format.hpp>
 
 #include <boost/json/object.hpp>
 #include <spdlog/logger.h>
@@ -18,8 +18,9 @@ using logger_ptr = std::shared_ptr<spdlog::logger>;
 // Sets up the sink (stderr) and format for every logger made by get(); call in daemon/ (again on a
 // configuration reload). With `journal_priority`, each line starts with the syslog priority of its level
 // ("<4>" for a warning), which journald turns into the entry's priority and strips: the JSON stays as
-// it is. Throws config::config_error for an unknown level.
-void setup(const std::string& level, config::log_format format, bool journal_priority = false);
+// it is. Throws std::invalid_argument for an unknown level
+// (config::validate refuses one first).
+void setup(const std::string& level, log::format format, bool journal_priority = false);
 
 // The syslog priority journald should give a level: debug 7, info 6, warning 4, error 3, critical 2.
 int journal_priority_of(spdlog::level::level_enum level);
@@ -58,7 +59,6 @@ inline void debug(const logger_ptr& lg, std::string_view name, boost::json::obje
 bool is_secret_field(std::string_view name);
 
 // Formats one event's message part (everything but timestamp, level and logger); exposed for tests.
-std::string
-format_fields(config::log_format format, std::string_view name, const boost::json::object& fields);
+std::string format_fields(log::format format, std::string_view name, const boost::json::object& fields);
 
 } // namespace ditio_sync::log

@@ -289,45 +289,12 @@ asio::awaitable<void> accept_loop(std::shared_ptr<ops_server::state> st)
 
 tcp::endpoint parse_listen_address(std::string_view listen)
 {
-    std::string_view host;
-    std::string_view port;
-    bool bracketed = listen.starts_with('[');
-    if (bracketed) {
-        auto close = listen.find("]:");
-        if (close == std::string_view::npos)
-            malformed(listen);
-        host = listen.substr(1, close - 1);
-        port = listen.substr(close + 2);
-    } else {
-        auto colon = listen.rfind(':');
-        if (colon == std::string_view::npos)
-            malformed(listen);
-        host = listen.substr(0, colon);
-        port = listen.substr(colon + 1);
-        if (host.find(':') != std::string_view::npos)
-            malformed(listen); // IPv6 needs brackets
-    }
-    if (host.empty() || port.empty() || port.size() > 5 ||
-        !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }))
+    auto parsed = config::parse_listen_address(listen);
+    if (!parsed)
         malformed(listen);
-    auto port_number = std::stoul(std::string(port));
-    if (port_number > 65535)
-        malformed(listen);
-
-    std::string lower(host);
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) {
-        return static_cast<char>(std::tolower(c));
-    });
-    asio::ip::address address;
-    if (!bracketed && lower == "localhost") {
-        address = asio::ip::address_v4::loopback();
-    } else {
-        boost::system::error_code ec;
-        address = asio::ip::make_address(host, ec);
-        if (ec || address.is_v6() != bracketed)
-            malformed(listen);
-    }
-    return {address, static_cast<std::uint16_t>(port_number)};
+    if (parsed->host == "localhost")
+        return {asio::ip::address_v4::loopback(), parsed->port};
+    return {asio::ip::make_address(parsed->host), parsed->port};
 }
 
 ops_server::ops_server(

@@ -7,7 +7,6 @@
 #include <ditio_sync/util/text.hpp>
 #include <ditio_sync/util/time.hpp>
 
-#include <SQLiteCpp/Statement.h>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
@@ -81,11 +80,7 @@ json::value collect_status(
             if (state && state->watermark)
                 if (auto wm = util::parse_iso8601(*state->watermark)) {
                     // The overlap in force when the watermark was written, as v_sync_freshness reads it.
-                    std::chrono::milliseconds used = overlap;
-                    SQLite::Statement q(db, "SELECT overlap_ms FROM sync_state WHERE stream = :s");
-                    q.bind(":s", name);
-                    if (q.executeStep() && !q.getColumn(0).isNull())
-                        used = std::chrono::milliseconds{q.getColumn(0).getInt64()};
+                    auto used = state->overlap.value_or(overlap);
                     complete_through = util::format_iso8601_s(
                         *wm - std::chrono::duration_cast<std::chrono::microseconds>(used)
                     );
@@ -102,28 +97,21 @@ json::value collect_status(
             } else {
                 o["in_progress"] = nullptr;
             }
-            SQLite::Statement q(db, R"(SELECT id, mode, status, started_at, finished_at, pages, rows_upserted,
-                rows_deleted, error FROM sync_runs WHERE stream = :s ORDER BY id DESC LIMIT 1)");
-            q.bind(":s", name);
-            if (q.executeStep()) {
+            if (auto run = st.last_run(name)) {
                 json::object r;
-                r["run_id"] = q.getColumn(0).getInt64();
-                r["mode"] = q.getColumn(1).getString();
-                r["status"] = q.getColumn(2).getString();
-                r["started_at"] = q.getColumn(3).getString();
-                r["finished_at"] =
-                    q.getColumn(4).isNull() ? json::value(nullptr) : json::value(q.getColumn(4).getString());
-                r["pages"] = q.getColumn(5).getInt64();
-                r["rows_upserted"] = q.getColumn(6).getInt64();
-                r["rows_deleted"] = q.getColumn(7).getInt64();
-                r["error"] = error_text(
-                    q.getColumn(8).isNull() ? std::nullopt
-                                            : std::optional<std::string>(q.getColumn(8).getString())
-                );
+                r["run_id"] = run->id;
+                r["mode"] = run->mode;
+                r["status"] = run->status;
+                r["started_at"] = run->started_at;
+                r["finished_at"] = opt(run->finished_at);
+                r["pages"] = run->pages;
+                r["rows_upserted"] = run->upserted;
+                r["rows_deleted"] = run->deleted;
+                r["error"] = error_text(run->error);
                 json::value seconds = nullptr;
-                if (!q.getColumn(4).isNull()) {
-                    auto a = util::parse_iso8601(q.getColumn(3).getString());
-                    auto b = util::parse_iso8601(q.getColumn(4).getString());
+                if (run->finished_at) {
+                    auto a = util::parse_iso8601(run->started_at);
+                    auto b = util::parse_iso8601(*run->finished_at);
                     if (a && b)
                         seconds = std::chrono::duration<double>(*b - *a).count();
                 }

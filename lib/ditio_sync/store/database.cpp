@@ -246,12 +246,14 @@ std::optional<std::string> database_file_problem(const std::filesystem::path& pa
     return std::nullopt;
 }
 
-std::vector<std::string> check_integrity(SQLite::Database& db, bool thorough)
+std::vector<std::string> check_integrity(SQLite::Database& db, integrity_check how)
 {
     return guarded("checking the database", [&] {
         std::vector<std::string> findings;
         try {
-            SQLite::Statement q(db, thorough ? "PRAGMA integrity_check(20)" : "PRAGMA quick_check(20)");
+            SQLite::Statement q(
+                db, how == integrity_check::thorough ? "PRAGMA integrity_check(20)" : "PRAGMA quick_check(20)"
+            );
             while (q.executeStep()) {
                 auto line = q.getColumn(0).getString();
                 if (line != "ok")

@@ -74,9 +74,13 @@ std::optional<file_id> file_id_of(const std::filesystem::path& path);
 // replaced), for /healthz. The same question as check_in_place, asked from outside the database thread.
 std::optional<std::string> database_file_problem(const std::filesystem::path& path, const file_id& opened);
 
-// Runs SQLite's quick_check (or the slower, thorough integrity_check); returns its findings, empty when
-// the database is sound. Throws db_error.
-std::vector<std::string> check_integrity(SQLite::Database& db, bool thorough);
+enum class integrity_check {
+    quick,    // PRAGMA quick_check: every page's structure, not index contents
+    thorough, // PRAGMA integrity_check: also every index against its table; slower
+};
+
+// Runs SQLite's check; returns its findings, empty when the database is sound. Throws db_error.
+std::vector<std::string> check_integrity(SQLite::Database& db, integrity_check how);
 
 // Translates an exception thrown by SQLiteCpp into db_error with a message that says what to do.
 [[noreturn]] void rethrow_as_db_error(const std::exception& e, const std::string& context);

@@ -20,6 +20,32 @@ int schema_version(SQLite::Database& db)
     });
 }
 
+void require_current_schema(SQLite::Database& db)
+{
+    auto version = schema_version(db);
+    if (version > latest_schema_version())
+        throw db_error(
+            db_failure::schema_too_new,
+            fmt::format(
+                "the database has schema version {}, newer than this ditio-sync knows ({})",
+                version,
+                latest_schema_version()
+            )
+        );
+    if (version == 0)
+        throw db_error(db_failure::cannot_open, "the database has no schema yet; run `ditio-sync migrate`");
+    if (version < latest_schema_version())
+        throw db_error(
+            db_failure::cannot_open,
+            fmt::format(
+                "the database has schema version {}, older than this ditio-sync's ({}); run `ditio-sync "
+                "migrate` or start the daemon",
+                version,
+                latest_schema_version()
+            )
+        );
+}
+
 int migrate(SQLite::Database& db)
 {
     return guarded("migrating the database", [&] {

@@ -24,6 +24,10 @@ int latest_schema_version();
 // PRAGMA user_version.
 int schema_version(SQLite::Database& db);
 
+// For a reader that cannot migrate (status): throws db_error unless the schema is this binary's, saying
+// what to run when it is older or missing.
+void require_current_schema(SQLite::Database& db);
+
 // Applies each pending migration in its own IMMEDIATE transaction that also sets user_version.
 // Returns how many were applied. Throws db_error(schema_too_new) when the database is newer than the binary.
 int migrate(SQLite::Database& db);

@@ -60,7 +60,7 @@ struct reset_on_exit {
 } // namespace
 
 apply_counts
-mirror_table::apply(const std::vector<ditio::record>& records, std::int64_t run_id, const std::string& now)
+mirror_table::apply(const std::vector<model::record>& records, std::int64_t run_id, const std::string& now)
 {
     apply_counts counts;
     reset_on_exit upsert_guard{upsert_};

@@ -3,7 +3,7 @@
 // Must run inside the caller's transaction, on the database thread.
 #pragma once
 
-#include <ditio_sync/ditio/page.hpp>
+#include <ditio_sync/model/record.hpp>
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
@@ -29,7 +29,7 @@ public:
     // Upserts live records and applies tombstones (flag the row, keep its last data; store the tombstone
     // itself when the id is unknown). Idempotent.
     apply_counts
-    apply(const std::vector<ditio::record>& records, std::int64_t run_id, const std::string& now);
+    apply(const std::vector<model::record>& records, std::int64_t run_id, const std::string& now);
 
     // Marks deleted every live row that run `run_id` did not return, limited to rows whose
     // `window_field` instant lies in [from, to] when window_field is not empty. Returns the rows marked.

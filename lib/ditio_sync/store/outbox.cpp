@@ -92,6 +92,27 @@ std::string describe(const outbox_row& row)
     return fmt::format("work order {}/{}", row.project_number, row.external_id);
 }
 
+std::string_view to_string(outbox_status s)
+{
+    switch (s) {
+    case outbox_status::pending:
+        return "pending";
+    case outbox_status::sent:
+        return "sent";
+    case outbox_status::failed:
+        return "failed";
+    }
+    return "pending";
+}
+
+outbox_status parse_outbox_status(std::string_view text)
+{
+    for (auto s : {outbox_status::pending, outbox_status::sent, outbox_status::failed})
+        if (to_string(s) == text)
+            return s;
+    throw db_error(db_failure::corrupt, fmt::format("the outbox holds an unknown status '{}'", text));
+}
+
 outbox_store::outbox_store(SQLite::Database& db) : db_(db) {}
 
 std::vector<outbox_row> outbox_store::pending(outbox_kind kind, std::optional<std::int64_t> only)
@@ -168,7 +189,9 @@ outbox_store::project_state(const std::string& company_id, const std::string& nu
         if (!q.executeStep())
             return std::nullopt;
         return outbox_project_state{
-            q.getColumn(0).getString(), opt_text(q.getColumn(1)), opt_text(q.getColumn(2))};
+            parse_outbox_status(q.getColumn(0).getString()),
+            opt_text(q.getColumn(1)),
+            opt_text(q.getColumn(2))};
     });
 }
 
@@ -285,7 +308,7 @@ int outbox_store::reopen_waiting_work_orders(const std::string& company_id, cons
 }
 
 std::int64_t outbox_store::put_project(
-    const std::string& company_id, const std::string& number, const std::string& name, bool active
+    const std::string& company_id, const std::string& number, const std::string& name, outbox_active active
 )
 {
     return guarded("writing to the outbox", [&] {
@@ -299,7 +322,7 @@ std::int64_t outbox_store::put_project(
         q.bind(1, company_id);
         q.bind(2, number);
         q.bind(3, name);
-        q.bind(4, active ? 1 : 0);
+        q.bind(4, active == outbox_active::yes ? 1 : 0);
         q.executeStep();
         auto id = q.getColumn(0).getInt64();
         return id;
@@ -311,7 +334,7 @@ std::int64_t outbox_store::put_work_order(
     const std::string& project_number,
     const std::string& external_id,
     const std::string& name,
-    bool active
+    outbox_active active
 )
 {
     return guarded("writing to the outbox", [&] {
@@ -325,7 +348,7 @@ std::int64_t outbox_store::put_work_order(
         q.bind(2, project_number);
         q.bind(3, external_id);
         q.bind(4, name);
-        q.bind(5, active ? 1 : 0);
+        q.bind(5, active == outbox_active::yes ? 1 : 0);
         q.executeStep();
         auto id = q.getColumn(0).getInt64();
         return id;
@@ -349,7 +372,7 @@ std::optional<outbox_outcome> outbox_store::outcome(outbox_kind kind, std::int64
             return std::nullopt;
         return outbox_outcome{
             q.getColumn(0).getString(),
-            q.getColumn(1).getString(),
+            parse_outbox_status(q.getColumn(1).getString()),
             opt_text(q.getColumn(2)),
             opt_text(q.getColumn(3))};
     });

@@ -19,6 +19,15 @@ namespace ditio_sync::store {
 
 enum class outbox_kind { project, work_order };
 
+// A row's status column (migration 0003 checks it is one of these).
+enum class outbox_status { pending, sent, failed };
+std::string_view to_string(outbox_status s);
+// Throws db_error for a value the schema does not allow.
+outbox_status parse_outbox_status(std::string_view text);
+
+// Whether a project or work order is active in Ditio.
+enum class outbox_active { no, yes };
+
 struct outbox_row {
     outbox_kind kind = outbox_kind::project;
     std::int64_t id = 0;
@@ -34,7 +43,7 @@ struct outbox_row {
 
 // Where a project stands in the outbox.
 struct outbox_project_state {
-    std::string status;
+    outbox_status status = outbox_status::pending;
     std::optional<std::string> ditio_id;
     std::optional<std::string> last_error;
 };
@@ -42,7 +51,7 @@ struct outbox_project_state {
 // One row as `push` reports it.
 struct outbox_outcome {
     std::string what; // "project P-1001", "work order P-1001/WO-001"
-    std::string status;
+    outbox_status status = outbox_status::pending;
     std::optional<std::string> ditio_id;
     std::optional<std::string> last_error;
 };
@@ -89,14 +98,17 @@ public:
 
     // `push project` / `push work-order`: insert or update the row and make it pending; returns its id.
     std::int64_t put_project(
-        const std::string& company_id, const std::string& number, const std::string& name, bool active
+        const std::string& company_id,
+        const std::string& number,
+        const std::string& name,
+        outbox_active active
     );
     std::int64_t put_work_order(
         const std::string& company_id,
         const std::string& project_number,
         const std::string& external_id,
         const std::string& name,
-        bool active
+        outbox_active active
     );
 
     std::optional<outbox_outcome> outcome(outbox_kind kind, std::int64_t id);

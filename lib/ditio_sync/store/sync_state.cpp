@@ -35,7 +35,7 @@ constexpr std::string_view no_run =
 constexpr const char* select_state =
     R"(SELECT stream, watermark, last_full_sync_at, run_id, run_mode, run_params,
     run_server_start, run_local_start, continuation_token, pages_done, last_success_at, last_error, last_error_at,
-    unavailable_at, next_run_at
+    unavailable_at, next_run_at, overlap_ms
     FROM sync_state)";
 
 stream_state read_state(SQLite::Statement& q)
@@ -57,6 +57,8 @@ stream_state read_state(SQLite::Statement& q)
     s.last_error_at = opt_text(q.getColumn(12));
     s.unavailable_at = opt_text(q.getColumn(13));
     s.next_run_at = opt_text(q.getColumn(14));
+    if (!q.getColumn(15).isNull())
+        s.overlap = std::chrono::milliseconds{q.getColumn(15).getInt64()};
     return s;
 }
 
@@ -201,19 +203,37 @@ void sync_store::restart_run(const std::string& stream, std::int64_t run_id, con
     });
 }
 
+commit_result sync_store::apply_records(const page_commit& pc, mirror_table& table)
+{
+    commit_result out;
+    auto counts = table.apply(*pc.records, pc.run_id, pc.now);
+    out.upserted = counts.upserted;
+    out.deleted = counts.deleted;
+    return out;
+}
+
+void sync_store::count_page(const page_commit& pc, const commit_result& done, bool last)
+{
+    SQLite::Statement run(db_, R"(UPDATE sync_runs SET pages = pages + 1, rows_upserted = rows_upserted + :up,
+        rows_deleted = rows_deleted + :del,
+        status = CASE WHEN :last THEN 'ok' ELSE status END,
+        finished_at = CASE WHEN :last THEN :now ELSE finished_at END
+        WHERE id = :run)");
+    run.bind(":up", done.upserted);
+    run.bind(":del", done.deleted + done.swept);
+    run.bind(":last", last ? 1 : 0);
+    run.bind(":now", pc.now);
+    run.bind(":run", pc.run_id);
+    run.exec();
+}
+
 commit_result sync_store::commit_page(const page_commit& pc)
 {
     return guarded(fmt::format("committing a page of {}", pc.stream), [&] {
         check_in_place(db_);
-        commit_result out;
         SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
-        auto& table = mirror(pc.table, pc.tombstones_carry_data);
-        auto counts = table.apply(*pc.records, pc.run_id, pc.now);
-        out.upserted = counts.upserted;
-        out.deleted = counts.deleted;
-
-        bool last = !pc.next_token && !pc.next_params;
-        if (!last) {
+        auto out = apply_records(pc, mirror(pc.table, pc.tombstones_carry_data));
+        { // a statement still stepping would keep the commit from going through
             SQLite::Statement st(
                 db_, R"(UPDATE sync_state SET continuation_token = :tok, pages_done = pages_done + 1,
                 run_params = coalesce(:params, run_params),
@@ -230,47 +250,49 @@ commit_result sync_store::commit_page(const page_commit& pc)
             if (!st.executeStep())
                 throw db_error(db_failure::other, "sync_state lost the run in progress for " + pc.stream);
             out.pages_done = st.getColumn(0).getInt64();
-        } else {
-            if (pc.sweep)
-                out.swept = table.sweep(pc.run_id, pc.window_field, pc.window_from, pc.window_to, pc.now);
+        }
+        count_page(pc, out, false);
+        tx.commit();
+        return out;
+    });
+}
+
+commit_result sync_store::finish_run(const page_commit& pc, const run_end& end)
+{
+    return guarded(fmt::format("committing the last page of {}", pc.stream), [&] {
+        check_in_place(db_);
+        SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+        auto& table = mirror(pc.table, pc.tombstones_carry_data);
+        auto out = apply_records(pc, table);
+        if (end.sweep)
+            out.swept = table.sweep(pc.run_id, end.window_field, end.window_from, end.window_to, pc.now);
+        { // a statement still stepping would keep the commit from going through
             SQLite::Statement q(db_, "SELECT pages_done FROM sync_state WHERE stream = :s AND run_id = :run");
             q.bind(":s", pc.stream);
             q.bind(":run", pc.run_id);
             if (!q.executeStep())
                 throw db_error(db_failure::other, "sync_state lost the run in progress for " + pc.stream);
             out.pages_done = q.getColumn(0).getInt64() + 1;
-            SQLite::Statement st(
-                db_,
-                fmt::format(
-                    R"(UPDATE sync_state SET watermark = :wm,
-                last_full_sync_at = CASE WHEN :full THEN :now ELSE last_full_sync_at END, {},
-                last_success_at = :now, last_error = NULL, last_error_at = NULL, unavailable_at = NULL,
-                overlap_ms = coalesce(:overlap, overlap_ms), updated_at = :now
-                WHERE stream = :s AND run_id = :run)",
-                    no_run
-                )
-            );
-            st.bind(":wm", pc.watermark);
-            bind_opt(st, ":overlap", pc.overlap_ms);
-            st.bind(":full", pc.full ? 1 : 0);
-            st.bind(":now", pc.now);
-            st.bind(":s", pc.stream);
-            st.bind(":run", pc.run_id);
-            st.exec();
         }
-        SQLite::Statement run(
-            db_, R"(UPDATE sync_runs SET pages = pages + 1, rows_upserted = rows_upserted + :up,
-            rows_deleted = rows_deleted + :del,
-            status = CASE WHEN :last THEN 'ok' ELSE status END,
-            finished_at = CASE WHEN :last THEN :now ELSE finished_at END
-            WHERE id = :run)"
+        SQLite::Statement st(
+            db_,
+            fmt::format(
+                R"(UPDATE sync_state SET watermark = :wm,
+            last_full_sync_at = CASE WHEN :full THEN :now ELSE last_full_sync_at END, {},
+            last_success_at = :now, last_error = NULL, last_error_at = NULL, unavailable_at = NULL,
+            overlap_ms = coalesce(:overlap, overlap_ms), updated_at = :now
+            WHERE stream = :s AND run_id = :run)",
+                no_run
+            )
         );
-        run.bind(":up", out.upserted);
-        run.bind(":del", out.deleted + out.swept);
-        run.bind(":last", last ? 1 : 0);
-        run.bind(":now", pc.now);
-        run.bind(":run", pc.run_id);
-        run.exec();
+        st.bind(":wm", end.watermark);
+        bind_opt(st, ":overlap", end.overlap_ms);
+        st.bind(":full", end.full ? 1 : 0);
+        st.bind(":now", pc.now);
+        st.bind(":s", pc.stream);
+        st.bind(":run", pc.run_id);
+        st.exec();
+        count_page(pc, out, true);
         tx.commit();
         return out;
     });
@@ -437,6 +459,28 @@ void sync_store::set_next_run(const std::string& stream, const std::string& at, 
         st.bind(":at", at);
         st.bind(":s", stream);
         st.exec();
+    });
+}
+
+std::optional<run_record> sync_store::last_run(const std::string& stream)
+{
+    return guarded("reading the last run", [&]() -> std::optional<run_record> {
+        SQLite::Statement q(db_, R"(SELECT id, mode, status, started_at, finished_at, pages, rows_upserted,
+            rows_deleted, error FROM sync_runs WHERE stream = :s ORDER BY id DESC LIMIT 1)");
+        q.bind(":s", stream);
+        if (!q.executeStep())
+            return std::nullopt;
+        run_record r;
+        r.id = q.getColumn(0).getInt64();
+        r.mode = q.getColumn(1).getString();
+        r.status = q.getColumn(2).getString();
+        r.started_at = q.getColumn(3).getString();
+        r.finished_at = opt_text(q.getColumn(4));
+        r.pages = q.getColumn(5).getInt64();
+        r.upserted = q.getColumn(6).getInt64();
+        r.deleted = q.getColumn(7).getInt64();
+        r.error = opt_text(q.getColumn(8));
+        return r;
     });
 }
 

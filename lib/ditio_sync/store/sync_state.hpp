@@ -2,7 +2,7 @@
 // writes to checkpoint writes. Every method runs on the database thread and throws db_error.
 #pragma once
 
-#include <ditio_sync/ditio/page.hpp>
+#include <ditio_sync/config/config.hpp>
 #include <ditio_sync/store/mirror.hpp>
 
 #include <SQLiteCpp/Database.h>
@@ -33,32 +33,49 @@ struct stream_state {
     std::optional<std::string> last_error_at;
     std::optional<std::string> unavailable_at; // Ditio answered 404: the endpoint is not available here
     std::optional<std::string> next_run_at;
+    std::optional<std::chrono::milliseconds> overlap; // in force when the watermark was written
 };
 
-// What one page commit writes besides the records.
+// One line of sync_runs.
+struct run_record {
+    std::int64_t id = 0;
+    std::string mode;
+    std::string status;
+    std::string started_at;
+    std::optional<std::string> finished_at; // nullopt while running
+    std::int64_t pages = 0;
+    std::int64_t upserted = 0;
+    std::int64_t deleted = 0;
+    std::optional<std::string> error;
+};
+
+// What one page commit writes besides the records: the page's checkpoint.
 struct page_commit {
-    std::string stream;
-    std::string table;
+    std::string stream = {};
+    std::string table = {};
     std::int64_t run_id = 0;
-    const std::vector<ditio::record>* records = nullptr;
-    bool tombstones_carry_data = false;      // see mirror_table
-    std::optional<std::string> next_token;   // nullopt: the traversal (of this window) ended
-    std::optional<std::string> next_params;  // with no token: the run goes on with these run_params
-    std::optional<std::string> server_start; // Ditio's Date for the run, recorded once (first page)
-    std::string now;                         // local UTC time, for synced_at and bookkeeping
-    // Only read on the last page:
-    std::string watermark;                  // the run's start by Ditio's clock
-    std::optional<std::int64_t> overlap_ms; // the overlap behind a new watermark; nullopt keeps the old
+    const std::vector<model::record>* records = nullptr;
+    bool tombstones_carry_data = false;           // see mirror_table
+    std::optional<std::string> next_token = {};   // nullopt: the traversal (of this window) ended
+    std::optional<std::string> next_params = {};  // with no token: the run goes on with these run_params
+    std::optional<std::string> server_start = {}; // Ditio's Date for the run, recorded once (first page)
+    std::string now = {};                         // local UTC time, for synced_at and bookkeeping
+};
+
+// What the end of a run writes, with its last page.
+struct run_end {
+    std::string watermark = {};                  // the run's start by Ditio's clock
+    std::optional<std::int64_t> overlap_ms = {}; // the overlap behind a new watermark; nullopt keeps the old
     bool full = false;
     bool sweep = false; // mark rows not returned by this full traversal deleted
-    std::string window_field, window_from, window_to;
+    std::string window_field = {}, window_from = {}, window_to = {};
 };
 
 // How much run history sync_runs keeps per stream: runs started within keep_for, and at most the newest
 // `keep` of them.
 struct run_retention {
-    std::chrono::milliseconds keep_for{std::chrono::hours{24 * 90}};
-    std::int64_t keep = 10000;
+    std::chrono::milliseconds keep_for = config::storage_section{}.keep_runs_for;
+    std::int64_t keep = config::storage_section{}.keep_runs;
 };
 
 struct commit_result {
@@ -89,9 +106,11 @@ public:
     // Ditio rejected the saved continuation token: the run starts again from its first page.
     void restart_run(const std::string& stream, std::int64_t run_id, const std::string& now);
 
-    // One page in one IMMEDIATE transaction: records, checkpoint, and on the last page the watermark,
-    // the optional sweep and the run's end.
+    // A page that is not the run's last, in one IMMEDIATE transaction with its checkpoint.
     commit_result commit_page(const page_commit& pc);
+    // The run's last page and its end (the watermark, the optional sweep, the run marked ok), in one
+    // IMMEDIATE transaction.
+    commit_result finish_run(const page_commit& last_page, const run_end& end);
 
     // The run failed: keep its checkpoint (the next attempt resumes), record the error (redacted and cut to
     // util::max_excerpt_bytes, as every error this store writes). With `abandon`
@@ -117,6 +136,9 @@ public:
     void update_run_params(const std::string& stream, std::int64_t run_id, const std::string& params);
     void set_next_run(const std::string& stream, const std::string& at, const std::string& now);
 
+    // The stream's newest run, for status.
+    std::optional<run_record> last_run(const std::string& stream);
+
     std::int64_t live_rows(const std::string& table);
     bool is_empty(const std::string& table); // no row at all, deleted or not
     std::int64_t deleted_rows(const std::string& table);
@@ -125,6 +147,9 @@ private:
     mirror_table& mirror(const std::string& table, bool tombstones_carry_data);
     void ensure_row(const std::string& stream, const std::string& now);
     void prune_runs(const std::string& stream, const std::string& now, const run_retention& retention);
+    commit_result apply_records(const page_commit& pc, mirror_table& table);
+    // Adds the page to its run's line in sync_runs; the last one also marks the run ok.
+    void count_page(const page_commit& pc, const commit_result& done, bool last);
 
     SQLite::Database& db_;
     std::map<std::string, std::unique_ptr<mirror_table>> mirrors_;

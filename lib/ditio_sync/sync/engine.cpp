@@ -142,9 +142,9 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
             rs.server_start = run_start_of(rs, *page);
 
         // 3. The end of the traversal (or of a window's last piece) also saves the watermark.
-        auto commit = commit_of(rs, *page);
-        bool last = !commit.next_token && !commit.next_params;
-        committer.launch(page, std::move(commit));
+        auto tx = transaction_of(rs, *page);
+        bool last = tx.end.has_value();
+        committer.launch(page, std::move(tx));
         rs.token = page->body.continuation;
         ++rs.page_no;
         if (last || stop_.stop_requested()) {
@@ -376,9 +376,10 @@ std::string engine::run_start_of(const run_state& rs, const ditio::fetched_page&
     return util::format_iso8601_ms(start);
 }
 
-store::page_commit engine::commit_of(run_state& rs, const ditio::fetched_page& page)
+page_transaction engine::transaction_of(run_state& rs, const ditio::fetched_page& page)
 {
-    store::page_commit pc;
+    page_transaction tx;
+    auto& pc = tx.page;
     pc.stream = rs.name;
     pc.table = std::string(rs.stream.table);
     pc.run_id = rs.report.run_id;
@@ -400,23 +401,25 @@ store::page_commit engine::commit_of(run_state& rs, const ditio::fetched_page& p
              {"to", rs.plan.param("ToDateTime")}}
         );
     }
+    // The run is over when neither a token nor a next piece follows: the one place this is decided.
     if (pc.next_token || pc.next_params)
-        return pc;
-    // The last page. Never move the watermark backwards, whatever the clocks say. A full re-sync keeps the
-    // old watermark: its window may not cover every row the mirror holds, and the next incremental run
-    // must still see the deletions and edits made since then.
+        return tx;
+    // Never move the watermark backwards, whatever the clocks say. A full re-sync keeps the old watermark:
+    // its window may not cover every row the mirror holds, and the next incremental run must still see the
+    // deletions and edits made since then.
+    auto& end = tx.end.emplace();
     bool full = rs.plan.mode == "full";
     bool keep_old = rs.previous_watermark && (full || *rs.previous_watermark > *rs.server_start);
-    pc.watermark = keep_old ? *rs.previous_watermark : *rs.server_start;
-    rs.final_watermark = pc.watermark;
+    end.watermark = keep_old ? *rs.previous_watermark : *rs.server_start;
+    rs.final_watermark = end.watermark;
     if (!keep_old)
-        pc.overlap_ms = settings_.overlap.count();
-    pc.full = full;
-    pc.sweep = full && rs.stream.sweep && !rs.plan.started_empty;
-    pc.window_field = rs.stream.windowed ? std::string(rs.stream.window_field) : std::string{};
-    pc.window_from = rs.plan.window_from;
-    pc.window_to = rs.plan.window_to;
-    return pc;
+        end.overlap_ms = settings_.overlap.count();
+    end.full = full;
+    end.sweep = full && rs.stream.sweep && !rs.plan.started_empty;
+    end.window_field = rs.stream.windowed ? std::string(rs.stream.window_field) : std::string{};
+    end.window_from = rs.plan.window_from;
+    end.window_to = rs.plan.window_to;
+    return tx;
 }
 
 asio::awaitable<void>

@@ -11,6 +11,7 @@
 // Thread safety: runs on the io_context thread; store work hops to the db_worker.
 #pragma once
 
+#include <ditio_sync/config/config.hpp>
 #include <ditio_sync/ditio/extraction_client.hpp>
 #include <ditio_sync/ditio/streams.hpp>
 #include <ditio_sync/log/log.hpp>
@@ -33,8 +34,8 @@ namespace ditio_sync::sync {
 
 // Settings shared by every stream; a stream's own are in stream_settings.
 struct engine_settings {
-    std::chrono::milliseconds overlap{std::chrono::minutes{10}};
-    int run_retry_budget = 30;    // retries of all requests of one run together
+    std::chrono::milliseconds overlap = config::sync_section{}.overlap;
+    int run_retry_budget = config::http_section{}.run_retry_budget; // retries of all requests of one run
     unsigned commit_attempts = 4; // tries of one page commit against a lock held by another writer
     std::chrono::milliseconds progress_every{std::chrono::seconds{10}}; // sync.progress cadence in long runs
     bool page_events_at_debug = false; // sync.page_committed at debug (a live progress line shows pages)
@@ -44,6 +45,7 @@ struct engine_settings {
 enum class run_kind { automatic, full };
 
 class page_committer;
+struct page_transaction;
 
 class engine {
 public:
@@ -84,7 +86,7 @@ private:
     std::string run_start_of(const run_state& rs, const ditio::fetched_page& first);
     // What committing `page` writes besides its records: the checkpoint, the next window piece, and on
     // the last page the watermark and the sweep.
-    store::page_commit commit_of(run_state& rs, const ditio::fetched_page& page);
+    page_transaction transaction_of(run_state& rs, const ditio::fetched_page& page);
     // Records the end of a run that could not finish; a failure to record it is only logged.
     boost::asio::awaitable<void>
     record_failure(run_state& rs, run_status status, std::string error, bool abandon = false);

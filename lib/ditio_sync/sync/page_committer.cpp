@@ -18,7 +18,7 @@ struct page_committer::pending {
     std::exception_ptr error;
     store::commit_result result;
     std::shared_ptr<const ditio::fetched_page> page; // kept alive until the commit is over
-    store::page_commit commit;                       // kept to try again when the database is busy
+    page_transaction tx;                             // kept to try again when the database is busy
     std::chrono::steady_clock::time_point started;
     unsigned attempts = 0;
 };
@@ -79,7 +79,8 @@ void page_committer::start(const std::shared_ptr<pending>& p)
     asio::co_spawn(
         db.executor(),
         [&db, p]() -> asio::awaitable<store::commit_result> {
-            co_return db.store_unsafe().commit_page(p->commit);
+            auto& store = db.store_unsafe();
+            co_return p->tx.end ? store.finish_run(p->tx.page, *p->tx.end) : store.commit_page(p->tx.page);
         },
         asio::bind_executor(
             io_,
@@ -93,11 +94,11 @@ void page_committer::start(const std::shared_ptr<pending>& p)
     );
 }
 
-void page_committer::launch(std::shared_ptr<const ditio::fetched_page> page, store::page_commit commit)
+void page_committer::launch(std::shared_ptr<const ditio::fetched_page> page, page_transaction tx)
 {
     pending_ = std::make_shared<pending>(io_);
     pending_->page = std::move(page);
-    pending_->commit = std::move(commit);
+    pending_->tx = std::move(tx);
     pending_->started = clock_.steady_now();
     start(pending_);
 }

@@ -20,9 +20,17 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace ditio_sync::sync {
+
+// One page's transaction: the page and its checkpoint, and on the run's last page (only there) what the
+// run's end writes.
+struct page_transaction {
+    store::page_commit page;
+    std::optional<store::run_end> end;
+};
 
 // How the commit in flight ended.
 struct settled_commit {
@@ -50,9 +58,9 @@ public:
     page_committer(const page_committer&) = delete;
     page_committer& operator=(const page_committer&) = delete;
 
-    // Starts committing `page` with `commit` (whose records point into the page). The previous commit
-    // must be settled.
-    void launch(std::shared_ptr<const ditio::fetched_page> page, store::page_commit commit);
+    // Starts committing `page` with `tx` (whose records point into the page). The previous commit must be
+    // settled.
+    void launch(std::shared_ptr<const ditio::fetched_page> page, page_transaction tx);
 
     // Waits for the commit in flight, trying again while another writer holds the lock (unless a stop is
     // requested), and says how it ended.

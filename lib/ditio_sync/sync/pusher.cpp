@@ -67,11 +67,9 @@ pusher::pusher(
     const util::clock& clock,
     util::stop_source& stop,
     log::logger_ptr logger,
-    push_settings settings,
-    std::uint64_t seed
+    push_settings settings
 )
-    : api_(api), db_(db), clock_(clock), stop_(stop), log_(std::move(logger)), settings_(settings),
-      backoff_(settings.retry.initial, settings.retry.max, seed)
+    : api_(api), db_(db), clock_(clock), stop_(stop), log_(std::move(logger)), settings_(settings)
 {
 }
 
@@ -197,110 +195,103 @@ asio::awaitable<bool> pusher::push_project(pass& p, const outbox_row& row)
     co_return true;
 }
 
-asio::awaitable<bool> pusher::push_work_order(pass& p, const outbox_row& row)
+asio::awaitable<pusher::project_lookup> pusher::resolve_project(pass& p, const outbox_row& row)
 {
-    // 1. The project's Ditio id: from this pass, the outbox, or Ditio by number.
+    // From this pass, the outbox, the row's own memory, or Ditio by number.
     std::pair key{row.company_id, row.project_number};
+    if (auto it = p.project_ids.find(key); it != p.project_ids.end())
+        co_return project_lookup{it->second};
+    auto state = co_await db_.outbox([&](store::outbox_store& s) {
+        return s.project_state(row.company_id, row.project_number);
+    });
     std::string project_id;
-    if (auto it = p.project_ids.find(key); it != p.project_ids.end()) {
-        project_id = it->second;
+    if (state && state->status == store::outbox_status::sent && state->ditio_id) {
+        project_id = *state->ditio_id;
+    } else if (state) {
+        // Not a failure of this row: it goes out once its project does.
+        auto why = fmt::format(
+            "waiting for project {}, which is {} in the outbox{}{}",
+            row.project_number,
+            store::to_string(state->status),
+            state->last_error ? ": " : "",
+            state->last_error.value_or("")
+        );
+        bool news = co_await db_.outbox([&](store::outbox_store& s) { return s.mark_waiting(row, why); });
+        log::event(
+            log_,
+            news ? spdlog::level::warn : spdlog::level::debug,
+            "push.waiting",
+            {{"outbox", "work_order"},
+             {"project_number", row.project_number},
+             {"external_id", row.external_id},
+             {"reason", why}}
+        );
+        ++p.report.pending;
+        co_return project_lookup{{}, true};
+    } else if (row.ditio_project_id) {
+        project_id = *row.ditio_project_id;
     } else {
-        auto state = co_await db_.outbox([&](store::outbox_store& s) {
-            return s.project_state(row.company_id, row.project_number);
-        });
-        if (state && state->status == "sent" && state->ditio_id) {
-            project_id = *state->ditio_id;
-        } else if (state && state->status != "sent") {
-            // Not a failure of this row: it goes out once its project does.
-            auto why = fmt::format(
-                "waiting for project {}, which is {} in the outbox{}{}",
-                row.project_number,
-                state->status,
-                state->last_error ? ": " : "",
-                state->last_error.value_or("")
-            );
-            bool news = co_await db_.outbox([&](store::outbox_store& s) { return s.mark_waiting(row, why); });
-            log::event(
-                log_,
-                news ? spdlog::level::warn : spdlog::level::debug,
-                "push.waiting",
-                {{"outbox", "work_order"},
-                 {"project_number", row.project_number},
-                 {"external_id", row.external_id},
-                 {"reason", why}}
-            );
-            ++p.report.pending;
-            co_return true;
-        } else if (row.ditio_project_id) {
-            project_id = *row.ditio_project_id;
-        } else {
-            auto found = co_await api_.project_by_number(row.project_number, p.budget);
-            if (!found)
-                co_return co_await record_failure(p, row, found.error());
-            if (!*found) {
-                // Failed until the project is pushed through the outbox, which reopens this row.
-                ditio::fetch_failure f{
-                    ditio::fetch_errc::bad_request,
-                    fmt::format(
-                        "project {} does not exist in Ditio; add it to outbox_projects and this work order "
-                        "follows it",
-                        row.project_number
-                    ),
-                    404};
-                co_return co_await record_failure(p, row, f);
-            }
-            project_id = text_of(**found, "id");
+        auto found = co_await api_.project_by_number(row.project_number, p.budget);
+        if (!found)
+            co_return project_lookup{{}, co_await record_failure(p, row, found.error())};
+        if (!*found) {
+            // Failed until the project is pushed through the outbox, which reopens this row.
+            ditio::fetch_failure f{
+                ditio::fetch_errc::bad_request,
+                fmt::format(
+                    "project {} does not exist in Ditio; add it to outbox_projects and this work order "
+                    "follows it",
+                    row.project_number
+                ),
+                404};
+            co_return project_lookup{{}, co_await record_failure(p, row, f)};
         }
-        if (project_id.empty()) {
-            ditio::fetch_failure f{ditio::fetch_errc::unavailable, "Ditio's project has no id", 0};
-            co_return co_await record_failure(p, row, f);
-        }
-        p.project_ids[key] = project_id;
+        project_id = text_of(**found, "id");
     }
-    if (row.ditio_project_id != project_id)
-        co_await db_.outbox([&](store::outbox_store& s) {
-            s.set_ditio_project_id(row, project_id);
-            return 0;
-        });
-
-    // 2. The project's work orders by externalId, read once per pass and project.
-    auto load_tasks = [&]() -> asio::awaitable<std::optional<ditio::fetch_failure>> {
-        auto listed = co_await api_.project_tasks(project_id, p.budget);
-        if (!listed)
-            co_return listed.error();
-        auto& by_external = p.tasks[project_id];
-        by_external.clear();
-        for (auto& t : *listed)
-            if (auto* o = t.if_object())
-                if (auto ext = text_of(*o, "externalId"); !ext.empty())
-                    by_external[ext] = std::move(*o);
-        co_return std::nullopt;
-    };
-    if (!p.tasks.contains(project_id))
-        if (auto failed = co_await load_tasks())
-            co_return co_await record_failure(p, row, *failed);
-
-    // 3. PATCH what differs on an existing one; POST a new one.
-    auto update_existing = [&](const json::object& existing) -> asio::awaitable<bool> {
-        auto id = text_of(existing, "id");
-        auto changes = changed_fields(row.fields, existing);
-        if (!changes.empty()) {
-            auto patched = co_await api_.patch_task(id, changes, p.budget);
-            if (!patched)
-                co_return co_await record_failure(p, row, patched.error());
-            auto& cached = p.tasks[project_id][row.external_id];
-            for (auto& [k, v] : changes)
-                cached[k] = v;
-        }
-        co_await record_sent(p, row, id, changes.empty() ? "unchanged" : "updated");
-        co_return true;
-    };
-    auto& known = p.tasks[project_id];
-    if (auto it = known.find(row.external_id); it != known.end()) {
-        auto existing = it->second;
-        co_return co_await update_existing(existing);
+    if (project_id.empty()) {
+        ditio::fetch_failure f{ditio::fetch_errc::unavailable, "Ditio's project has no id", 0};
+        co_return project_lookup{{}, co_await record_failure(p, row, f)};
     }
+    p.project_ids[key] = project_id;
+    co_return project_lookup{project_id};
+}
 
+asio::awaitable<std::optional<ditio::fetch_failure>>
+pusher::index_tasks(pass& p, const std::string& project_id)
+{
+    auto listed = co_await api_.project_tasks(project_id, p.budget);
+    if (!listed)
+        co_return listed.error();
+    auto& by_external = p.tasks[project_id];
+    by_external.clear();
+    for (auto& t : *listed)
+        if (auto* o = t.if_object())
+            if (auto ext = text_of(*o, "externalId"); !ext.empty())
+                by_external[ext] = std::move(*o);
+    co_return std::nullopt;
+}
+
+asio::awaitable<bool> pusher::update_task(
+    pass& p, const outbox_row& row, const std::string& project_id, const json::object& existing
+)
+{
+    auto id = text_of(existing, "id");
+    auto changes = changed_fields(row.fields, existing);
+    if (!changes.empty()) {
+        auto patched = co_await api_.patch_task(id, changes, p.budget);
+        if (!patched)
+            co_return co_await record_failure(p, row, patched.error());
+        auto& cached = p.tasks[project_id][row.external_id];
+        for (auto& [k, v] : changes)
+            cached[k] = v;
+    }
+    co_await record_sent(p, row, id, changes.empty() ? "unchanged" : "updated");
+    co_return true;
+}
+
+asio::awaitable<bool>
+pusher::create_task_verified(pass& p, const outbox_row& row, const std::string& project_id)
+{
     json::object body = row.fields;
     body["companyId"] = row.company_id;
     body["projectId"] = project_id;
@@ -325,13 +316,10 @@ asio::awaitable<bool> pusher::push_work_order(pass& p, const outbox_row& row)
                          (failure.status == 400 || failure.status == 409);
         if (!duplicate && failure.code != ditio::fetch_errc::uncertain)
             co_return co_await record_failure(p, row, failure);
-        if (auto failed = co_await load_tasks())
+        if (auto failed = co_await index_tasks(p, project_id))
             co_return co_await record_failure(p, row, *failed);
-        auto& fresh = p.tasks[project_id];
-        if (auto it = fresh.find(row.external_id); it != fresh.end()) {
-            auto existing = it->second;
-            co_return co_await update_existing(existing);
-        }
+        if (auto existing = find_task(p, project_id, row.external_id))
+            co_return co_await update_task(p, row, project_id, *existing);
         if (duplicate) // a 400 about something else: Ditio's message says what
             co_return co_await record_failure(p, row, failure);
         // Not created after all: ask again, as often as a retried request would be.
@@ -341,7 +329,7 @@ asio::awaitable<bool> pusher::push_work_order(pass& p, const outbox_row& row)
             co_return co_await record_failure(p, row, failure);
         }
         --p.budget.remaining;
-        auto delay = backoff_.delay(attempt);
+        auto delay = api_.retry_delay(attempt);
         log::warn(
             log_,
             "push.create_retry",
@@ -357,6 +345,40 @@ asio::awaitable<bool> pusher::push_work_order(pass& p, const outbox_row& row)
             co_return co_await record_failure(p, row, stopped);
         }
     }
+}
+
+std::optional<json::object>
+pusher::find_task(const pass& p, const std::string& project_id, const std::string& external_id)
+{
+    auto project = p.tasks.find(project_id);
+    if (project == p.tasks.end())
+        return std::nullopt;
+    auto it = project->second.find(external_id);
+    if (it == project->second.end())
+        return std::nullopt;
+    return it->second;
+}
+
+asio::awaitable<bool> pusher::push_work_order(pass& p, const outbox_row& row)
+{
+    // 1. The project's Ditio id.
+    auto project = co_await resolve_project(p, row);
+    if (!project.id)
+        co_return project.go_on;
+    const auto& project_id = *project.id;
+    if (row.ditio_project_id != project_id)
+        co_await db_.outbox([&](store::outbox_store& s) {
+            s.set_ditio_project_id(row, project_id);
+            return 0;
+        });
+    // 2. The project's work orders by externalId, read once per pass and project.
+    if (!p.tasks.contains(project_id))
+        if (auto failed = co_await index_tasks(p, project_id))
+            co_return co_await record_failure(p, row, *failed);
+    // 3. PATCH what differs on an existing one; POST a new one, verified.
+    if (auto existing = find_task(p, project_id, row.external_id))
+        co_return co_await update_task(p, row, project_id, *existing);
+    co_return co_await create_task_verified(p, row, project_id);
 }
 
 asio::awaitable<void>

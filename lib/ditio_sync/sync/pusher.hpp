@@ -9,10 +9,10 @@
 // Thread safety: one pusher per single-threaded executor; the store work runs on the db_worker thread.
 #pragma once
 
+#include <ditio_sync/config/config.hpp>
 #include <ditio_sync/ditio/integration_client.hpp>
 #include <ditio_sync/log/log.hpp>
 #include <ditio_sync/sync/db_worker.hpp>
-#include <ditio_sync/util/backoff.hpp>
 #include <ditio_sync/util/clock.hpp>
 #include <ditio_sync/util/file_watch.hpp>
 #include <ditio_sync/util/stop.hpp>
@@ -27,11 +27,12 @@
 namespace ditio_sync::sync {
 
 struct push_settings {
-    std::chrono::milliseconds interval{std::chrono::minutes{5}};    // pending rows are retried this often
-    std::chrono::milliseconds check_every{std::chrono::seconds{2}}; // how often the outbox is looked at
-    int retry_budget = 30; // retries of all requests of one pass together
-    ditio::retry_settings
-        retry; // how often and how soon a work order create that may have failed is repeated
+    std::chrono::milliseconds interval =
+        config::push_section{}.interval; // pending rows are retried this often
+    std::chrono::milliseconds check_every =
+        config::push_section{}.check_every;                     // how often the outbox is read
+    int retry_budget = config::http_section{}.run_retry_budget; // retries of all requests of one pass
+    ditio::retry_settings retry; // how often a work order create that may have failed is repeated
 };
 
 struct push_report {
@@ -57,8 +58,7 @@ public:
         const util::clock& clock,
         util::stop_source& stop,
         log::logger_ptr logger,
-        push_settings settings,
-        std::uint64_t seed
+        push_settings settings
     );
 
     // One pass over the pending rows (or just `only`). Throws store::db_error.
@@ -82,6 +82,29 @@ private:
     wait_for_change(std::chrono::steady_clock::time_point due, bool nothing_pending);
     boost::asio::awaitable<bool> push_project(pass& p, const store::outbox_row& row);
     boost::asio::awaitable<bool> push_work_order(pass& p, const store::outbox_row& row);
+
+    // A work order's project in Ditio: its id, or none, with what the pass does next (record_failure's
+    // answer, or true when the row waits for its project).
+    struct project_lookup {
+        std::optional<std::string> id;
+        bool go_on = true;
+    };
+    boost::asio::awaitable<project_lookup> resolve_project(pass& p, const store::outbox_row& row);
+    // Reads the project's work orders into the pass, by externalId.
+    boost::asio::awaitable<std::optional<ditio::fetch_failure>>
+    index_tasks(pass& p, const std::string& project_id);
+    static std::optional<boost::json::object>
+    find_task(const pass& p, const std::string& project_id, const std::string& external_id);
+    // PATCHes the fields of `existing` that differ from the row's.
+    boost::asio::awaitable<bool> update_task(
+        pass& p,
+        const store::outbox_row& row,
+        const std::string& project_id,
+        const boost::json::object& existing
+    );
+    // POSTs the work order; after an answer that may hide a create, looks before it asks again.
+    boost::asio::awaitable<bool>
+    create_task_verified(pass& p, const store::outbox_row& row, const std::string& project_id);
     // Records a failed request's outcome for the row; false when the pass must end.
     boost::asio::awaitable<bool>
     record_failure(pass& p, const store::outbox_row& row, const ditio::fetch_failure& f);
@@ -95,7 +118,6 @@ private:
     util::stop_source& stop_;
     log::logger_ptr log_;
     push_settings settings_;
-    util::backoff backoff_;
     util::file_watch* watch_ = nullptr;
 };
 

@@ -16,10 +16,11 @@ namespace ditio_sync::sync {
 
 struct stream_settings {
     const ditio::stream_def* def = nullptr;
-    std::chrono::milliseconds interval{std::chrono::minutes{15}};
-    int chunk_limit = 5000;
-    std::string full_from = "2020-01-01";
-    std::chrono::milliseconds full_ahead{std::chrono::hours{24 * 366}};
+    // Defaults are config's (config.hpp), where every default is defined.
+    std::chrono::milliseconds interval = config::sync_section{}.interval;
+    int chunk_limit = config::sync_section{}.chunk_limit;
+    std::string full_from = config::sync_section{}.full_from;
+    std::chrono::milliseconds full_ahead = config::sync_section{}.full_ahead;
     std::optional<std::chrono::milliseconds> max_window;
     ditio::query params; // Ditio names and values, sent on every request of every run
 };

@@ -1,0 +1,62 @@
+// What every command does first: the configuration loaded and checked, logging set up from it, the
+// streams resolved, the secret read, the database opened and migrated; and the settings of the long-lived
+// objects, derived from the configuration.
+#pragma once
+
+#include <ditio_sync/app/commands.hpp>
+#include <ditio_sync/config/config.hpp>
+#include <ditio_sync/ditio/api_call.hpp>
+#include <ditio_sync/ditio/streams.hpp>
+#include <ditio_sync/http/client.hpp>
+#include <ditio_sync/ops/metrics.hpp>
+#include <ditio_sync/sync/engine.hpp>
+#include <ditio_sync/sync/pusher.hpp>
+#include <ditio_sync/sync/stream_settings.hpp>
+
+#include <SQLiteCpp/Database.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ditio_sync::app {
+
+// Loads and validates the configuration (the command line's --log-level and --log-format win) and, with
+// `with_logging`, sets logging up from it (a reload does that only once everything checked out). Throws
+// config_error.
+config::config load_config(const options& opt, config::need_credentials creds, bool with_logging = true);
+
+// Logging as the configuration says: JSON unless stderr is a terminal, syslog priorities for journald.
+void setup_logging(const config::config& cfg);
+
+// The named streams in catalogue order (registrations before dimensions), whatever order they were given
+// in. Throws usage_error for an unknown name.
+std::vector<const ditio::stream_def*> resolve_streams(const std::vector<std::string>& names);
+
+std::vector<sync::stream_settings>
+settings_for(const config::config& cfg, const std::vector<const ditio::stream_def*>& streams);
+
+// Opens the database read-write and brings its schema up to date (store.migrated). Throws db_error.
+SQLite::Database open_and_migrate(const config::config& cfg);
+
+// The client secret; a secret file that others may read is taken, with a warning. From now on the
+// process's redactor knows it.
+std::string read_secret(const config::config& cfg);
+
+// Everything that can be wrong with the settings, checked before the database is touched: the secret and
+// the trust anchors. Returns the client secret; throws config_error or http::setup_error.
+std::string preflight(const config::config& cfg);
+
+http::client_options http_options(const config::config& cfg);
+ditio::retry_settings retry_settings_for(const config::config& c);
+sync::push_settings push_settings_for(const config::config& c);
+sync::engine_settings engine_settings_for(const config::config& c);
+
+// Each enabled stream's staleness bound for /healthz: ops.stale_after, or three intervals if longer.
+std::vector<ops::stream_health_spec> health_specs(const config::config& c);
+
+// Text from a server or the database, fit for the terminal: redacted, bounded, control characters
+// written out.
+std::string shown(std::string_view text);
+
+} // namespace ditio_sync::app

@@ -1,0 +1,222 @@
+// The commands in-process (app/): status and reset against a real SQLite file written by the store, and
+// the reload decision read from the config key table.
+#include <ditio_sync/app/commands.hpp>
+#include <ditio_sync/config/config.hpp>
+#include <ditio_sync/store/database.hpp>
+#include <ditio_sync/store/migrations.hpp>
+#include <ditio_sync/store/sync_state.hpp>
+
+#include <boost/json/parse.hpp>
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <sstream>
+#include <support/temp_dir.hpp>
+
+namespace app = ditio_sync::app;
+namespace config = ditio_sync::config;
+namespace store = ditio_sync::store;
+using ditio_sync::testing::temp_dir;
+
+namespace {
+
+// A configuration file naming a database in `dir`, and the options that point at it; logging off.
+struct setup {
+    temp_dir dir;
+    std::filesystem::path db_path = dir.path() / "ditio.db";
+    app::options opt;
+
+    explicit setup(const std::string& extra = "")
+    {
+        opt.config_file = dir.write(
+                                 "ditio-sync.toml",
+                                 fmt::format(
+                                     "[storage]\npath = \"{}\"\n[sync]\nstreams = [\"time-registrations\", "
+                                     "\"user\"]\n{}",
+                                     db_path.string(),
+                                     extra
+                                 )
+        )
+                              .string();
+        opt.log_level = "off";
+    }
+
+    std::string run(int (*cmd)(const app::options&, std::ostream&), int expect = app::exit_code::ok)
+    {
+        std::ostringstream out;
+        CHECK(cmd(opt, out) == expect);
+        return out.str();
+    }
+};
+
+bool contains(const std::string& text, std::string_view part)
+{
+    return text.find(part) != std::string::npos;
+}
+
+} // namespace
+
+TEST_CASE("app: status reads what the store wrote, as text and as JSON")
+{
+    setup s;
+    CHECK(contains(s.run(app::cmd_migrate), fmt::format("schema version {}", store::latest_schema_version()))
+    );
+    {
+        auto db = store::open_database(s.db_path, std::chrono::seconds{1}, store::open_mode::read_write);
+        store::sync_store st(db);
+        auto run = st.begin_run("user", "full", "{}", "2026-10-01T06:00:00.000Z");
+        std::vector<ditio_sync::model::record> none;
+        store::page_commit pc{.stream = "user", .table = "users", .run_id = run, .records = &none};
+        pc.now = "2026-10-01T06:00:05.000Z";
+        st.finish_run(pc, {.watermark = "2026-10-01T06:00:00Z", .overlap_ms = 600000, .full = true});
+        st.record_error("time-registrations", "HTTP 503: try later", "2026-10-01T07:00:00.000Z");
+    }
+
+    auto text = s.run(app::cmd_status);
+    CAPTURE(text);
+    CHECK(contains(text, "time-registrations\n"));
+    CHECK(contains(text, "HTTP 503: try later"));
+    CHECK(contains(text, "user\n"));
+    CHECK(contains(text, "mode:                  incremental"));
+    CHECK(contains(text, "watermark:             2026-10-01T06:00:00Z"));
+    CHECK(contains(text, "data complete through: 2026-10-01T05:50:00Z"));
+
+    s.opt.status_json = true;
+    auto json = boost::json::parse(s.run(app::cmd_status));
+    const auto& streams = json.at("streams").as_array();
+    REQUIRE(streams.size() == 2);
+    CHECK(streams[0].at("stream") == "time-registrations");
+    CHECK(streams[0].at("mode") == "full (next run)");
+    CHECK(streams[1].at("last_run").at("status") == "ok");
+    CHECK(streams[1].at("last_run").at("pages") == 1);
+    CHECK(json.at("schema_version") == store::latest_schema_version());
+}
+
+TEST_CASE("app: status refuses a database it cannot read as this version's")
+{
+    setup s;
+    SUBCASE("no database at all")
+    {
+        std::ostringstream out;
+        CHECK_THROWS_AS(app::cmd_status(s.opt, out), store::db_error);
+        CHECK_FALSE(std::filesystem::exists(s.db_path)); // status never creates one
+    }
+    SUBCASE("a database without a schema")
+    {
+        {
+            SQLite::Database db(s.db_path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        }
+        std::ostringstream out;
+        try {
+            app::cmd_status(s.opt, out);
+            FAIL("accepted");
+        } catch (const store::db_error& e) {
+            CHECK(contains(e.what(), "run `ditio-sync migrate`"));
+        }
+    }
+}
+
+TEST_CASE("app: reset forgets the watermark and the checkpoint of one stream only")
+{
+    setup s;
+    s.run(app::cmd_migrate);
+    {
+        auto db = store::open_database(s.db_path, std::chrono::seconds{1}, store::open_mode::read_write);
+        store::sync_store st(db);
+        std::vector<ditio_sync::model::record> none;
+        for (const char* stream : {"user", "time-registrations"}) {
+            auto run = st.begin_run(stream, "full", "{}", "T0");
+            store::page_commit pc{.stream = stream, .table = "users", .run_id = run, .records = &none};
+            if (std::string_view(stream) == "time-registrations")
+                pc.table = "time_registrations";
+            pc.now = "T1";
+            st.finish_run(pc, {.watermark = "2026-10-01T06:00:00Z"});
+        }
+        st.begin_run("user", "incremental", "{}", "T2"); // a run in progress
+    }
+
+    s.opt.reset_stream = "user";
+    auto said = s.run(app::cmd_reset);
+    CHECK(said == "user: watermark and checkpoint cleared; the next run is a full sync\n");
+
+    auto db = store::open_database(s.db_path, std::chrono::seconds{1}, store::open_mode::read_only);
+    store::sync_store st(db);
+    auto user = st.load("user");
+    REQUIRE(user.has_value());
+    CHECK_FALSE(user->watermark.has_value());
+    CHECK_FALSE(user->run_id.has_value());
+    CHECK(st.load("time-registrations")->watermark == "2026-10-01T06:00:00Z");
+
+    SUBCASE("an unknown stream is a usage error that writes nothing")
+    {
+        s.opt.reset_stream = "users";
+        std::ostringstream out;
+        CHECK_THROWS_AS(app::cmd_reset(s.opt, out), app::usage_error);
+        CHECK(out.str().empty());
+    }
+}
+
+TEST_CASE("app: which changed keys a reload applies and which need a restart")
+{
+    auto base = config::parse(
+        "[ditio]\nclient_id = \"a\"\n[sync]\ninterval = \"15m\"\n[ops]\nlisten = \"127.0.0.1:9464\"\n", "base"
+    );
+    CHECK(config::keys_needing_restart(base, base).empty());
+
+    SUBCASE("keys the running objects take over")
+    {
+        auto fresh = config::parse(
+            "[ditio]\nclient_id = \"b\"\nscope = \"reportingapiv1\"\n[sync]\ninterval = \"5m\"\noverlap = "
+            "\"20m\"\nchunk_limit = 100\nstreams = [\"user\"]\n[log]\nlevel = \"debug\"\nformat = \"text\"\n"
+            "[push]\ninterval = \"1m\"\ncheck_every = \"5s\"\n[http]\nrun_retry_budget = 3\n[storage]\n"
+            "keep_runs = 5\n[ops]\nlisten = \"127.0.0.1:9464\"\nstale_after = \"2h\"\n",
+            "fresh"
+        );
+        CHECK(config::keys_needing_restart(base, fresh).empty());
+    }
+    SUBCASE("keys held by objects built once at start-up")
+    {
+        auto fresh = config::parse(
+            "[ditio]\nclient_id = \"a\"\nidentity_base = \"https://id.example\"\napi_base = "
+            "\"https://api.example\"\nreporting_base = \"https://rep.example\"\n[storage]\npath = \"/x.db\"\n"
+            "busy_timeout = \"1s\"\n[http]\ntimeout = \"5s\"\nca_file = \"/ca.pem\"\nproxy = "
+            "\"http://127.0.0.1:3128\"\nmax_body_mb = 1\nmax_retries = 1\nretry_initial = \"2s\"\nretry_max "
+            "= "
+            "\"3s\"\n[ops]\nlisten = \"127.0.0.1:9465\"\nallow_remote = true\n[push]\nenabled = "
+            "false\n[sync]\n"
+            "interval = \"15m\"\n",
+            "fresh"
+        );
+        auto keys = config::keys_needing_restart(base, fresh);
+        std::vector<std::string> expected{
+            "ditio.identity_base",
+            "ditio.api_base",
+            "ditio.reporting_base",
+            "storage.path",
+            "storage.busy_timeout",
+            "http.timeout",
+            "http.ca_file",
+            "http.proxy",
+            "http.max_body_mb",
+            "http.max_retries",
+            "http.retry_initial",
+            "http.retry_max",
+            "ops.listen",
+            "ops.allow_remote",
+            "push.enabled"};
+        CHECK(keys == expected);
+    }
+    SUBCASE("a value the environment set counts like one from the file")
+    {
+        auto env = [](std::string_view name) -> std::optional<std::string> {
+            if (name == "DITIO_SYNC_DB")
+                return "/elsewhere.db";
+            return std::nullopt;
+        };
+        temp_dir dir;
+        auto fresh = config::load(dir.write("c.toml", "[ditio]\nclient_id = \"a\"\n"), true, env);
+        auto keys = config::keys_needing_restart(base, fresh);
+        CHECK(std::find(keys.begin(), keys.end(), "storage.path") != keys.end());
+    }
+}
