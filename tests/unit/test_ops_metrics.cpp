@@ -23,6 +23,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdlib>
@@ -65,8 +66,14 @@ sync::run_outcome outcome(std::string_view stream, std::string_view status)
 {
     sync::run_outcome r;
     r.stream = stream;
-    r.mode = "incremental";
-    r.status = status;
+    r.mode = sync::run_mode::incremental;
+    auto named = std::find_if(
+        std::begin(sync::all_run_statuses),
+        std::end(sync::all_run_statuses),
+        [&](sync::run_status s) { return to_string(s) == status; }
+    );
+    REQUIRE(named != std::end(sync::all_run_statuses));
+    r.status = *named;
     return r;
 }
 
@@ -80,7 +87,7 @@ void ok_run(
     std::int64_t rows = 10
 )
 {
-    m.run_started(stream, "incremental");
+    m.run_started(stream, sync::run_mode::incremental);
     for (int i = 0; i < pages; ++i)
         m.page_committed(page(stream, rows, 0));
     auto r = outcome(stream, "ok");
@@ -339,7 +346,7 @@ TEST_CASE("metrics: counters accumulate across runs and runs are counted by resu
     ok_run(m, "user", t0 + 1h, std::nullopt, 3, 5);
 
     // A failed run after one page with tombstones.
-    m.run_started("user", "incremental");
+    m.run_started("user", sync::run_mode::incremental);
     m.page_committed(page("user", 7, 4));
     auto failed = outcome("user", "failed");
     failed.pages = 1;
@@ -348,12 +355,12 @@ TEST_CASE("metrics: counters accumulate across runs and runs are counted by resu
     m.run_finished(failed);
 
     // A full re-sync whose last page also swept rows beyond its tombstones.
-    m.run_started("user", "full");
+    m.run_started("user", sync::run_mode::full);
     auto last = page("user", 20, 1);
     last.swept = 30;
     m.page_committed(last);
     auto swept = outcome("user", "ok");
-    swept.mode = "full";
+    swept.mode = sync::run_mode::full;
     swept.pages = 1;
     swept.upserted = 20;
     swept.deleted = 1 + 30;
@@ -380,7 +387,7 @@ TEST_CASE("metrics: counters accumulate across runs and runs are counted by resu
 TEST_CASE("metrics: a run in progress is a gauge and page counters move before the run ends")
 {
     ops::metrics m{t0};
-    m.run_started("resource", "full");
+    m.run_started("resource", sync::run_mode::full);
     m.page_committed(page("resource", 50, 0));
     auto text = m.render_prometheus(t0);
     CHECK(sample(text, R"(ditio_sync_run_in_progress{stream="resource"})") == "1");
@@ -420,7 +427,7 @@ TEST_CASE("metrics: last success, watermark age and run duration come from the i
     );
 
     // A failed run changes the duration but neither the last success nor the watermark.
-    m.run_started("time-registrations", "incremental");
+    m.run_started("time-registrations", sync::run_mode::incremental);
     auto failed = outcome("time-registrations", "failed");
     failed.duration = 42ms;
     m.run_finished(failed);

@@ -41,7 +41,7 @@ TEST_SUITE_BEGIN("sync");
 TEST_CASE("run_plan: a full run of a windowed stream walks full_from .. start + full_ahead")
 {
     auto p = ds::plan_full(settings_of("time-registrations"), at("2026-12-05T10:20:30.456Z"), true);
-    CHECK(p.mode == "full");
+    CHECK(p.mode == ds::run_mode::full);
     CHECK(p.started_empty);
     CHECK(p.windowed());
     CHECK(p.window_from == "2026-01-01");
@@ -62,7 +62,7 @@ TEST_CASE("run_plan: a full run of a windowed stream walks full_from .. start + 
 TEST_CASE("run_plan: an incremental run asks for changes since the watermark minus the overlap")
 {
     auto p = ds::plan_incremental(settings_of("time-registrations"), at("2026-12-05T10:00:00Z"), 10min);
-    CHECK(p.mode == "incremental");
+    CHECK(p.mode == ds::run_mode::incremental);
     CHECK_FALSE(p.windowed());
     CHECK(p.param("ModifiedSince") == "2026-12-05T09:50:00.000Z");
     CHECK(p.query.front().first == "ModifiedSince");
@@ -187,7 +187,7 @@ TEST_CASE("run_failure: every failure leads to one next step")
         CHECK(d.what == r.expect);
         if (r.expect == action::fail) {
             CHECK(d.status == r.status);
-            CHECK(d.abandon == r.abandon);
+            CHECK((d.checkpoint == ditio_sync::store::run_checkpoint::drop) == r.abandon);
         }
     }
     CHECK(ds::about_the_window("ToDateTime must not be later than 7 days after FromDateTime"));

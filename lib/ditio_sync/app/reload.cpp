@@ -17,7 +17,7 @@ void reload(
 {
     auto app = log::get("app");
     try {
-        auto fresh = load_config(opt, config::need_credentials::yes, false);
+        auto fresh = load_config(opt, config::need_credentials::yes, logging::leave);
         auto secret = read_secret(fresh);
         auto streams = settings_for(fresh, resolve_streams(fresh.sync.streams));
         auto restart = config::keys_needing_restart(startup, fresh);

@@ -58,7 +58,7 @@ void setup_logging(const config::config& cfg)
     log::setup(cfg.log.level, format, stderr_is_journal());
 }
 
-config::config load_config(const options& opt, config::need_credentials creds, bool with_logging)
+config::config load_config(const options& opt, config::need_credentials creds, logging how)
 {
     auto env = config::process_environment();
     bool explicit_file = !opt.config_file.empty();
@@ -72,7 +72,7 @@ config::config load_config(const options& opt, config::need_credentials creds, b
     auto names = ditio::stream_names();
     config::validate(cfg, names, creds);
     sync::check_streams(cfg);
-    if (with_logging)
+    if (how == logging::set_up)
         setup_logging(cfg);
     return cfg;
 }

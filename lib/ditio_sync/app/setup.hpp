@@ -21,10 +21,13 @@
 
 namespace ditio_sync::app {
 
-// Loads and validates the configuration (the command line's --log-level and --log-format win) and, with
-// `with_logging`, sets logging up from it (a reload does that only once everything checked out). Throws
+// Whether loading the configuration also sets logging up from it (a reload does that only once
+// everything checked out).
+enum class logging { set_up, leave };
+
+// Loads and validates the configuration (the command line's --log-level and --log-format win). Throws
 // config_error.
-config::config load_config(const options& opt, config::need_credentials creds, bool with_logging = true);
+config::config load_config(const options& opt, config::need_credentials creds, logging how = logging::set_up);
 
 // Logging as the configuration says: JSON unless stderr is a terminal, syslog priorities for journald.
 void setup_logging(const config::config& cfg);

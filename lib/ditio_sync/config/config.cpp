@@ -162,11 +162,12 @@ template <class Get> key_def int_key(std::string_view table, std::string_view ke
 constexpr auto applies = on_reload::applies;
 constexpr auto restart = on_reload::restart;
 
-// Every key of the [ditio], [storage], [sync], [http], [log], [ops] and [push] tables. What objects built
-// once at start-up hold (the database, base URLs, the HTTP client, the ops endpoint) needs a restart.
-const std::vector<key_def>& key_table()
+// The keys of the [ditio], [storage], [sync], [http], [log], [ops] and [push] tables, a function per
+// table or two. What objects built once at start-up hold (the database, base URLs, the HTTP client, the
+// ops endpoint) needs a restart.
+std::vector<key_def> ditio_keys()
 {
-    static const std::vector<key_def> keys{
+    return {
         string_key(
             "ditio", "identity_base", restart, [](auto& c) -> auto& { return c.ditio.identity_base; }
         ),
@@ -193,6 +194,12 @@ const std::vector<key_def>& key_table()
         string_key(
             "ditio", "company_id", applies, [](auto& c) -> auto& { return c.ditio.company_id; }
         ),
+    };
+}
+
+std::vector<key_def> storage_sync_keys()
+{
+    return {
         make_key(
             "storage",
             "path",
@@ -240,6 +247,12 @@ const std::vector<key_def>& key_table()
                     c.sync.streams.push_back(read_string(item, o, k));
             }
         ),
+    };
+}
+
+std::vector<key_def> http_keys()
+{
+    return {
         duration_key(
             "http", "timeout", restart, [](auto& c) -> auto& { return c.http.timeout; }
         ),
@@ -270,6 +283,12 @@ const std::vector<key_def>& key_table()
         duration_key(
             "http", "retry_max", restart, [](auto& c) -> auto& { return c.http.retry_max; }
         ),
+    };
+}
+
+std::vector<key_def> log_ops_push_keys()
+{
+    return {
         string_key(
             "log", "level", applies, [](auto& c) -> auto& { return c.log.level; }
         ),
@@ -307,6 +326,17 @@ const std::vector<key_def>& key_table()
             "push", "check_every", applies, [](auto& c) -> auto& { return c.push.check_every; }
         ),
     };
+}
+
+const std::vector<key_def>& key_table()
+{
+    static const std::vector<key_def> keys = [] {
+        std::vector<key_def> all;
+        for (auto part : {ditio_keys, storage_sync_keys, http_keys, log_ops_push_keys})
+            for (auto& k : part())
+                all.push_back(std::move(k));
+        return all;
+    }();
     return keys;
 }
 

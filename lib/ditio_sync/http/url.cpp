@@ -7,13 +7,16 @@
 namespace ditio_sync::http {
 namespace {
 
-void encode_into(std::string& out, std::string_view s, bool form)
+// A query written as a URL carries a space as %20; a form body as '+'.
+enum class encoding { url, form };
+
+void encode_into(std::string& out, std::string_view s, encoding how)
 {
     static constexpr char hex[] = "0123456789ABCDEF";
     for (unsigned char c : s) {
         if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
             out += static_cast<char>(c);
-        } else if (form && c == ' ') {
+        } else if (how == encoding::form && c == ' ') {
             out += '+';
         } else {
             out += '%';
@@ -61,9 +64,9 @@ std::string with_query(std::string url, const std::vector<std::pair<std::string,
     char sep = url.find('?') == std::string::npos ? '?' : '&';
     for (const auto& [k, v] : params) {
         url += sep;
-        encode_into(url, k, false);
+        encode_into(url, k, encoding::url);
         url += '=';
-        encode_into(url, v, false);
+        encode_into(url, v, encoding::url);
         sep = '&';
     }
     return url;
@@ -72,7 +75,7 @@ std::string with_query(std::string url, const std::vector<std::pair<std::string,
 std::string path_segment(std::string_view s)
 {
     std::string out;
-    encode_into(out, s, false);
+    encode_into(out, s, encoding::url);
     return out;
 }
 
@@ -82,9 +85,9 @@ std::string form_encode(const std::vector<std::pair<std::string, std::string>>& 
     for (const auto& [k, v] : fields) {
         if (!out.empty())
             out += '&';
-        encode_into(out, k, true);
+        encode_into(out, k, encoding::form);
         out += '=';
-        encode_into(out, v, true);
+        encode_into(out, v, encoding::form);
     }
     return out;
 }

@@ -17,11 +17,6 @@ namespace {
 
 using std::chrono::system_clock;
 
-// Every status sync::run_outcome documents, so each has a series (at 0) before it first happens and
-// rate() sees its first increment.
-constexpr std::array<std::string_view, 6> known_results{
-    "ok", "failed", "auth_refused", "db_error", "cancelled", "unavailable"};
-
 // Observer callbacks must not throw; the only failure here is running out of memory, which loses one update.
 template <class F> void guarded(F&& f) noexcept
 {
@@ -156,7 +151,7 @@ metrics::stream_state& metrics::stream_locked(std::string_view name)
     return it->second;
 }
 
-void metrics::run_started(std::string_view stream, std::string_view /*mode*/)
+void metrics::run_started(std::string_view stream, sync::run_mode /*mode*/)
 {
     guarded([&] {
         std::lock_guard lock(mutex_);
@@ -182,18 +177,15 @@ void metrics::run_finished(const sync::run_outcome& r)
         std::lock_guard lock(mutex_);
         auto& s = stream_locked(r.stream);
         s.running = false;
-        auto it = s.runs.find(r.status);
-        if (it == s.runs.end())
-            it = s.runs.emplace(std::string(r.status), 0).first;
-        it->second += 1;
+        s.runs[r.status] += 1;
         s.last_duration = r.duration;
-        if (r.status == "ok") {
+        if (r.status == sync::run_status::ok) {
             s.unavailable = false;
             if (r.succeeded_at)
                 s.last_success = r.succeeded_at;
             if (r.watermark)
                 s.watermark = r.watermark;
-        } else if (r.status == "unavailable") {
+        } else if (r.status == sync::run_status::unavailable) {
             s.unavailable = true;
         }
     });
@@ -343,13 +335,13 @@ std::string metrics::render_prometheus(system_clock::time_point now) const
     std::lock_guard lock(mutex_);
     for (const auto& [name, s] : streams_) {
         std::string_view stream = name;
-        for (auto result : known_results) {
+        // Every result has a series (at 0) before it first happens, so rate() sees its first increment.
+        for (auto result : sync::all_run_statuses) {
             auto it = s.runs.find(result);
-            runs.add({{"stream", stream}, {"result", result}}, it == s.runs.end() ? 0 : it->second);
+            runs.add(
+                {{"stream", stream}, {"result", to_string(result)}}, it == s.runs.end() ? 0 : it->second
+            );
         }
-        for (const auto& [result, n] : s.runs)
-            if (std::find(known_results.begin(), known_results.end(), result) == known_results.end())
-                runs.add({{"stream", stream}, {"result", result}}, n);
         pages.add({{"stream", stream}}, s.pages);
         upserted.add({{"stream", stream}}, s.upserted);
         deleted.add({{"stream", stream}}, s.deleted);

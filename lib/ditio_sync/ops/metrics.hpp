@@ -52,7 +52,7 @@ public:
     explicit metrics(std::chrono::system_clock::time_point process_start);
 
     // --- sync::observer; never throw ---
-    void run_started(std::string_view stream, std::string_view mode) override;
+    void run_started(std::string_view stream, sync::run_mode mode) override;
     // Adds the page's rows and one page to the stream's counters.
     void page_committed(const sync::page_progress& p) override;
     // Counts the run by r.status and records its duration. The run's totals top up the counters by what
@@ -106,8 +106,8 @@ private:
         std::int64_t deleted = 0;
         std::int64_t pages = 0;
         std::int64_t retries = 0;
-        std::map<std::string, std::int64_t, std::less<>> runs; // by result
-        bool running = false;                                  // a run is in progress
+        std::map<sync::run_status, std::int64_t> runs; // by result
+        bool running = false;                          // a run is in progress
         // Gauges.
         std::optional<time_point> last_success;
         std::optional<time_point> watermark;

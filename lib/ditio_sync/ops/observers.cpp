@@ -7,7 +7,7 @@
 
 namespace ditio_sync::ops {
 
-void fanout::run_started(std::string_view stream, std::string_view mode)
+void fanout::run_started(std::string_view stream, sync::run_mode mode)
 {
     for (auto* t : targets)
         t->run_started(stream, mode);
@@ -25,9 +25,9 @@ void fanout::run_finished(const sync::run_outcome& r)
         t->run_finished(r);
 }
 
-void systemd_status::run_started(std::string_view stream, std::string_view mode)
+void systemd_status::run_started(std::string_view stream, sync::run_mode mode)
 {
-    notify.send(fmt::format("STATUS={}: {} sync started", stream, mode));
+    notify.send(fmt::format("STATUS={}: {} sync started", stream, to_string(mode)));
 }
 
 void systemd_status::page_committed(const sync::page_progress& p)
@@ -40,7 +40,7 @@ void systemd_status::run_finished(const sync::run_outcome& r)
     notify.send(fmt::format(
         "STATUS=idle; last run: {} {} ({} rows in {:.1f} s)",
         r.stream,
-        r.status,
+        to_string(r.status),
         r.upserted + r.deleted,
         std::chrono::duration<double>(r.duration).count()
     ));
@@ -66,7 +66,7 @@ void terminal_progress::run_finished(const sync::run_outcome& r)
         out,
         "\r\033[K{}: {}, {} pages, {} rows upserted, {} deleted, {:.1f} s\n",
         r.stream,
-        r.status,
+        to_string(r.status),
         r.pages,
         r.upserted,
         r.deleted,

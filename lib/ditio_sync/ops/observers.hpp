@@ -13,7 +13,7 @@ namespace ditio_sync::ops {
 // Hands the engine's reports to several observers, in order.
 struct fanout final : sync::observer {
     std::vector<sync::observer*> targets;
-    void run_started(std::string_view stream, std::string_view mode) override;
+    void run_started(std::string_view stream, sync::run_mode mode) override;
     void page_committed(const sync::page_progress& p) override;
     void run_finished(const sync::run_outcome& r) override;
 };
@@ -22,7 +22,7 @@ struct fanout final : sync::observer {
 struct systemd_status final : sync::observer {
     explicit systemd_status(notifier& n) : notify(n) {}
     notifier& notify;
-    void run_started(std::string_view stream, std::string_view mode) override;
+    void run_started(std::string_view stream, sync::run_mode mode) override;
     void page_committed(const sync::page_progress& p) override;
     void run_finished(const sync::run_outcome& r) override;
 };
@@ -32,7 +32,7 @@ struct terminal_progress final : sync::observer {
     explicit terminal_progress(std::FILE* to = stdout) : out(to) {}
     std::FILE* out;
     // The run's start is in the log already; printing here would share a line with it.
-    void run_started(std::string_view, std::string_view) override {}
+    void run_started(std::string_view, sync::run_mode) override {}
     void page_committed(const sync::page_progress& p) override;
     void run_finished(const sync::run_outcome& r) override;
 };

@@ -212,8 +212,9 @@ commit_result sync_store::apply_records(const page_commit& pc, mirror_table& tab
     return out;
 }
 
-void sync_store::count_page(const page_commit& pc, const commit_result& done, bool last)
+void sync_store::count_page(const page_commit& pc, const commit_result& done, page_position position)
 {
+    bool last = position == page_position::last;
     SQLite::Statement run(db_, R"(UPDATE sync_runs SET pages = pages + 1, rows_upserted = rows_upserted + :up,
         rows_deleted = rows_deleted + :del,
         status = CASE WHEN :last THEN 'ok' ELSE status END,
@@ -251,7 +252,7 @@ commit_result sync_store::commit_page(const page_commit& pc)
                 throw db_error(db_failure::other, "sync_state lost the run in progress for " + pc.stream);
             out.pages_done = st.getColumn(0).getInt64();
         }
-        count_page(pc, out, false);
+        count_page(pc, out, page_position::within_run);
         tx.commit();
         return out;
     });
@@ -292,7 +293,7 @@ commit_result sync_store::finish_run(const page_commit& pc, const run_end& end)
         st.bind(":s", pc.stream);
         st.bind(":run", pc.run_id);
         st.exec();
-        count_page(pc, out, true);
+        count_page(pc, out, page_position::last);
         tx.commit();
         return out;
     });
@@ -303,7 +304,7 @@ void sync_store::fail_run(
     std::int64_t run_id,
     const std::string& error_text,
     const std::string& now,
-    bool abandon
+    run_checkpoint checkpoint
 )
 {
     guarded("recording a failed run", [&] {
@@ -325,7 +326,7 @@ void sync_store::fail_run(
         st.bind(":now", now);
         st.bind(":s", stream);
         st.exec();
-        if (abandon) {
+        if (checkpoint == run_checkpoint::drop) {
             SQLite::Statement clear(
                 db_, fmt::format("UPDATE sync_state SET {} WHERE stream = :s AND run_id = :run", no_run)
             );

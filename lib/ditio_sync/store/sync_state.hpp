@@ -85,6 +85,12 @@ struct commit_result {
     std::int64_t pages_done = 0;
 };
 
+// What a failed run leaves for the next attempt.
+enum class run_checkpoint {
+    keep, // the run resumes from its last committed page
+    drop, // the run is abandoned: the next attempt starts afresh from the configuration as it is then
+};
+
 class sync_store {
 public:
     explicit sync_store(SQLite::Database& db);
@@ -112,15 +118,14 @@ public:
     // IMMEDIATE transaction.
     commit_result finish_run(const page_commit& last_page, const run_end& end);
 
-    // The run failed: keep its checkpoint (the next attempt resumes), record the error (redacted and cut to
-    // util::max_excerpt_bytes, as every error this store writes). With `abandon`
-    // the run is dropped instead, so the next attempt starts afresh from the current configuration.
+    // The run failed: record the error (redacted and cut to util::max_excerpt_bytes, as every error this
+    // store writes), and keep or drop its checkpoint.
     void fail_run(
         const std::string& stream,
         std::int64_t run_id,
         const std::string& error,
         const std::string& now,
-        bool abandon = false
+        run_checkpoint checkpoint = run_checkpoint::keep
     );
     // The process is stopping: keep the checkpoint, mark the run interrupted.
     void interrupt_run(const std::string& stream, std::int64_t run_id, const std::string& now);
@@ -149,7 +154,8 @@ private:
     void prune_runs(const std::string& stream, const std::string& now, const run_retention& retention);
     commit_result apply_records(const page_commit& pc, mirror_table& table);
     // Adds the page to its run's line in sync_runs; the last one also marks the run ok.
-    void count_page(const page_commit& pc, const commit_result& done, bool last);
+    enum class page_position { within_run, last };
+    void count_page(const page_commit& pc, const commit_result& done, page_position position);
 
     SQLite::Database& db_;
     std::map<std::string, std::unique_ptr<mirror_table>> mirrors_;

@@ -65,7 +65,7 @@ engine::engine(
     util::stop_source& stop,
     log::logger_ptr logger
 )
-    : api_(api), db_(db), clock_(clock), settings_(std::move(settings)), stop_(stop), log_(std::move(logger))
+    : api_(api), db_(db), clock_(clock), settings_(settings), stop_(stop), log_(std::move(logger))
 {
 }
 
@@ -192,7 +192,7 @@ asio::awaitable<std::optional<std::string>> engine::begin(run_state& rs, run_kin
         if (state && state->run_id)
             saved = run_plan::from_json(state->run_params);
         // A run in progress continues with its saved parameters, unless a full run was asked for instead.
-        if (saved && (kind == run_kind::automatic || saved->mode == "full")) {
+        if (saved && (kind == run_kind::automatic || saved->mode == run_mode::full)) {
             rs.plan = std::move(*saved);
             rs.report.run_id = *state->run_id;
             rs.report.resumed = true;
@@ -226,7 +226,7 @@ asio::awaitable<std::optional<std::string>> engine::begin(run_state& rs, run_kin
         auto now = util::format_iso8601_ms(rs.local_start); // saved as the run's local start
         auto retention = settings_.retention;               // a reload may replace settings_ meanwhile
         rs.report.run_id = co_await db_.run([&](store::sync_store& s) {
-            return s.begin_run(name, rs.plan.mode, params, now, retention);
+            return s.begin_run(name, std::string(to_string(rs.plan.mode)), params, now, retention);
         });
     } catch (const store::db_error& e) {
         co_return std::string(e.what());
@@ -312,7 +312,7 @@ asio::awaitable<bool> engine::after_fetch_failure(run_state& rs, const ditio::fe
     }
     case action::fail:
         report.http_status = f.status;
-        co_await record_failure(rs, decision.status, f.message, decision.abandon);
+        co_await record_failure(rs, decision.status, f.message, decision.checkpoint);
         co_return false;
     }
     co_return false;
@@ -350,11 +350,10 @@ asio::awaitable<void> engine::token_cycle(run_state& rs)
         run_status::failed,
         fmt::format(
             "Ditio sent a continuation token it had already sent in this run (page {}): the pages go round "
-            "in "
-            "a cycle. The pages before it are kept; the next run starts the query afresh",
+            "in a cycle. The pages before it are kept; the next run starts the query afresh",
             rs.page_no + 1
         ),
-        true
+        store::run_checkpoint::drop
     );
 }
 
@@ -408,7 +407,7 @@ page_transaction engine::transaction_of(run_state& rs, const ditio::fetched_page
     // its window may not cover every row the mirror holds, and the next incremental run must still see the
     // deletions and edits made since then.
     auto& end = tx.end.emplace();
-    bool full = rs.plan.mode == "full";
+    bool full = rs.plan.mode == run_mode::full;
     bool keep_old = rs.previous_watermark && (full || *rs.previous_watermark > *rs.server_start);
     end.watermark = keep_old ? *rs.previous_watermark : *rs.server_start;
     rs.final_watermark = end.watermark;
@@ -423,7 +422,7 @@ page_transaction engine::transaction_of(run_state& rs, const ditio::fetched_page
 }
 
 asio::awaitable<void>
-engine::record_failure(run_state& rs, run_status status, std::string error, bool abandon)
+engine::record_failure(run_state& rs, run_status status, std::string error, store::run_checkpoint checkpoint)
 {
     auto& report = rs.report;
     report.status = status;
@@ -435,7 +434,7 @@ engine::record_failure(run_state& rs, run_status status, std::string error, bool
             co_await db_.run([&](store::sync_store& s) { s.interrupt_run(rs.name, report.run_id, now); });
         } else if (report.run_id != 0) {
             co_await db_.run([&](store::sync_store& s) {
-                s.fail_run(rs.name, report.run_id, report.error, now, abandon);
+                s.fail_run(rs.name, report.run_id, report.error, now, checkpoint);
             });
         } else {
             co_await db_.run([&](store::sync_store& s) { s.record_error(rs.name, report.error, now); });

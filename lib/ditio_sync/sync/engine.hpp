@@ -88,8 +88,12 @@ private:
     // the last page the watermark and the sweep.
     page_transaction transaction_of(run_state& rs, const ditio::fetched_page& page);
     // Records the end of a run that could not finish; a failure to record it is only logged.
-    boost::asio::awaitable<void>
-    record_failure(run_state& rs, run_status status, std::string error, bool abandon = false);
+    boost::asio::awaitable<void> record_failure(
+        run_state& rs,
+        run_status status,
+        std::string error,
+        store::run_checkpoint checkpoint = store::run_checkpoint::keep
+    );
     std::string now_text() const;
 
     ditio::extraction_client& api_;

@@ -2,6 +2,8 @@
 // Called on the io_context thread; implementations must be quick and must not throw.
 #pragma once
 
+#include <ditio_sync/sync/run_report.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -24,8 +26,8 @@ struct page_progress {
 
 struct run_outcome {
     std::string_view stream;
-    std::string_view mode;   // full | incremental
-    std::string_view status; // ok | failed | auth_refused | db_error | cancelled | unavailable
+    run_mode mode = run_mode::full;
+    run_status status = run_status::failed;
     std::int64_t pages = 0;
     std::int64_t upserted = 0;
     std::int64_t deleted = 0; // tombstones applied and rows swept
@@ -38,7 +40,7 @@ struct run_outcome {
 class observer {
 public:
     virtual ~observer() = default;
-    virtual void run_started(std::string_view stream, std::string_view mode) = 0;
+    virtual void run_started(std::string_view stream, run_mode mode) = 0;
     virtual void page_committed(const page_progress& p) = 0;
     virtual void run_finished(const run_outcome& r) = 0;
 };

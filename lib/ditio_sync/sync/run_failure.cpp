@@ -21,7 +21,9 @@ failure_decision after_failure(const ditio::fetch_failure& f, const run_position
     auto status = f.code == ditio::fetch_errc::cancelled      ? run_status::cancelled
                   : f.code == ditio::fetch_errc::auth_refused ? run_status::auth_refused
                                                               : run_status::failed;
-    return {action::fail, status, refused && f.status != 404};
+    // Ditio refused the query itself: the same query cannot succeed on resuming.
+    auto checkpoint = refused && f.status != 404 ? store::run_checkpoint::drop : store::run_checkpoint::keep;
+    return {action::fail, status, checkpoint};
 }
 
 bool about_the_window(std::string_view message)

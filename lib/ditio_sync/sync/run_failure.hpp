@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ditio_sync/ditio/api_call.hpp>
+#include <ditio_sync/store/sync_state.hpp>
 #include <ditio_sync/sync/run_report.hpp>
 
 #include <string_view>
@@ -28,7 +29,7 @@ struct failure_decision {
     run_status status = run_status::failed;
     // fail: Ditio refused the query itself (a parameter, say), so resuming with the same query cannot
     // succeed: the run is dropped and the next one starts afresh from the configuration as it is then.
-    bool abandon = false;
+    store::run_checkpoint checkpoint = store::run_checkpoint::keep;
 };
 
 // A token rejection restarts the run at most twice.

@@ -28,7 +28,7 @@ std::string run_plan::to_json() const
     for (const auto& [k, v] : query)
         q.push_back(json::array{json::string(k), json::string(v)});
     return json::serialize(json::object{
-        {"mode", mode},
+        {"mode", to_string(mode)},
         {"query", std::move(q)},
         {"window_from", window_from},
         {"window_to", window_to},
@@ -48,7 +48,10 @@ std::optional<run_plan> run_plan::from_json(const std::string& text)
         auto* x = o.if_contains(k);
         return x && x->is_string() ? std::string(x->get_string()) : std::string{};
     };
-    p.mode = str("mode");
+    auto mode = parse_run_mode(str("mode"));
+    if (!mode)
+        return std::nullopt;
+    p.mode = *mode;
     p.window_from = str("window_from");
     p.window_to = str("window_to");
     if (auto* span = o.if_contains("max_span_s"); span && span->is_int64())
@@ -56,7 +59,7 @@ std::optional<run_plan> run_plan::from_json(const std::string& text)
     if (auto* empty = o.if_contains("started_empty"); empty && empty->is_bool())
         p.started_empty = empty->get_bool();
     auto* q = o.if_contains("query");
-    if (!q || !q->is_array() || (p.mode != "full" && p.mode != "incremental"))
+    if (!q || !q->is_array())
         return std::nullopt;
     for (const auto& item : q->get_array()) {
         const auto* pair = item.if_array();
@@ -87,7 +90,7 @@ void run_plan::set_param(std::string_view name, std::string value)
 
 bool run_plan::windowed() const
 {
-    return mode == "full" && !param("FromDateTime").empty();
+    return mode == run_mode::full && !param("FromDateTime").empty();
 }
 
 void run_plan::set_piece(std::string from)
@@ -136,7 +139,7 @@ bool run_plan::next_piece()
 run_plan plan_full(const stream_settings& s, util::sys_micros local_start, bool started_empty)
 {
     run_plan p;
-    p.mode = "full";
+    p.mode = run_mode::full;
     p.started_empty = started_empty;
     if (s.def->windowed) {
         p.window_from = s.full_from;
@@ -158,7 +161,7 @@ run_plan
 plan_incremental(const stream_settings& s, util::sys_micros watermark, std::chrono::milliseconds overlap)
 {
     run_plan p;
-    p.mode = "incremental";
+    p.mode = run_mode::incremental;
     p.query.emplace_back(
         "ModifiedSince",
         util::format_iso8601_ms(watermark - std::chrono::duration_cast<std::chrono::microseconds>(overlap))

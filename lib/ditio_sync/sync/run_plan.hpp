@@ -6,6 +6,7 @@
 #pragma once
 
 #include <ditio_sync/ditio/extraction_client.hpp>
+#include <ditio_sync/sync/run_report.hpp>
 #include <ditio_sync/sync/stream_settings.hpp>
 #include <ditio_sync/util/time.hpp>
 
@@ -18,7 +19,7 @@
 namespace ditio_sync::sync {
 
 struct run_plan {
-    std::string mode; // full | incremental
+    run_mode mode = run_mode::full;
     ditio::query query;
     std::string window_from, window_to;
     std::int64_t max_span_s = 0; // 0: the whole window in one traversal

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,11 +20,29 @@ enum class run_status {
 
 std::string_view to_string(run_status s);
 
+// Every run_status, in declaration order (metrics give each a series before it first happens).
+inline constexpr run_status all_run_statuses[] = {
+    run_status::ok,
+    run_status::failed,
+    run_status::auth_refused,
+    run_status::db_error,
+    run_status::cancelled,
+    run_status::unavailable};
+
+enum class run_mode {
+    full,        // the whole stream (or its date window) read again; the sweep may mark rows deleted
+    incremental, // the rows changed since the watermark minus the overlap
+};
+
+std::string_view to_string(run_mode m);
+// nullopt for anything but "full" and "incremental" (a saved run's parameters, say).
+std::optional<run_mode> parse_run_mode(std::string_view text);
+
 struct run_report {
     run_status status = run_status::failed;
     std::string error;
     std::int64_t run_id = 0;
-    std::string mode;
+    run_mode mode = run_mode::full;
     bool resumed = false;
     std::int64_t pages = 0;
     std::int64_t upserted = 0;

@@ -28,6 +28,20 @@ std::string_view to_string(run_status s)
     return "unknown";
 }
 
+std::string_view to_string(run_mode m)
+{
+    return m == run_mode::full ? "full" : "incremental";
+}
+
+std::optional<run_mode> parse_run_mode(std::string_view text)
+{
+    if (text == "full")
+        return run_mode::full;
+    if (text == "incremental")
+        return run_mode::incremental;
+    return std::nullopt;
+}
+
 run_reporter::run_reporter(
     log::logger_ptr logger, observer* obs, const util::clock& clock, std::string stream, options o
 )
@@ -41,7 +55,7 @@ std::chrono::milliseconds run_reporter::elapsed() const
     return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - started_);
 }
 
-void run_reporter::failed_to_start(const run_report& report, const std::string& mode)
+void run_reporter::failed_to_start(const run_report& report, run_mode mode)
 {
     log::error(
         log_,
@@ -50,13 +64,16 @@ void run_reporter::failed_to_start(const run_report& report, const std::string& 
     );
     if (observer_)
         observer_->run_finished(run_outcome{
-            stream_, mode, to_string(report.status), 0, 0, 0, {}, std::nullopt, std::nullopt});
+            stream_, mode, report.status, 0, 0, 0, {}, std::nullopt, std::nullopt});
 }
 
 void run_reporter::started(const run_report& report, const run_plan& plan, std::int64_t page)
 {
     json::object fields{
-        {"stream", stream_}, {"run_id", report.run_id}, {"mode", plan.mode}, {"resumed", report.resumed}};
+        {"stream", stream_},
+        {"run_id", report.run_id},
+        {"mode", to_string(plan.mode)},
+        {"resumed", report.resumed}};
     for (const auto& [k, v] : plan.query)
         if (k != "ChunkLimit")
             fields[k] = v;
@@ -123,7 +140,7 @@ void run_reporter::finished(const run_report& report, const std::optional<std::s
     json::object fields{
         {"stream", stream_},
         {"run_id", report.run_id},
-        {"mode", report.mode},
+        {"mode", to_string(report.mode)},
         {"status", to_string(report.status)},
         {"pages", report.pages},
         {"upserted", report.upserted},
@@ -137,7 +154,7 @@ void run_reporter::finished(const run_report& report, const std::optional<std::s
         run_outcome outcome{
             stream_,
             report.mode,
-            to_string(report.status),
+            report.status,
             report.pages,
             report.upserted,
             report.deleted + report.swept,

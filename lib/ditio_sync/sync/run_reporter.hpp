@@ -32,7 +32,7 @@ public:
     );
 
     // The run could not begin (its bookkeeping failed): report.status and report.error say why.
-    void failed_to_start(const run_report& report, const std::string& mode);
+    void failed_to_start(const run_report& report, run_mode mode);
     // The run began or resumed (at `page`, when resumed) with `plan`.
     void started(const run_report& report, const run_plan& plan, std::int64_t page);
     // A page is in the database: adds it to the report's counts and tells of it.

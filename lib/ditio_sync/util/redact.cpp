@@ -18,18 +18,24 @@ bool unreserved(unsigned char c)
     return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-// As form_encode and with_query write a value: unreserved characters kept, everything else %XX (or %xx);
-// with '+' for a space, as HTML forms write it.
-std::string url_encoded(std::string_view s, bool plus_for_space, bool lower_hex)
+// The ways a value can be URL-encoded on its way into a log line or an echo.
+enum class url_style {
+    upper,      // %XX, as form_encode and with_query write it
+    form_upper, // and '+' for a space, as HTML forms write it
+    lower,      // %xx
+};
+
+// Unreserved characters kept, everything else percent-encoded in `style`.
+std::string url_encoded(std::string_view s, url_style style)
 {
     std::string out;
     for (unsigned char c : s) {
         if (unreserved(c))
             out += static_cast<char>(c);
-        else if (c == ' ' && plus_for_space)
+        else if (c == ' ' && style == url_style::form_upper)
             out += '+';
         else
-            out += lower_hex ? fmt::format("%{:02x}", c) : fmt::format("%{:02X}", c);
+            out += style == url_style::lower ? fmt::format("%{:02x}", c) : fmt::format("%{:02X}", c);
     }
     return out;
 }
@@ -213,9 +219,9 @@ void redactor::add_forms(std::vector<std::string>& into, std::string_view value)
 {
     for (auto form :
          {std::string(value),
-          url_encoded(value, false, false),
-          url_encoded(value, true, false),
-          url_encoded(value, false, true),
+          url_encoded(value, url_style::upper),
+          url_encoded(value, url_style::form_upper),
+          url_encoded(value, url_style::lower),
           json_escaped(value, json_style::minimal),
           json_escaped(value, json_style::slash),
           json_escaped(value, json_style::unicode),
