@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package that building, testing and running the demo of ditio-sync needs
-# (clang and its runtime for the libFuzzer targets, tinyproxy for the proxy test, prlimit from util-linux;
+# (clang and its runtime for the libFuzzer targets, clang-tidy for scripts/tidy.sh, tinyproxy for the proxy test, prlimit from util-linux;
 # for the packaging tests, dpkg-shlibdeps from dpkg-dev, systemd-analyze and systemd-sysusers from
 # systemd, groff from groff-base; python3 with requests for the quickstart loop that ditio-bench runs as
 # its baseline, tests/bench/quickstart_loop.py).
@@ -12,7 +12,7 @@ packages=(
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
     libssl-dev libsqlitecpp-dev libsqlite3-dev libspdlog-dev libfmt-dev
     doctest-dev libtomlplusplus-dev libcli11-dev zlib1g-dev
-    clang-14 libclang-rt-14-dev
+    clang-14 libclang-rt-14-dev clang-tidy-14
     tinyproxy util-linux
     dpkg-dev systemd groff-base
     python3 python3-requests

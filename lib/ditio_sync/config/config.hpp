@@ -1,5 +1,7 @@
 // Typed configuration: defaults < TOML file < environment < command line, validated once, then immutable.
 // Errors throw config_error with a message that names the offending key and never contains a secret.
+// Every default is defined here, once: the settings structs of the layers above take theirs from these
+// sections.
 #pragma once
 
 #include <ditio_sync/log/format.hpp>
