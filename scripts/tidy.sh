@@ -15,6 +15,11 @@ if [ ! -f "$build/compile_commands.json" ]; then
     exit 1
 fi
 cd "$root"
+# The module include paths fence <ditio_sync/...> includes; a quoted relative one would go round them.
+if grep -rn --include='*.cpp' --include='*.hpp' '^#include "' lib; then
+    echo "tidy: include the headers of lib/ as <ditio_sync/module/file.hpp>, so the module fences apply" >&2
+    exit 1
+fi
 # GCC's warning flags that clang does not know are not findings.
 find lib daemon -name '*.cpp' -print0 | sort -z |
     xargs -0 -n 4 -P "$(nproc)" "$tidy" -p "$build" --quiet --extra-arg=-Wno-unknown-warning-option \

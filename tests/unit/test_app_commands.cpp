@@ -1,6 +1,9 @@
 // The commands in-process (app/): status and reset against a real SQLite file written by the store, and
 // the reload decision read from the config key table.
 #include <ditio_sync/app/commands.hpp>
+#include <ditio_sync/app/reload.hpp>
+#include <ditio_sync/app/runtime.hpp>
+#include <ditio_sync/app/setup.hpp>
 #include <ditio_sync/config/config.hpp>
 #include <ditio_sync/store/database.hpp>
 #include <ditio_sync/store/migrations.hpp>
@@ -11,6 +14,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <random>
 #include <sstream>
 #include <support/temp_dir.hpp>
 
@@ -29,6 +34,23 @@ struct setup {
 
     explicit setup(const std::string& extra = "")
     {
+        // The commands read the process environment: what a developer's shell sets must not redirect
+        // them (each test case runs in a process of its own).
+        for (const char* name :
+             {"DITIO_SYNC_DB",
+              "DITIO_CLIENT_ID",
+              "DITIO_CLIENT_SECRET",
+              "DITIO_IDENTITY_BASE",
+              "DITIO_API_BASE",
+              "DITIO_REPORTING_BASE",
+              "CREDENTIALS_DIRECTORY"})
+            ::unsetenv(name);
+        write_config(extra);
+        opt.log_level = "off";
+    }
+
+    void write_config(const std::string& extra)
+    {
         opt.config_file = dir.write(
                                  "ditio-sync.toml",
                                  fmt::format(
@@ -39,7 +61,6 @@ struct setup {
                                  )
         )
                               .string();
-        opt.log_level = "off";
     }
 
     std::string run(int (*cmd)(const app::options&, std::ostream&), int expect = app::exit_code::ok)
@@ -218,5 +239,44 @@ TEST_CASE("app: which changed keys a reload applies and which need a restart")
         auto fresh = config::load(dir.write("c.toml", "[ditio]\nclient_id = \"a\"\n"), true, env);
         auto keys = config::keys_needing_restart(base, fresh);
         CHECK(std::find(keys.begin(), keys.end(), "storage.path") != keys.end());
+    }
+}
+
+TEST_CASE("app: a reload takes a good file, and keeps the old configuration when the new one is bad")
+{
+    const std::string credentials = "[ditio]\nclient_id = \"a\"\nclient_secret = \"s\"\n";
+    setup s(credentials);
+    auto startup = app::load_config(s.opt, config::need_credentials::yes);
+    app::runtime rt(startup, "s", app::open_and_migrate(startup));
+    ditio_sync::sync::scheduler sched(
+        rt.engine,
+        app::settings_for(startup, app::resolve_streams(startup.sync.streams)),
+        {},
+        rt.clock,
+        rt.stop,
+        ditio_sync::log::get("sync"),
+        1
+    );
+    ditio_sync::ops::metrics metrics(rt.clock.system_now());
+    auto current = startup;
+
+    // setup's file has [storage] and [sync] already; a stream's own interval applies on a reload.
+    s.write_config(credentials + "[log]\nlevel = \"off\"\n[streams.\"user\"]\ninterval = \"5m\"\n");
+    app::reload(s.opt, startup, current, sched, rt, metrics);
+    REQUIRE(current.streams.contains("user"));
+    CHECK(current.streams.at("user").interval == std::chrono::minutes{5});
+
+    SUBCASE("a file that does not parse is refused")
+    {
+        s.write_config(credentials + "[sync\n");
+        app::reload(s.opt, startup, current, sched, rt, metrics);
+        CHECK(current.streams.at("user").interval == std::chrono::minutes{5});
+    }
+    SUBCASE("a file without a readable secret is refused")
+    {
+        s.write_config("[ditio]\nclient_id = \"a\"\nclient_secret_file = \"/nonexistent/secret\"\n");
+        app::reload(s.opt, startup, current, sched, rt, metrics);
+        CHECK(current.ditio.client_secret == "s");
+        CHECK(current.streams.contains("user"));
     }
 }

@@ -55,7 +55,11 @@ settings_for(const config::config& cfg, const std::vector<const ditio::stream_de
 void setup_logging(const config::config& cfg)
 {
     auto format = cfg.log.format.value_or(::isatty(STDERR_FILENO) ? log::format::text : log::format::json);
-    log::setup(cfg.log.level, format, stderr_is_journal());
+    log::setup(
+        cfg.log.level,
+        format,
+        stderr_is_journal() ? log::priority_prefix::journal : log::priority_prefix::none
+    );
 }
 
 config::config load_config(const options& opt, config::need_credentials creds, logging how)
@@ -117,6 +121,7 @@ std::string read_secret(const config::config& cfg)
 std::string preflight(const config::config& cfg)
 {
     auto secret = read_secret(cfg);
+    config::check_proxy_environment(cfg);
     http::make_tls_context(cfg.http.ca_file);
     return secret;
 }

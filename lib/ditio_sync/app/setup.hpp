@@ -46,8 +46,8 @@ SQLite::Database open_and_migrate(const config::config& cfg);
 // process's redactor knows it.
 std::string read_secret(const config::config& cfg);
 
-// Everything that can be wrong with the settings, checked before the database is touched: the secret and
-// the trust anchors. Returns the client secret; throws config_error or http::setup_error.
+// Everything that can be wrong with the settings, checked before the database is touched: the secret,
+// HTTPS_PROXY and the trust anchors. Returns the client secret; throws config_error or http::setup_error.
 std::string preflight(const config::config& cfg);
 
 http::client_options http_options(const config::config& cfg);

@@ -60,31 +60,18 @@ bool read_bool(const toml::node& node, std::string_view origin, std::string_view
     fail(origin, key, "must be true or false");
 }
 
-// Every integer key and its accepted range (inclusive), checked where the value is read.
+// An integer key's accepted range (inclusive), checked where the value is read.
 struct int_range {
-    std::string_view key;
     std::int64_t min, max;
 };
-constexpr std::array<int_range, 6> int_table{{
-    {"storage.keep_runs", 1, 10'000'000},
-    {"sync.chunk_limit", 1, 10000},
-    {"streams.*.chunk_limit", 1, 10000},
-    {"http.max_body_mb", 1, 4096},
-    {"http.max_retries", 0, 100},
-    {"http.run_retry_budget", 0, 10000},
-}};
+constexpr int_range chunk_limit_range{1, 10000}; // sync.chunk_limit and every stream's
 
-// `range` names the range in int_table; `key` is the key as the message names it.
 std::int64_t
-read_ranged_int(const toml::node& node, std::string_view origin, std::string_view range, std::string_view key)
+read_ranged_int(const toml::node& node, std::string_view origin, std::string_view key, int_range range)
 {
-    auto it =
-        std::find_if(int_table.begin(), int_table.end(), [&](const int_range& r) { return r.key == range; });
-    if (it == int_table.end())
-        throw std::logic_error(fmt::format("no integer range for {}", range));
     auto v = read_int(node, origin, key);
-    if (v < it->min || v > it->max)
-        fail(origin, key, fmt::format("{} is out of range {}..{}", v, it->min, it->max));
+    if (v < range.min || v > range.max)
+        fail(origin, key, fmt::format("{} is out of range {}..{}", v, range.min, range.max));
     return v;
 }
 
@@ -145,16 +132,17 @@ template <class Get> key_def bool_key(std::string_view table, std::string_view k
     );
 }
 
-// An integer key with its range from int_table.
-template <class Get> key_def int_key(std::string_view table, std::string_view key, on_reload r, Get get)
+// An integer key with its range.
+template <class Get>
+key_def int_key(std::string_view table, std::string_view key, on_reload r, Get get, int_range range)
 {
     return make_key(
         table,
         key,
         r,
         get,
-        [get](config& c, const toml::node& n, std::string_view o, std::string_view k) {
-            get(c) = static_cast<std::remove_reference_t<decltype(get(c))>>(read_ranged_int(n, o, k, k));
+        [get, range](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+            get(c) = static_cast<std::remove_reference_t<decltype(get(c))>>(read_ranged_int(n, o, k, range));
         }
     );
 }
@@ -216,7 +204,11 @@ std::vector<key_def> storage_sync_keys()
             "storage", "keep_runs_for", applies, [](auto& c) -> auto& { return c.storage.keep_runs_for; }
         ),
         int_key(
-            "storage", "keep_runs", applies, [](auto& c) -> auto& { return c.storage.keep_runs; }
+            "storage",
+            "keep_runs",
+            applies,
+            [](auto& c) -> auto& { return c.storage.keep_runs; },
+            {1, 10'000'000}
         ),
         duration_key(
             "sync", "interval", applies, [](auto& c) -> auto& { return c.sync.interval; }
@@ -225,7 +217,11 @@ std::vector<key_def> storage_sync_keys()
             "sync", "overlap", applies, [](auto& c) -> auto& { return c.sync.overlap; }
         ),
         int_key(
-            "sync", "chunk_limit", applies, [](auto& c) -> auto& { return c.sync.chunk_limit; }
+            "sync",
+            "chunk_limit",
+            applies,
+            [](auto& c) -> auto& { return c.sync.chunk_limit; },
+            chunk_limit_range
         ),
         string_key(
             "sync", "full_from", applies, [](auto& c) -> auto& { return c.sync.full_from; }
@@ -268,14 +264,19 @@ std::vector<key_def> http_keys()
             restart,
             [](auto& c) -> auto& { return c.http.max_body_bytes; },
             [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
-                c.http.max_body_bytes = static_cast<std::size_t>(read_ranged_int(n, o, k, k)) * 1024u * 1024u;
+                c.http.max_body_bytes =
+                    static_cast<std::size_t>(read_ranged_int(n, o, k, {1, 4096})) * 1024u * 1024u;
             }
         ),
         int_key(
-            "http", "max_retries", restart, [](auto& c) -> auto& { return c.http.max_retries; }
+            "http", "max_retries", restart, [](auto& c) -> auto& { return c.http.max_retries; }, {0, 100}
         ),
         int_key(
-            "http", "run_retry_budget", applies, [](auto& c) -> auto& { return c.http.run_retry_budget; }
+            "http",
+            "run_retry_budget",
+            applies,
+            [](auto& c) -> auto& { return c.http.run_retry_budget; },
+            {0, 10000}
         ),
         duration_key(
             "http", "retry_initial", restart, [](auto& c) -> auto& { return c.http.retry_initial; }
@@ -361,7 +362,7 @@ void parse_stream_table(config& c, const std::string& name, const toml::node& no
         else if (k == "full_from")
             s.full_from = read_string(value, origin, full);
         else if (k == "chunk_limit")
-            s.chunk_limit = static_cast<int>(read_ranged_int(value, origin, "streams.*.chunk_limit", full));
+            s.chunk_limit = static_cast<int>(read_ranged_int(value, origin, full, chunk_limit_range));
         else if (const auto* b = value.as_boolean()) {
             s.params[k] = b->get();
         } else if (value.is_string()) {
@@ -622,6 +623,17 @@ std::optional<listen_address> parse_listen_address(std::string_view text)
     return listen_address{lower, static_cast<std::uint16_t>(number)};
 }
 
+void check_proxy_environment(const config& c)
+{
+    if (c.http.proxy_source.empty())
+        return;
+    auto url = util::split_url(c.http.proxy);
+    if (!url || url->scheme != "http")
+        throw config_error(
+            fmt::format("{}: must be http://host:port (user info is not supported)", c.http.proxy_source)
+        );
+}
+
 std::vector<std::string> keys_needing_restart(const config& running, const config& fresh)
 {
     std::vector<std::string> out;
@@ -711,16 +723,13 @@ config load(const std::filesystem::path& file, bool required, const env_lookup& 
         c.ditio.client_id = *v;
     if (auto v = env("DITIO_SYNC_DB"))
         c.storage.path = *v;
-    // The proxy the environment names, unless the file names one; NO_PROXY in either case.
+    // The proxy the environment names, unless the file names one; NO_PROXY in either case. Checked by
+    // check_proxy_environment, only where a command talks to Ditio.
     if (c.http.proxy.empty()) {
         for (const char* name : {"HTTPS_PROXY", "https_proxy"}) {
             if (auto p = env(name)) {
-                auto url = util::split_url(*p);
-                if (!url || url->scheme != "http")
-                    throw config_error(
-                        fmt::format("{}: must be http://host:port (user info is not supported)", name)
-                    );
                 c.http.proxy = *p;
+                c.http.proxy_source = name;
                 break;
             }
         }
@@ -784,7 +793,7 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
     check_range("http.retry_max", c.http.retry_max);
     if (c.http.retry_initial > c.http.retry_max)
         throw config_error("http.retry_initial: must not exceed http.retry_max");
-    if (!c.http.proxy.empty()) {
+    if (!c.http.proxy.empty() && c.http.proxy_source.empty()) {
         auto url = util::split_url(c.http.proxy);
         if (!url || url->scheme != "http")
             throw config_error("http.proxy: must be http://host:port");

@@ -73,8 +73,9 @@ struct stream_section {
 struct http_section {
     std::chrono::milliseconds timeout{std::chrono::seconds{60}};
     std::string ca_file;
-    std::string proxy;    // http.proxy, else $HTTPS_PROXY (load() reads it)
-    std::string no_proxy; // $NO_PROXY: hosts reached without the proxy
+    std::string proxy;        // http.proxy, else $HTTPS_PROXY (load() reads it)
+    std::string proxy_source; // the environment variable `proxy` came from; empty: the file
+    std::string no_proxy;     // $NO_PROXY: hosts reached without the proxy
     std::size_t max_body_bytes = 256u * 1024u * 1024u;
     int max_retries = 6;
     int run_retry_budget = 30; // retries of all requests of one run together
@@ -145,6 +146,10 @@ struct listen_address {
     std::uint16_t port = 0;
 };
 std::optional<listen_address> parse_listen_address(std::string_view text);
+
+// A proxy from the environment is checked only by commands that talk to Ditio (it would stop `status` for
+// nothing): throws config_error naming the variable when it is not http://host:port.
+void check_proxy_environment(const config& c);
 
 // Reads `file` when it exists (a missing default file is not an error when `required` is false),
 // then applies the environment overrides (DITIO_IDENTITY_BASE, DITIO_API_BASE, DITIO_REPORTING_BASE,

@@ -159,8 +159,9 @@ int journal_priority_of(spdlog::level::level_enum level)
     }
 }
 
-void setup(const std::string& level, log::format format, bool journal_priority)
+void setup(const std::string& level, log::format format, priority_prefix prefix)
 {
+    bool journal_priority = prefix == priority_prefix::journal;
     std::lock_guard lock(setup_mutex);
     auto lvl = spdlog::level::from_str(level == "warning" ? "warn" : level);
     if (lvl == spdlog::level::off && level != "off")

@@ -15,12 +15,14 @@ namespace ditio_sync::log {
 
 using logger_ptr = std::shared_ptr<spdlog::logger>;
 
-// Sets up the sink (stderr) and format for every logger made by get(); call in daemon/ (again on a
-// configuration reload). With `journal_priority`, each line starts with the syslog priority of its level
-// ("<4>" for a warning), which journald turns into the entry's priority and strips: the JSON stays as
-// it is. Throws std::invalid_argument for an unknown level
-// (config::validate refuses one first).
-void setup(const std::string& level, log::format format, bool journal_priority = false);
+// Whether each line starts with its level's syslog priority ("<4>" for a warning), which journald turns
+// into the entry's priority and strips: the JSON stays as it is.
+enum class priority_prefix { none, journal };
+
+// Sets up the sink (stderr) and format for every logger made by get(); call from app/ (again on a
+// configuration reload). Throws std::invalid_argument for an unknown level (config::validate refuses one
+// first).
+void setup(const std::string& level, log::format format, priority_prefix prefix = priority_prefix::none);
 
 // The syslog priority journald should give a level: debug 7, info 6, warning 4, error 3, critical 2.
 int journal_priority_of(spdlog::level::level_enum level);

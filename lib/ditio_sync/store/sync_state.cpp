@@ -260,7 +260,7 @@ commit_result sync_store::commit_page(const page_commit& pc)
 
 commit_result sync_store::finish_run(const page_commit& pc, const run_end& end)
 {
-    return guarded(fmt::format("committing the last page of {}", pc.stream), [&] {
+    return guarded(fmt::format("committing a page of {}", pc.stream), [&] {
         check_in_place(db_);
         SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
         auto& table = mirror(pc.table, pc.tombstones_carry_data);

@@ -65,7 +65,7 @@ public:
     // Told of run starts, committed pages and run ends (metrics, systemd status, progress); may be null.
     void set_observer(observer* o) { observer_ = o; }
     // The shared settings after a configuration reload; runs in progress keep their fixed parameters.
-    void set_settings(engine_settings s) { settings_ = std::move(s); }
+    void set_settings(engine_settings s) { settings_ = s; }
 
     // Records when the scheduler will next run `stream`, for `status`. Failures are only logged.
     boost::asio::awaitable<void> note_next_run(std::string stream, std::chrono::system_clock::time_point at);

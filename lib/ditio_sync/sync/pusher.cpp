@@ -207,7 +207,7 @@ asio::awaitable<pusher::project_lookup> pusher::resolve_project(pass& p, const o
     std::string project_id;
     if (state && state->status == store::outbox_status::sent && state->ditio_id) {
         project_id = *state->ditio_id;
-    } else if (state) {
+    } else if (state && state->status != store::outbox_status::sent) {
         // Not a failure of this row: it goes out once its project does.
         auto why = fmt::format(
             "waiting for project {}, which is {} in the outbox{}{}",
@@ -232,8 +232,10 @@ asio::awaitable<pusher::project_lookup> pusher::resolve_project(pass& p, const o
         project_id = *row.ditio_project_id;
     } else {
         auto found = co_await api_.project_by_number(row.project_number, p.budget);
-        if (!found)
-            co_return project_lookup{{}, co_await record_failure(p, row, found.error())};
+        if (!found) {
+            bool go_on = co_await record_failure(p, row, found.error());
+            co_return project_lookup{{}, go_on};
+        }
         if (!*found) {
             // Failed until the project is pushed through the outbox, which reopens this row.
             ditio::fetch_failure f{
@@ -244,13 +246,15 @@ asio::awaitable<pusher::project_lookup> pusher::resolve_project(pass& p, const o
                     row.project_number
                 ),
                 404};
-            co_return project_lookup{{}, co_await record_failure(p, row, f)};
+            bool go_on = co_await record_failure(p, row, f);
+            co_return project_lookup{{}, go_on};
         }
         project_id = text_of(**found, "id");
     }
     if (project_id.empty()) {
         ditio::fetch_failure f{ditio::fetch_errc::unavailable, "Ditio's project has no id", 0};
-        co_return project_lookup{{}, co_await record_failure(p, row, f)};
+        bool go_on = co_await record_failure(p, row, f);
+        co_return project_lookup{{}, go_on};
     }
     p.project_ids[key] = project_id;
     co_return project_lookup{project_id};
