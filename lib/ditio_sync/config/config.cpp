@@ -93,43 +93,34 @@ key_def make_key(std::string_view table, std::string_view key, on_reload r, Get 
         table, key, r, std::move(set), [get](const config& a, const config& b) { return get(a) == get(b); }};
 }
 
-template <class Get> key_def string_key(std::string_view table, std::string_view key, on_reload r, Get get)
+// A key whose value `read` takes from its node as it is (a string, a duration, a boolean).
+template <class Get, class Read>
+key_def read_key(std::string_view table, std::string_view key, on_reload r, Get get, Read read)
 {
     return make_key(
         table,
         key,
         r,
         get,
-        [get](config& c, const toml::node& n, std::string_view o, std::string_view k) {
-            get(c) = read_string(n, o, k);
+        [get, read](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+            get(c) = read(n, o, k);
         }
     );
+}
+
+template <class Get> key_def string_key(std::string_view table, std::string_view key, on_reload r, Get get)
+{
+    return read_key(table, key, r, get, read_string);
 }
 
 template <class Get> key_def duration_key(std::string_view table, std::string_view key, on_reload r, Get get)
 {
-    return make_key(
-        table,
-        key,
-        r,
-        get,
-        [get](config& c, const toml::node& n, std::string_view o, std::string_view k) {
-            get(c) = read_duration(n, o, k);
-        }
-    );
+    return read_key(table, key, r, get, read_duration);
 }
 
 template <class Get> key_def bool_key(std::string_view table, std::string_view key, on_reload r, Get get)
 {
-    return make_key(
-        table,
-        key,
-        r,
-        get,
-        [get](config& c, const toml::node& n, std::string_view o, std::string_view k) {
-            get(c) = read_bool(n, o, k);
-        }
-    );
+    return read_key(table, key, r, get, read_bool);
 }
 
 // An integer key with its range.
