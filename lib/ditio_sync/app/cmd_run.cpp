@@ -35,14 +35,18 @@ namespace {
 // the database, and a check that fails at once when the database file goes away under the daemon (its
 // directory removed).
 void prime_health(
-    ops::metrics& metrics, const config::config& cfg, runtime& rt, std::chrono::system_clock::time_point now
+    ops::metrics& metrics,
+    const config::config& cfg,
+    std::vector<ops::stream_health_spec> specs,
+    runtime& rt,
+    std::chrono::system_clock::time_point now
 )
 {
     if (auto opened = store::file_id_of(cfg.storage.path))
         metrics.set_database_check([path = cfg.storage.path, id = *opened] {
             return store::database_file_problem(path, id);
         });
-    metrics.set_streams(health_specs(cfg), now);
+    metrics.set_streams(std::move(specs), now);
     auto at = [](const std::optional<std::string>& t
               ) -> std::optional<std::chrono::system_clock::time_point> {
         if (auto p = t ? util::parse_iso8601(*t) : std::nullopt)
@@ -149,6 +153,7 @@ int cmd_run(const options& opt)
     util::real_clock wall;
     ops::metrics metrics(wall.system_now());
     runtime rt(cfg, std::move(secret), open_and_migrate(cfg), &metrics);
+    auto specs = health_specs(cfg, streams);
     sync::scheduler sched(
         rt.engine,
         std::move(streams),
@@ -163,7 +168,7 @@ int cmd_run(const options& opt)
     ops::systemd_status status_lines(systemd.notify);
     ops::fanout observers;
     observers.targets = {&status_lines, &metrics};
-    prime_health(metrics, cfg, rt, wall.system_now());
+    prime_health(metrics, cfg, std::move(specs), rt, wall.system_now());
     std::optional<ops::ops_server> server;
     if (!cfg.ops.listen.empty()) {
         server.emplace(

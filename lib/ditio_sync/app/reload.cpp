@@ -26,8 +26,8 @@ void reload(
         auto push = push_settings_for(fresh);
         push.retry = retry_settings_for(startup); // http.max_retries and the backoff need a restart
         rt.pusher.set_settings(push);
+        metrics.set_streams(health_specs(fresh, streams), rt.clock.system_now());
         sched.reconfigure(std::move(streams));
-        metrics.set_streams(health_specs(fresh), rt.clock.system_now());
         setup_logging(fresh);
         current = std::move(fresh);
         boost::json::object fields{{"streams", fmt::format("{}", fmt::join(current.sync.streams, ","))}};

@@ -150,13 +150,12 @@ sync::engine_settings engine_settings_for(const config::config& c)
     return s;
 }
 
-std::vector<ops::stream_health_spec> health_specs(const config::config& c)
+std::vector<ops::stream_health_spec>
+health_specs(const config::config& c, const std::vector<sync::stream_settings>& streams)
 {
     std::vector<ops::stream_health_spec> out;
-    for (const auto* def : resolve_streams(c.sync.streams)) {
-        auto s = sync::resolve_stream(c, *def);
-        out.push_back({std::string(def->name), std::max(c.ops.stale_after, 3 * s.interval)});
-    }
+    for (const auto& s : streams)
+        out.push_back({std::string(s.def->name), std::max(c.ops.stale_after, 3 * s.interval)});
     return out;
 }
 

@@ -56,7 +56,8 @@ sync::push_settings push_settings_for(const config::config& c);
 sync::engine_settings engine_settings_for(const config::config& c);
 
 // Each enabled stream's staleness bound for /healthz: ops.stale_after, or three intervals if longer.
-std::vector<ops::stream_health_spec> health_specs(const config::config& c);
+std::vector<ops::stream_health_spec>
+health_specs(const config::config& c, const std::vector<sync::stream_settings>& streams);
 
 // Text from a server or the database, fit for the terminal: redacted, bounded, control characters
 // written out.

@@ -391,6 +391,13 @@ void check_ops(const ops_section& ops)
     }
 }
 
+// A proxy is reached in plain HTTP (the CONNECT tunnel carries the TLS), without user info.
+bool is_http_proxy(const std::string& value)
+{
+    auto url = util::split_url(value);
+    return url && url->scheme == "http";
+}
+
 void check_date(std::string_view key, const std::string& value)
 {
     if (!util::parse_iso8601(value) || value.size() != 10)
@@ -616,10 +623,7 @@ std::optional<listen_address> parse_listen_address(std::string_view text)
 
 void check_proxy_environment(const config& c)
 {
-    if (c.http.proxy_source.empty())
-        return;
-    auto url = util::split_url(c.http.proxy);
-    if (!url || url->scheme != "http")
+    if (!c.http.proxy_source.empty() && !is_http_proxy(c.http.proxy))
         throw config_error(
             fmt::format("{}: must be http://host:port (user info is not supported)", c.http.proxy_source)
         );
@@ -784,11 +788,8 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
     check_range("http.retry_max", c.http.retry_max);
     if (c.http.retry_initial > c.http.retry_max)
         throw config_error("http.retry_initial: must not exceed http.retry_max");
-    if (!c.http.proxy.empty() && c.http.proxy_source.empty()) {
-        auto url = util::split_url(c.http.proxy);
-        if (!url || url->scheme != "http")
-            throw config_error("http.proxy: must be http://host:port");
-    }
+    if (!c.http.proxy.empty() && c.http.proxy_source.empty() && !is_http_proxy(c.http.proxy))
+        throw config_error("http.proxy: must be http://host:port");
     check_ops(c.ops);
     check_range("ops.stale_after", c.ops.stale_after);
     check_range("push.interval", c.push.interval);
