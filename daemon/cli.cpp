@@ -3,10 +3,12 @@
 #include "cli.hpp"
 
 #include <ditio_sync/app/commands.hpp>
+#include <ditio_sync/app/setup.hpp>
 #include <ditio_sync/config/config.hpp>
 #include <ditio_sync/http/error.hpp>
 #include <ditio_sync/log/log.hpp>
 #include <ditio_sync/store/database.hpp>
+#include <ditio_sync/util/redact.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -26,6 +28,11 @@ int run(int argc, char** argv)
     cli.add_option("--log-level", opt.log_level, "trace, debug, info, warning, error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warning", "warn", "error", "critical", "off"}));
     cli.add_option("--log-format", opt.log_format, "json or text")->check(CLI::IsMember({"json", "text"}));
+    cli.add_option(
+        "--secret-file",
+        opt.secret_file,
+        "the client secret's file, or - to read it from standard input (wins over every other source)"
+    );
     cli.require_subcommand(1);
 
     auto* run_cmd =
@@ -82,12 +89,17 @@ int run(int argc, char** argv)
         return rc == 0 ? exit_code::ok : exit_code::usage;
     }
 
-    auto fail = [](std::string_view event, const std::string& what, int code) {
-        // Logging may not be set up yet (a bad configuration): say it on stderr plainly as well.
+    auto fail = [](log::event_name event, const std::string& what, int code) {
         log::error(log::get("app"), event, {{"error", what}, {"exit_code", code}});
         return code;
     };
+    // Until the configuration is read, logging follows the command line and the terminal alone.
+    setup_early_logging(opt);
     try {
+        if (opt.secret_file == "-") {
+            opt.secret_given = config::read_secret_stdin();
+            util::secrets().add_secret(*opt.secret_given);
+        }
         if (*run_cmd)
             return cmd_run(opt);
         if (*sync_cmd)

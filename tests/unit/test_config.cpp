@@ -200,6 +200,20 @@ TEST_CASE("config: a bad file is an error that names the key")
         auto msg = parse_error("[syncing]\ninterval = \"15m\"\n");
         CHECK(contains(msg, "syncing"));
         CHECK(contains(msg, "unknown section"));
+        CHECK(contains(msg, "valid: ditio, storage, sync,"));
+        CHECK(contains(msg, ", streams)"));
+    }
+    SUBCASE("a mistyped key or section says what was meant, then every valid name")
+    {
+        CHECK(contains(
+            parse_error("[sync]\nintervall = \"15m\"\n"),
+            "sync.intervall: unknown key (did you mean 'interval'? valid: interval, overlap,"
+        ));
+        CHECK(contains(parse_error("[synch]\ninterval = \"15m\"\n"), "unknown section (did you mean 'sync'?")
+        );
+        CHECK(contains(parse_error("[ditio]\nclient_secrett = \"x\"\n"), "did you mean 'client_secret'?"));
+        // The suggestion never echoes a value.
+        CHECK(!contains(parse_error("[ditio]\nclient_secrett = \"hunter2\"\n"), "hunter2"));
     }
     SUBCASE("top-level key outside any section")
     {
@@ -571,6 +585,57 @@ TEST_CASE("config: resolve_client_secret takes the first source that is set")
     }
 }
 
+TEST_CASE("config: --secret-file comes first; the packaged credential file last, only when given")
+{
+    temp_dir dir;
+    auto flag_file = dir.write("flag.txt", "from-flag\n");
+    auto packaged = dir.write("packaged.txt", "from-packaged\n");
+    cfg::config c;
+    auto env = env_of({{"DITIO_CLIENT_SECRET", "from-env"}});
+
+    SUBCASE("--secret-file - (read before) wins over everything")
+    {
+        cfg::secret_sources extra{.given = "from-stdin", .file = flag_file, .fallback = packaged};
+        CHECK(cfg::resolve_client_secret(c, env, nullptr, extra) == "from-stdin");
+    }
+    SUBCASE("--secret-file PATH wins over the environment")
+    {
+        cfg::secret_sources extra{.file = flag_file, .fallback = packaged};
+        CHECK(cfg::resolve_client_secret(c, env, nullptr, extra) == "from-flag");
+    }
+    SUBCASE("a missing --secret-file is an error naming the flag, not a fall-through")
+    {
+        cfg::secret_sources extra{.file = dir.path() / "nope.txt", .fallback = packaged};
+        try {
+            (void)cfg::resolve_client_secret(c, env, nullptr, extra);
+            FAIL("resolved");
+        } catch (const cfg::config_error& e) {
+            CHECK(contains(e.what(), "--secret-file: cannot read"));
+        }
+    }
+    SUBCASE("the fallback is read only when nothing else names a secret")
+    {
+        cfg::secret_sources extra{.fallback = packaged};
+        CHECK(cfg::resolve_client_secret(c, env, nullptr, extra) == "from-env");
+        CHECK(cfg::resolve_client_secret(c, env_of({}), nullptr, extra) == "from-packaged");
+        c.ditio.client_secret = "from-inline";
+        CHECK(cfg::resolve_client_secret(c, env_of({}), nullptr, extra) == "from-inline");
+    }
+    SUBCASE("without a fallback, or when its file is missing, nothing set is an error naming every source")
+    {
+        for (auto fallback : {fs::path{}, dir.path() / "missing"}) {
+            try {
+                (void)cfg::resolve_client_secret(c, env_of({}), nullptr, {.fallback = fallback});
+                FAIL("resolved");
+            } catch (const cfg::config_error& e) {
+                CHECK(contains(e.what(), "no client secret configured"));
+                CHECK(contains(e.what(), "--secret-file"));
+                CHECK(contains(e.what(), "$DITIO_CLIENT_SECRET"));
+            }
+        }
+    }
+}
+
 TEST_CASE("config: an unusable secret file is an error naming the source, never the secret")
 {
     temp_dir dir;
@@ -674,7 +739,10 @@ TEST_CASE("config: [ops] bad values are errors that name the key")
     }
     SUBCASE("unknown key")
     {
-        CHECK(parse_error("[ops]\nport = 9464\n") == "test.toml: ops.port: unknown key");
+        CHECK(
+            parse_error("[ops]\nport = 9464\n") ==
+            "test.toml: ops.port: unknown key (valid: listen, allow_remote, stale_after)"
+        );
     }
 }
 
@@ -757,7 +825,8 @@ TEST_CASE("config: [push] defaults, keys and bounds")
     CHECK(validate_error(c) == "");
 
     CHECK(parse_error("[push]\nenabled = 1\n") == "test.toml: push.enabled: must be true or false");
-    CHECK(parse_error("[push]\nbatch = 10\n") == "test.toml: push.batch: unknown key");
+    CHECK(contains(parse_error("[push]\nbatch = 10\n"), "test.toml: push.batch: unknown key (valid: enabled,")
+    );
     c.push.check_every = 10ms;
     CHECK(validate_error(c) == "push.check_every: must be between 100ms and 10m");
     c.push.check_every = 2s;

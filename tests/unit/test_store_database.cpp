@@ -219,6 +219,33 @@ TEST_CASE("database: quick_check finds a page damaged in the middle of the file"
     CHECK_FALSE(store::check_integrity(db, store::integrity_check::quick).empty());
 }
 
+TEST_CASE("database: check_writable tries a write and leaves nothing; a read-only one is refused")
+{
+    temp_dir dir;
+    auto path = dir.path() / "ditio.db";
+    {
+        auto db = store::open_database(path, 1s, store::open_mode::read_write);
+        store::migrate(db);
+        CHECK_NOTHROW(store::check_writable(db, path));
+        // Rolled back: the probe table is not there, and the database still writes.
+        CHECK(
+            db.execAndGet("SELECT count(*) FROM sqlite_schema WHERE name = 'ditio_sync_write_check'")
+                .getInt() == 0
+        );
+        CHECK_NOTHROW(store::check_writable(db, path));
+        CHECK(store::write_access_problem(path).empty());
+    }
+    // Reading works, writing does not: the answer `check` used to miss.
+    SQLite::Database reader(path.string(), SQLite::OPEN_READONLY);
+    try {
+        store::check_writable(reader, path);
+        FAIL("a read-only connection passed the write check");
+    } catch (const store::db_error& e) {
+        CHECK(e.kind() == store::db_failure::read_only);
+        CHECK(std::string(e.what()).find("trying a write") != std::string::npos);
+    }
+}
+
 TEST_CASE("sync_state: an error is stored redacted and cut to a few KB")
 {
     SQLite::Database db(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);

@@ -171,7 +171,7 @@ TEST_CASE("stream settings: bad stream tables are errors that name the key")
 {
     CHECK(
         resolve_error("[streams.\"user\"]\napproved = true\n", "user") ==
-        R"(streams."user".approved: not a setting of user)"
+        R"(streams."user".approved: not a setting of user (valid: interval, chunk_limit, company_id, own_company_data_only, exclude_data_from_subsidiaries))"
     );
     CHECK(
         resolve_error("[streams.\"images\"]\nsources = [\"feed\", \"video\"]\n", "images") ==
@@ -195,7 +195,18 @@ TEST_CASE("stream settings: bad stream tables are errors that name the key")
     );
     CHECK(
         resolve_error("[streams.\"nope\"]\ninterval = \"1h\"\n", "user") ==
-        R"(streams."nope": unknown stream)"
+        R"(streams."nope": unknown stream (valid: time-registrations, machine-registrations, absence-registrations, payroll-lines, payroll-lines-extended, checklist-registrations, incident-registrations, machine-checklist-registrations, machine-incident-registrations, images, crew-list-registrations, flow-trip-registrations, project, project/work-breakdown-structure, user, resource, flow-locations, flow-mass-types))"
+    );
+    CHECK(
+        resolve_error("[streams.\"time-registration\"]\ninterval = \"1h\"\n", "user")
+            .find("unknown stream (did you mean 'time-registrations'?") != std::string::npos
+    );
+    CHECK(
+        resolve_error(
+            "[streams.\"crew-list-registrations\"]\ninclude_opne = true\n", "crew-list-registrations"
+        )
+            .find("not a setting of crew-list-registrations (did you mean 'include_open'? valid: interval, "
+                  "chunk_limit,") != std::string::npos
     );
     CHECK(!resolve_error("[streams.\"user\"]\ninterval = \"soon\"\n", "user").empty());
     CHECK(

@@ -1,5 +1,5 @@
-// `check [--integrity]`: the configuration, the database (opened, migrated, checked) and a token from the
-// identity server, each said on its own line.
+// `check [--integrity]`: the configuration, the database (opened, migrated, checked, a write tried and
+// rolled back) and a token from the identity server, each said on its own line.
 #include <ditio_sync/app/commands.hpp>
 #include <ditio_sync/app/runtime.hpp>
 #include <ditio_sync/app/setup.hpp>
@@ -9,21 +9,34 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <ostream>
+#include <string>
+#include <vector>
 
 namespace ditio_sync::app {
 
 int cmd_check(const options& opt, std::ostream& out)
 {
     auto cfg = load_config(opt, config::need_credentials::yes);
-    auto secret = preflight(cfg);
+    auto secret = preflight(cfg, opt);
     out << "configuration: ok\n";
-    store::instance_lock lock(cfg.storage.path);
-    auto db = open_and_migrate(cfg);
     auto how = opt.check_thorough ? store::integrity_check::thorough : store::integrity_check::quick;
     auto how_name = opt.check_thorough ? "integrity_check" : "quick_check";
-    // A file damaged in the middle opens and migrates fine; only reading every page finds it.
-    auto findings = store::check_integrity(db, how);
+    std::optional<store::instance_lock> lock;
+    std::optional<SQLite::Database> opened;
+    std::vector<std::string> findings;
+    try {
+        lock.emplace(cfg.storage.path);
+        // Opening tries a write too: reading works on a file this user cannot write.
+        opened.emplace(open_and_migrate(cfg));
+        // A file damaged in the middle opens and migrates fine; only reading every page finds it.
+        findings = store::check_integrity(*opened, how);
+    } catch (const store::db_error& e) {
+        out << fmt::format("database: {}\n", shown(e.what()));
+        return exit_code::database;
+    }
+    auto& db = *opened;
     if (!findings.empty()) {
         out << fmt::format(
             "database: damaged ({}, {} found: {}): restore it from a backup, or move it aside and let "
@@ -36,7 +49,7 @@ int cmd_check(const options& opt, std::ostream& out)
     }
     runtime rt(cfg, std::move(secret), std::move(db));
     out << fmt::format(
-        "database: ok ({}, schema version {}, {} passed)\n",
+        "database: ok ({}, schema version {}, {} passed, writable)\n",
         cfg.storage.path.string(),
         store::latest_schema_version(),
         how_name

@@ -83,7 +83,7 @@ int wait_for_daemon(const config::config& cfg, const sync::push_target& target, 
 int cmd_push(const options& opt, std::optional<store::outbox_kind> one, std::ostream& out)
 {
     auto cfg = load_config(opt, config::need_credentials::yes);
-    auto secret = preflight(cfg);
+    auto secret = preflight(cfg, opt);
     std::optional<sync::push_target> target;
     if (one)
         target = put_row(opt, cfg, *one);

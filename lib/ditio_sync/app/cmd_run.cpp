@@ -148,7 +148,7 @@ int cmd_run(const options& opt)
 {
     auto cfg = load_config(opt, config::need_credentials::yes);
     auto streams = settings_for(cfg, resolve_streams(cfg.sync.streams));
-    auto secret = preflight(cfg);
+    auto secret = preflight(cfg, opt);
     store::instance_lock lock(cfg.storage.path);
     util::real_clock wall;
     ops::metrics metrics(wall.system_now());

@@ -15,6 +15,7 @@ namespace ditio_sync::app {
 int cmd_status(const options& opt, std::ostream& out)
 {
     auto cfg = load_config(opt, config::need_credentials::no);
+    become_database_owner(cfg);
     auto db = store::open_database(cfg.storage.path, cfg.storage.busy_timeout, store::open_mode::read_only);
     // status opens the database read-only, so it cannot upgrade it; the daemon does that when it starts.
     store::require_current_schema(db);

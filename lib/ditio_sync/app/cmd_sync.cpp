@@ -56,7 +56,7 @@ int cmd_sync(const options& opt)
     auto cfg = load_config(opt, config::need_credentials::yes);
     auto streams =
         settings_for(cfg, resolve_streams(opt.sync_streams.empty() ? cfg.sync.streams : opt.sync_streams));
-    auto secret = preflight(cfg);
+    auto secret = preflight(cfg, opt);
     store::instance_lock lock(cfg.storage.path);
     runtime rt(cfg, std::move(secret), open_and_migrate(cfg));
     auto kind = opt.sync_full ? sync::run_kind::full : sync::run_kind::automatic;

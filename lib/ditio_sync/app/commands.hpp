@@ -18,12 +18,19 @@ namespace ditio_sync::app {
 enum exit_code : int { ok = 0, sync_failed = 1, usage = 2, auth_refused = 3, database = 4 };
 
 inline constexpr const char* default_config_path = "/etc/ditio-sync/ditio-sync.toml";
+// The file the packaged unit loads as the credential client_secret; read when nothing else names a
+// secret and the configuration is the default one.
+inline constexpr const char* packaged_secret_path = "/etc/ditio-sync/client_secret";
 
 // The command line, parsed.
 struct options {
     std::string config_file; // empty: default_config_path, which may be missing
     std::string log_level;   // overrides log.level when set
     std::string log_format;  // "json", "text" or empty
+    std::string secret_file; // --secret-file: a path, or "-" for standard input
+    // --secret-file -: the line standard input held, read once before the command (a reload cannot
+    // read it again).
+    std::optional<std::string> secret_given;
     std::vector<std::string> sync_streams;
     bool sync_full = false;
     bool status_json = false;

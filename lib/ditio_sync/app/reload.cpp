@@ -18,7 +18,7 @@ void reload(
     auto app = log::get("app");
     try {
         auto fresh = load_config(opt, config::need_credentials::yes, logging::leave);
-        auto secret = read_secret(fresh);
+        auto secret = read_secret(fresh, opt);
         auto streams = settings_for(fresh, resolve_streams(fresh.sync.streams));
         auto restart = config::keys_needing_restart(startup, fresh);
         rt.tokens.set_credentials(fresh.ditio.client_id, std::move(secret), fresh.ditio.scope);

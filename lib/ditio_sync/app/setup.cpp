@@ -7,10 +7,14 @@
 
 #include <fmt/format.h>
 
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 namespace ditio_sync::app {
 
@@ -27,6 +31,17 @@ bool stderr_is_journal()
     return *stream == fmt::format("{}:{}", st.st_dev, st.st_ino);
 }
 
+// A read-only database's error, with which file this user cannot write and whose it is.
+store::db_error with_write_access(const store::db_error& e, const std::filesystem::path& path)
+{
+    if (e.kind() != store::db_failure::read_only && e.kind() != store::db_failure::cannot_open)
+        return e;
+    auto problem = store::write_access_problem(path);
+    if (problem.empty())
+        return e;
+    return store::db_error(e.kind(), fmt::format("{}; {}", e.what(), problem));
+}
+
 } // namespace
 
 std::vector<const ditio::stream_def*> resolve_streams(const std::vector<std::string>& names)
@@ -34,7 +49,7 @@ std::vector<const ditio::stream_def*> resolve_streams(const std::vector<std::str
     for (const auto& n : names)
         if (!ditio::find_stream(n))
             throw usage_error(
-                fmt::format("unknown stream '{}' (known: {})", n, fmt::join(ditio::stream_names(), ", "))
+                fmt::format("unknown stream '{}' ({})", n, util::suggest(n, ditio::stream_names()))
             );
     std::vector<const ditio::stream_def*> out;
     for (const auto& s : ditio::catalogue())
@@ -52,6 +67,19 @@ settings_for(const config::config& cfg, const std::vector<const ditio::stream_de
     return out;
 }
 
+void setup_early_logging(const options& opt)
+{
+    auto format = opt.log_format == "json"   ? log::format::json
+                  : opt.log_format == "text" ? log::format::text
+                  : ::isatty(STDERR_FILENO)  ? log::format::text
+                                             : log::format::json;
+    log::setup(
+        opt.log_level.empty() ? std::string("info") : opt.log_level,
+        format,
+        stderr_is_journal() ? log::priority_prefix::journal : log::priority_prefix::none
+    );
+}
+
 void setup_logging(const config::config& cfg)
 {
     auto format = cfg.log.format.value_or(::isatty(STDERR_FILENO) ? log::format::text : log::format::json);
@@ -66,6 +94,8 @@ config::config load_config(const options& opt, config::need_credentials creds, l
 {
     auto env = config::process_environment();
     bool explicit_file = !opt.config_file.empty();
+    std::error_code ec;
+    bool no_file = !explicit_file && !std::filesystem::exists(default_config_path, ec);
     auto cfg = config::load(explicit_file ? opt.config_file : default_config_path, explicit_file, env);
     if (!opt.log_level.empty())
         cfg.log.level = opt.log_level;
@@ -73,19 +103,95 @@ config::config load_config(const options& opt, config::need_credentials creds, l
         cfg.log.format = log::format::json;
     else if (opt.log_format == "text")
         cfg.log.format = log::format::text;
-    auto names = ditio::stream_names();
-    config::validate(cfg, names, creds);
-    sync::check_streams(cfg);
+    try {
+        auto names = ditio::stream_names();
+        config::validate(cfg, names, creds);
+        sync::check_streams(cfg);
+    } catch (const config::config_error& e) {
+        if (!no_file)
+            throw;
+        throw config::config_error(fmt::format(
+            "{} (there is no configuration file at {}; write one, or name one with --config)",
+            e.what(),
+            default_config_path
+        ));
+    }
     if (how == logging::set_up)
         setup_logging(cfg);
+    // Said once logging is set up; the environment alone may configure a run, so it is no error.
+    if (no_file && how == logging::set_up)
+        log::warn(
+            log::get("app"),
+            "config.file_missing",
+            {{"path", default_config_path},
+             {"hint", "defaults and the environment apply; --config names a file"}}
+        );
     return cfg;
+}
+
+void become_database_owner(const config::config& cfg)
+{
+    if (::geteuid() != 0)
+        return;
+    // The database file when it exists, else the directory it will be created in.
+    const auto& path = cfg.storage.path;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+        if (::stat(dir.c_str(), &st) != 0)
+            return; // opening it says what is wrong
+    }
+    if (st.st_uid == 0)
+        return;
+    std::string user = std::to_string(st.st_uid);
+    gid_t gid = st.st_gid;
+    std::vector<char> buf(16384);
+    passwd pw{};
+    passwd* found = nullptr;
+    if (::getpwuid_r(st.st_uid, &pw, buf.data(), buf.size(), &found) == 0 && found) {
+        user = found->pw_name;
+        gid = found->pw_gid;
+    }
+    // Groups first: after setuid there is no right left to change them.
+    bool switched = (found ? ::initgroups(found->pw_name, gid) : ::setgroups(0, nullptr)) == 0 &&
+                    ::setgid(gid) == 0 && ::setuid(st.st_uid) == 0;
+    if (!switched)
+        throw config::config_error(fmt::format(
+            "storage.path: {} belongs to {}; running as that user failed ({}): run ditio-sync as {}",
+            path.string(),
+            user,
+            std::strerror(errno),
+            user
+        ));
+    log::info(
+        log::get("app"),
+        "app.switched_user",
+        {{"user", user}, {"uid", static_cast<std::int64_t>(st.st_uid)}, {"path", path.string()}}
+    );
 }
 
 SQLite::Database open_and_migrate(const config::config& cfg)
 {
-    auto db = store::open_database(cfg.storage.path, cfg.storage.busy_timeout, store::open_mode::read_write);
+    auto db = [&] {
+        try {
+            return store::open_database(
+                cfg.storage.path, cfg.storage.busy_timeout, store::open_mode::read_write
+            );
+        } catch (const store::db_error& e) {
+            throw with_write_access(e, cfg.storage.path);
+        }
+    }();
     auto before = store::schema_version(db);
-    auto applied = store::migrate(db);
+    auto applied = [&] {
+        try {
+            return store::migrate(db);
+        } catch (const store::db_error& e) {
+            throw with_write_access(e, cfg.storage.path);
+        }
+    }();
+    // A file this user can read but not write (a leftover -shm of root's, say) would fail the first
+    // page, long after the start; say so now, naming the file.
+    store::check_writable(db, cfg.storage.path);
     if (applied > 0)
         log::info(
             log::get("store"),
@@ -108,21 +214,36 @@ http::client_options http_options(const config::config& cfg)
     return o;
 }
 
-std::string read_secret(const config::config& cfg)
+bool uses_default_config(const options& opt)
 {
+    if (opt.config_file.empty())
+        return true;
+    std::error_code ec;
+    return std::filesystem::weakly_canonical(opt.config_file, ec) == default_config_path;
+}
+
+std::string read_secret(const config::config& cfg, const options& opt)
+{
+    config::secret_sources extra;
+    extra.given = opt.secret_given;
+    if (opt.secret_file != "-")
+        extra.file = opt.secret_file;
+    if (uses_default_config(opt))
+        extra.fallback = packaged_secret_path;
     std::vector<std::string> warnings;
-    auto secret = config::resolve_client_secret(cfg, config::process_environment(), &warnings);
+    auto secret = config::resolve_client_secret(cfg, config::process_environment(), &warnings, extra);
     util::secrets().add_secret(secret); // from now on, whatever is logged or printed
     for (const auto& w : warnings)
         log::warn(log::get("app"), "config.secret_file_readable", {{"warning", w}});
     return secret;
 }
 
-std::string preflight(const config::config& cfg)
+std::string preflight(const config::config& cfg, const options& opt)
 {
-    auto secret = read_secret(cfg);
+    auto secret = read_secret(cfg, opt);
     config::check_proxy_environment(cfg);
     http::make_tls_context(cfg.http.ca_file);
+    become_database_owner(cfg);
     return secret;
 }
 

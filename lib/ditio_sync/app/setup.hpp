@@ -32,6 +32,10 @@ config::config load_config(const options& opt, config::need_credentials creds, l
 // Logging as the configuration says: JSON unless stderr is a terminal, syslog priorities for journald.
 void setup_logging(const config::config& cfg);
 
+// Logging before the configuration is read, by the same rule from the command line alone, so that an
+// error in the file reads as text on a terminal too.
+void setup_early_logging(const options& opt);
+
 // The named streams in catalogue order (registrations before dimensions), whatever order they were given
 // in. Throws usage_error for an unknown name.
 std::vector<const ditio::stream_def*> resolve_streams(const std::vector<std::string>& names);
@@ -39,16 +43,26 @@ std::vector<const ditio::stream_def*> resolve_streams(const std::vector<std::str
 std::vector<sync::stream_settings>
 settings_for(const config::config& cfg, const std::vector<const ditio::stream_def*>& streams);
 
-// Opens the database read-write and brings its schema up to date (store.migrated). Throws db_error.
+// Run as root against a database another user owns (the service's, on a packaged install), the process
+// becomes that user (app.switched_user), so nothing root creates there (the file, -wal, -shm) locks the
+// service out. Call once the secret is read. Throws config_error when the switch fails.
+void become_database_owner(const config::config& cfg);
+
+// Opens the database read-write, brings its schema up to date (store.migrated) and tries a write (rolled
+// back). Throws db_error, which says which file this user cannot write when the database is read-only.
 SQLite::Database open_and_migrate(const config::config& cfg);
 
-// The client secret; a secret file that others may read is taken, with a warning. From now on the
+// Whether the command reads the default configuration file (named or not).
+bool uses_default_config(const options& opt);
+
+// The client secret (--secret-file first; the packaged credential file last, with the default
+// configuration only); a secret file that others may read is taken, with a warning. From now on the
 // process's redactor knows it.
-std::string read_secret(const config::config& cfg);
+std::string read_secret(const config::config& cfg, const options& opt);
 
 // Everything that can be wrong with the settings, checked before the database is touched: the secret,
 // HTTPS_PROXY and the trust anchors. Returns the client secret; throws config_error or http::setup_error.
-std::string preflight(const config::config& cfg);
+std::string preflight(const config::config& cfg, const options& opt);
 
 http::client_options http_options(const config::config& cfg);
 ditio::retry_settings retry_settings_for(const config::config& c);

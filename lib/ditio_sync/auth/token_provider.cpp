@@ -168,6 +168,8 @@ asio::awaitable<boost::system::result<std::string>> token_provider::refresh(std:
     http::request req;
     req.method = boost::beast::http::verb::post;
     req.url = http::join_url(settings_.identity_base, "connect/token");
+    // Named in every failure, with the key that sets it: a wrong base is the likeliest cause.
+    auto endpoint = fmt::format("token endpoint {} (ditio.identity_base)", req.url);
     req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
     req.resend_allowed = true; // asking for a token twice only issues two tokens
     req.body = http::form_encode({
@@ -182,12 +184,12 @@ asio::awaitable<boost::system::result<std::string>> token_provider::refresh(std:
         res = co_await http_.send(std::move(req));
     } catch (const std::exception& e) {
         // Waiters must never hang on a refresh that died.
-        finish(errc::unavailable, std::string("token endpoint: ") + e.what());
+        finish(errc::unavailable, fmt::format("{}: {}", endpoint, e.what()));
         throw;
     }
     if (!res) {
         auto kind = http::classify(res.error());
-        auto why = fmt::format("token endpoint: {}", http::describe(res.error()));
+        auto why = fmt::format("{}: {}", endpoint, http::describe(res.error()));
         auto code = kind == http::error_kind::cancelled ? errc::cancelled : errc::unavailable;
         // A TLS or proxy failure is a setting to fix, not weather; it is not a credentials problem either.
         if (kind == http::error_kind::tls || kind == http::error_kind::config)
@@ -203,7 +205,7 @@ asio::awaitable<boost::system::result<std::string>> token_provider::refresh(std:
         const json::value* tok = o ? o->if_contains("access_token") : nullptr;
         const json::value* exp = o ? o->if_contains("expires_in") : nullptr;
         if (!tok || !tok->is_string() || tok->get_string().empty()) {
-            finish(errc::unavailable, "token endpoint answered 200 without an access_token");
+            finish(errc::unavailable, endpoint + " answered 200 without an access_token");
             co_return make_error_code(errc::unavailable);
         }
         auto seconds = lifetime_seconds(exp);
@@ -231,7 +233,7 @@ asio::awaitable<boost::system::result<std::string>> token_provider::refresh(std:
         co_return make_error_code(errc::refused);
     }
     auto why = fmt::format(
-        "token endpoint answered HTTP {}{}{}", status, oauth_code.empty() ? "" : " " + oauth_code, said
+        "{} answered HTTP {}{}{}", endpoint, status, oauth_code.empty() ? "" : " " + oauth_code, said
     );
     finish(errc::unavailable, why);
     co_return make_error_code(errc::unavailable);

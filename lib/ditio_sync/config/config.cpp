@@ -1,6 +1,7 @@
 #include <ditio_sync/config/config.hpp>
 #include <ditio_sync/util/duration.hpp>
 #include <ditio_sync/util/net.hpp>
+#include <ditio_sync/util/text.hpp>
 #include <ditio_sync/util/time.hpp>
 
 #include <fmt/format.h>
@@ -332,6 +333,26 @@ const std::vector<key_def>& key_table()
     return keys;
 }
 
+// The sections a file may have, in the key table's order, and [streams].
+std::vector<std::string_view> section_names()
+{
+    std::vector<std::string_view> out;
+    for (const auto& k : key_table())
+        if (std::find(out.begin(), out.end(), k.table) == out.end())
+            out.push_back(k.table);
+    out.emplace_back("streams");
+    return out;
+}
+
+std::vector<std::string_view> keys_of(std::string_view table)
+{
+    std::vector<std::string_view> out;
+    for (const auto& k : key_table())
+        if (k.table == table)
+            out.push_back(k.key);
+    return out;
+}
+
 // Keys every [streams."<name>"] table may set; anything else is a stream parameter, checked against the
 // catalogue by the sync layer because config does not know the streams.
 void parse_stream_table(config& c, const std::string& name, const toml::node& node, std::string_view origin)
@@ -417,6 +438,32 @@ void check_base_url(std::string_view key, const std::string& value)
         throw config_error(fmt::format("{}: must not have a query", key));
 }
 
+// One line of at most max_secret_bytes from `fd`, without its line end; reads one byte more than allowed,
+// since a file may grow between fstat and read.
+std::string read_secret_bytes(int fd, std::string_view source, std::string_view what)
+{
+    std::string s(max_secret_bytes + 1, '\0');
+    std::size_t got = 0;
+    while (got < s.size()) {
+        auto n = ::read(fd, s.data() + got, s.size() - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            throw config_error(fmt::format("{}: cannot read {} ({})", source, what, std::strerror(errno)));
+        if (n == 0)
+            break;
+        got += static_cast<std::size_t>(n);
+    }
+    if (got > max_secret_bytes)
+        throw config_error(fmt::format("{}: {} is larger than {} bytes", source, what, max_secret_bytes));
+    s.resize(got);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
+        s.pop_back();
+    if (s.empty())
+        throw config_error(fmt::format("{}: {} is empty", source, what));
+    return s;
+}
+
 std::string
 read_secret_file(const std::filesystem::path& p, std::string_view source, std::vector<std::string>* warnings)
 {
@@ -440,30 +487,7 @@ read_secret_file(const std::filesystem::path& p, std::string_view source, std::v
             st.st_size,
             max_secret_bytes
         ));
-    // Read one byte more than allowed: the file may grow between fstat and read.
-    std::string s(max_secret_bytes + 1, '\0');
-    std::size_t got = 0;
-    while (got < s.size()) {
-        auto n = ::read(fd, s.data() + got, s.size() - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            throw config_error(
-                fmt::format("{}: cannot read the file it names ({})", source, std::strerror(errno))
-            );
-        if (n == 0)
-            break;
-        got += static_cast<std::size_t>(n);
-    }
-    if (got > max_secret_bytes)
-        throw config_error(
-            fmt::format("{}: the file it names is larger than {} bytes", source, max_secret_bytes)
-        );
-    s.resize(got);
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
-        s.pop_back();
-    if (s.empty())
-        throw config_error(fmt::format("{}: the file it names is empty", source));
+    auto secret = read_secret_bytes(fd, source, "the file it names");
     if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0 && warnings)
         warnings->push_back(fmt::format(
             "{}: the file it names is readable by {} (mode {:04o}): make it readable by its owner only "
@@ -472,7 +496,7 @@ read_secret_file(const std::filesystem::path& p, std::string_view source, std::v
             (st.st_mode & S_IROTH) != 0 ? "every user of this machine" : "its group",
             st.st_mode & 07777
         ));
-    return s;
+    return secret;
 }
 
 // Refuses what would make the recursive TOML parser dig deep, before it sees the text: [ and { nested
@@ -672,7 +696,7 @@ config parse(std::string_view toml_text, std::string_view origin)
             return k.table == tname;
         });
         if (!known_table)
-            fail(origin, tname, "unknown section");
+            fail(origin, tname, fmt::format("unknown section ({})", util::suggest(tname, section_names())));
         if (!table)
             fail(origin, tname, "must be a table");
         for (auto&& [key, node] : *table) {
@@ -683,7 +707,7 @@ config parse(std::string_view toml_text, std::string_view origin)
                 return k.table == tname && k.key == key_name;
             });
             if (it == key_table().end())
-                fail(origin, full, "unknown key");
+                fail(origin, full, fmt::format("unknown key ({})", util::suggest(key_name, keys_of(tname))));
             it->set(c, node, origin, full);
         }
     }
@@ -766,14 +790,18 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
         throw config_error("sync.streams: must name at least one stream");
     for (const auto& s : c.sync.streams) {
         if (std::find(known_streams.begin(), known_streams.end(), s) == known_streams.end())
-            throw config_error(fmt::format("sync.streams: unknown stream '{}'", s));
+            throw config_error(
+                fmt::format("sync.streams: unknown stream '{}' ({})", s, util::suggest(s, known_streams))
+            );
         if (std::count(c.sync.streams.begin(), c.sync.streams.end(), s) > 1)
             throw config_error(fmt::format("sync.streams: '{}' is listed twice", s));
     }
     for (const auto& [name, s] : c.streams) {
         auto where = fmt::format("streams.\"{}\"", name);
         if (std::find(known_streams.begin(), known_streams.end(), name) == known_streams.end())
-            throw config_error(fmt::format("{}: unknown stream", where));
+            throw config_error(
+                fmt::format("{}: unknown stream ({})", where, util::suggest(name, known_streams))
+            );
         if (s.interval)
             check_range("streams.*.interval", *s.interval, where + ".interval");
         if (s.full_ahead)
@@ -802,8 +830,26 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
         ));
 }
 
-std::string resolve_client_secret(const config& c, const env_lookup& env, std::vector<std::string>* warnings)
+std::string read_secret_stdin()
 {
+    constexpr std::string_view source = "--secret-file -";
+    if (::isatty(STDIN_FILENO) == 1)
+        throw config_error(fmt::format(
+            "{}: standard input is a terminal; redirect the secret's file to it (< "
+            "/etc/ditio-sync/client_secret)",
+            source
+        ));
+    return read_secret_bytes(STDIN_FILENO, source, "standard input");
+}
+
+std::string resolve_client_secret(
+    const config& c, const env_lookup& env, std::vector<std::string>* warnings, const secret_sources& extra
+)
+{
+    if (extra.given)
+        return *extra.given;
+    if (!extra.file.empty())
+        return read_secret_file(extra.file, "--secret-file", warnings);
     if (auto v = env("DITIO_CLIENT_SECRET"))
         return *v;
     if (auto dir = env("CREDENTIALS_DIRECTORY")) {
@@ -816,8 +862,20 @@ std::string resolve_client_secret(const config& c, const env_lookup& env, std::v
         return read_secret_file(c.ditio.client_secret_file, "ditio.client_secret_file", warnings);
     if (!c.ditio.client_secret.empty())
         return c.ditio.client_secret;
+    std::error_code ec;
+    if (!extra.fallback.empty() && std::filesystem::exists(extra.fallback, ec)) {
+        if (::access(extra.fallback.c_str(), R_OK) != 0)
+            throw config_error(fmt::format(
+                "ditio.client_secret_file: no client secret configured, and {} (the service's credential) is "
+                "not readable by this user: run as root, or give it on standard input "
+                "(--secret-file - < {}), or run under systemd-run with LoadCredential=",
+                extra.fallback.string(),
+                extra.fallback.string()
+            ));
+        return read_secret_file(extra.fallback, extra.fallback.string(), warnings);
+    }
     throw config_error("ditio.client_secret_file: no client secret configured (set ditio.client_secret_file, "
-                       "$DITIO_CLIENT_SECRET, or a systemd credential named client_secret)");
+                       "$DITIO_CLIENT_SECRET, a systemd credential named client_secret, or --secret-file)");
 }
 
 } // namespace ditio_sync::config

@@ -166,12 +166,31 @@ enum class need_credentials { yes, no };
 // Checks values and their combinations; `known_streams` are the stream names the binary supports.
 void validate(const config& c, std::span<const std::string_view> known_streams, need_credentials creds);
 
-// The client secret, from the first of: $DITIO_CLIENT_SECRET, $CREDENTIALS_DIRECTORY/client_secret,
-// ditio.client_secret_file, ditio.client_secret. Trailing newlines are removed. Throws config_error
+// Where the client secret may come from besides the configuration and the environment.
+struct secret_sources {
+    std::optional<std::string> given; // --secret-file -: standard input's line, read once at start
+    std::filesystem::path file;       // --secret-file PATH
+    // Looked at last, when nothing else names a secret: the packaged credential file, so that root can
+    // run `check` by hand on a packaged install. Only with the default configuration (a test file must
+    // never pick up the production secret).
+    std::filesystem::path fallback;
+};
+
+// One line from standard input (a pipe or a redirected file, not a terminal), for --secret-file -.
+// Throws config_error.
+std::string read_secret_stdin();
+
+// The client secret, from the first of: --secret-file, $DITIO_CLIENT_SECRET,
+// $CREDENTIALS_DIRECTORY/client_secret, ditio.client_secret_file, ditio.client_secret, and
+// `extra.fallback` when it exists. Trailing newlines are removed. Throws config_error
 // (naming the source, never the value) when none is set, or a file cannot be read, is not a regular file
 // or is larger than max_secret_bytes. A file that other users may read is taken, and `warnings` (when
 // given) receives a line saying so.
-std::string
-resolve_client_secret(const config& c, const env_lookup& env, std::vector<std::string>* warnings = nullptr);
+std::string resolve_client_secret(
+    const config& c,
+    const env_lookup& env,
+    std::vector<std::string>* warnings = nullptr,
+    const secret_sources& extra = {}
+);
 
 } // namespace ditio_sync::config

@@ -193,9 +193,7 @@ logger_ptr get(std::string_view name)
     return lg;
 }
 
-void event(
-    const logger_ptr& lg, spdlog::level::level_enum level, std::string_view name, boost::json::object fields
-)
+void event(const logger_ptr& lg, spdlog::level::level_enum level, event_name name, boost::json::object fields)
 {
     if (!lg || !lg->should_log(level))
         return;
@@ -205,7 +203,7 @@ void event(
         else
             make_safe(v);
     }
-    lg->log(level, "{}", format_fields(current_format, name, fields));
+    lg->log(level, "{}", format_fields(current_format, name.str(), fields));
 }
 
 } // namespace ditio_sync::log

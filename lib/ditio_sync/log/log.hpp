@@ -3,6 +3,7 @@
 // every other string value passes the process's redactor (util/redact.hpp) and is cut at 4 KB.
 #pragma once
 
+#include <ditio_sync/log/events.hpp>
 #include <ditio_sync/log/format.hpp>
 
 #include <boost/json/object.hpp>
@@ -34,25 +35,22 @@ logger_ptr get(std::string_view name);
 // *token* except continuation tokens) are replaced by "[redacted]"; in the others, whatever the redactor
 // knows or recognises as a credential is.
 void event(
-    const logger_ptr& lg,
-    spdlog::level::level_enum level,
-    std::string_view name,
-    boost::json::object fields = {}
+    const logger_ptr& lg, spdlog::level::level_enum level, event_name name, boost::json::object fields = {}
 );
 
-inline void info(const logger_ptr& lg, std::string_view name, boost::json::object fields = {})
+inline void info(const logger_ptr& lg, event_name name, boost::json::object fields = {})
 {
     event(lg, spdlog::level::info, name, std::move(fields));
 }
-inline void warn(const logger_ptr& lg, std::string_view name, boost::json::object fields = {})
+inline void warn(const logger_ptr& lg, event_name name, boost::json::object fields = {})
 {
     event(lg, spdlog::level::warn, name, std::move(fields));
 }
-inline void error(const logger_ptr& lg, std::string_view name, boost::json::object fields = {})
+inline void error(const logger_ptr& lg, event_name name, boost::json::object fields = {})
 {
     event(lg, spdlog::level::err, name, std::move(fields));
 }
-inline void debug(const logger_ptr& lg, std::string_view name, boost::json::object fields = {})
+inline void debug(const logger_ptr& lg, event_name name, boost::json::object fields = {})
 {
     event(lg, spdlog::level::debug, name, std::move(fields));
 }

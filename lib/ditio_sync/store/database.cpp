@@ -2,9 +2,11 @@
 
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
 #include <fmt/format.h>
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -89,8 +91,15 @@ int create_database_file(const std::filesystem::path& path)
     }
     if (fd < 0) {
         auto err = errno == ENOENT ? create_error : errno;
+        auto problem = err == EACCES || err == EROFS ? write_access_problem(path) : std::string{};
         throw db_error(
-            db_failure::cannot_open, fmt::format("cannot open {}: {}", path.string(), std::strerror(err))
+            db_failure::cannot_open,
+            fmt::format(
+                "cannot open {}: {}{}",
+                path.string(),
+                std::strerror(err),
+                problem.empty() ? "" : "; " + problem
+            )
         );
     }
     struct stat st {};
@@ -268,6 +277,79 @@ std::vector<std::string> check_integrity(SQLite::Database& db, integrity_check h
         }
         return findings;
     });
+}
+
+namespace {
+
+std::string owner_name(uid_t uid)
+{
+    std::vector<char> buf(16384);
+    passwd pw{};
+    passwd* found = nullptr;
+    if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found)
+        return found->pw_name;
+    return std::to_string(uid);
+}
+
+} // namespace
+
+std::string write_access_problem(const std::filesystem::path& path)
+{
+    std::vector<std::string> problems;
+    bool denied = false; // by permissions, not (only) by a read-only file system
+    auto look = [&](const std::filesystem::path& p, int mode, std::string_view what) {
+        struct stat st {};
+        if (::stat(p.c_str(), &st) != 0)
+            return;
+        if (::faccessat(AT_FDCWD, p.c_str(), mode, AT_EACCESS) == 0)
+            return;
+        auto why = errno;
+        denied = denied || why != EROFS;
+        problems.push_back(fmt::format(
+            "{} {} ({}, owner {}, mode {:04o})",
+            what,
+            p.string(),
+            why == EROFS ? "read-only file system" : "not writable by this user",
+            owner_name(st.st_uid),
+            st.st_mode & 07777
+        ));
+    };
+    auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+    // The directory: SQLite creates the -wal and -shm files and the lock file next to the database.
+    look(dir, W_OK | X_OK, "directory");
+    look(path, W_OK, "file");
+    look(path.string() + "-wal", W_OK, "file");
+    look(path.string() + "-shm", W_OK, "file");
+    if (problems.empty())
+        return {};
+    return fmt::format(
+        "this process runs as {} (uid {}); {}: {}",
+        owner_name(::geteuid()),
+        ::geteuid(),
+        fmt::join(problems, "; "),
+        denied ? "run ditio-sync as the owner of the database, or give this user write access"
+               : "mount the file system read-write, or point storage.path at one that is"
+    );
+}
+
+void check_writable(SQLite::Database& db, const std::filesystem::path& path)
+{
+    try {
+        // A real write into the file (a table in the schema), never committed: a read-only file, a -shm
+        // someone else owns and a read-only file system all fail here, where reading succeeds.
+        SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+        db.exec("CREATE TABLE ditio_sync_write_check (x)");
+        // Not committed: the destructor rolls back.
+    } catch (const std::exception& e) {
+        try {
+            rethrow_as_db_error(e, "trying a write");
+        } catch (const db_error& d) {
+            auto problem = write_access_problem(path);
+            if (problem.empty())
+                throw;
+            throw db_error(d.kind(), fmt::format("{}; {}", d.what(), problem));
+        }
+    }
 }
 
 } // namespace ditio_sync::store

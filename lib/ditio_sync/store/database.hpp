@@ -82,6 +82,14 @@ enum class integrity_check {
 // Runs SQLite's check; returns its findings, empty when the database is sound. Throws db_error.
 std::vector<std::string> check_integrity(SQLite::Database& db, integrity_check how);
 
+// Which of the database's files (itself, -wal, -shm) and its directory this process cannot write, with
+// their owners and modes, and as whom the process runs; empty when it can write them all.
+std::string write_access_problem(const std::filesystem::path& path);
+
+// Tries a write (in a transaction it rolls back); throws db_error, naming what this user cannot write,
+// when the database only reads.
+void check_writable(SQLite::Database& db, const std::filesystem::path& path);
+
 // Translates an exception thrown by SQLiteCpp into db_error with a message that says what to do.
 [[noreturn]] void rethrow_as_db_error(const std::exception& e, const std::string& context);
 

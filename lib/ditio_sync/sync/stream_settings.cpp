@@ -1,4 +1,5 @@
 #include <ditio_sync/sync/stream_settings.hpp>
+#include <ditio_sync/util/text.hpp>
 
 #include <fmt/format.h>
 
@@ -86,8 +87,18 @@ stream_settings resolve_stream(const config::config& c, const ditio::stream_def&
         for (const auto& [key, value] : section->params) {
             auto where = fmt::format("streams.\"{}\".{}", def.name, key);
             const auto* p = find_param(def, key);
-            if (!p)
-                throw config::config_error(fmt::format("{}: not a setting of {}", where, def.name));
+            if (!p) {
+                // The stream's own settings and parameters, as the file names them.
+                std::vector<std::string_view> names{"interval", "chunk_limit"};
+                if (def.windowed)
+                    names.insert(names.end(), {"full_from", "full_ahead", "max_window"});
+                for (auto params : {ditio::common_params(), def.params})
+                    for (const auto& q : params)
+                        names.push_back(q.key);
+                throw config::config_error(
+                    fmt::format("{}: not a setting of {} ({})", where, def.name, util::suggest(key, names))
+                );
+            }
             param_text(*p, value, where);
         }
         for (auto [key, set] :

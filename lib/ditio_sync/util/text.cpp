@@ -1,6 +1,10 @@
 #include <ditio_sync/util/text.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <vector>
 
 namespace ditio_sync::util {
 namespace {
@@ -99,6 +103,59 @@ std::string terminal_safe(std::string_view text)
         ++i;
     }
     return out;
+}
+
+namespace {
+
+char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// Optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours.
+std::size_t edit_distance(std::string_view a, std::string_view b)
+{
+    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i)
+        d[i][0] = i;
+    for (std::size_t j = 0; j <= b.size(); ++j)
+        d[0][j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+            if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) && lower(a[i - 2]) == lower(b[j - 1]))
+                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    }
+    return d[a.size()][b.size()];
+}
+
+} // namespace
+
+std::optional<std::string_view> closest(std::string_view word, std::span<const std::string_view> candidates)
+{
+    // Names here are short; a long word is no typo of them and would only cost time.
+    if (word.size() > 256)
+        return std::nullopt;
+    std::optional<std::string_view> best;
+    std::size_t best_distance = 0;
+    for (auto c : candidates) {
+        auto dist = edit_distance(word, c);
+        if (dist <= 2 && 2 * dist < word.size() && (!best || dist < best_distance)) {
+            best = c;
+            best_distance = dist;
+        }
+    }
+    return best;
+}
+
+std::string suggest(std::string_view word, std::span<const std::string_view> candidates)
+{
+    auto valid = fmt::format("valid: {}", fmt::join(candidates, ", "));
+    if (auto near = closest(word, candidates))
+        return fmt::format("did you mean '{}'? {}", *near, valid);
+    return valid;
 }
 
 } // namespace ditio_sync::util

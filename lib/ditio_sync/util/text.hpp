@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -22,5 +24,14 @@ std::string clip(std::string_view text, std::size_t max_bytes, std::size_t origi
 // controls, DEL and bytes that are not UTF-8 as \xNN, the C1 controls (U+0080..U+009F) as \u00NN, and
 // a backslash as \\. Printable UTF-8 is kept as it is.
 std::string terminal_safe(std::string_view text);
+
+// The candidate a mistyped `word` most likely meant: the nearest by edit distance (ignoring case; a
+// swap of two neighbours is one edit), when it is at most 2 edits away and fewer than half the word's
+// length. Ties go to the earlier candidate.
+std::optional<std::string_view> closest(std::string_view word, std::span<const std::string_view> candidates);
+
+// What to say after "unknown <thing> 'word'": "did you mean 'x'? valid: a, b, c", or "valid: a, b, c"
+// when nothing is near.
+std::string suggest(std::string_view word, std::span<const std::string_view> candidates);
 
 } // namespace ditio_sync::util
