@@ -19,7 +19,18 @@ done
 [ -f "$cpack_config" ] || fail "$cpack_config missing (configure the build first)"
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# cpack's install step writes install_manifest.txt into the build directory: put back what was there.
+manifest="$(dirname "$cpack_config")/install_manifest.txt"
+[ ! -e "$manifest" ] || cp -p "$manifest" "$tmp/install_manifest.saved"
+cleanup() {
+    if [ -e "$tmp/install_manifest.saved" ]; then
+        cp -p "$tmp/install_manifest.saved" "$manifest"
+    else
+        rm -f "$manifest"
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
 
 # 1. Build the package. CPack runs the build directory's `preinstall` target (with Makefiles: checks that
 # every target is up to date, as after `cmake --build`), installs into its own staging directory under
