@@ -67,6 +67,9 @@ set(CPACK_PACKAGE_NAME ditio-sync)
 set(CPACK_PACKAGE_VENDOR "ditio-sync maintainers")
 set(CPACK_PACKAGE_CONTACT "${DITIO_SYNC_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
+# Apache-2.0. The DEB generator has no licence field (Debian reads it from the installed copyright
+# file); generators that show a licence take this one.
+set(CPACK_RESOURCE_FILE_LICENSE "${PROJECT_SOURCE_DIR}/LICENSE")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "mirror of a company's Ditio data in SQLite")
 # The extended description in the control file: one line per argument, under 80 columns; "." is a
 # paragraph break.

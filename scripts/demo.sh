@@ -1,24 +1,52 @@
 #!/usr/bin/env bash
 # Quick start (a): install what is missing, build, start the bundled fake Ditio server on loopback, mirror
 # every Data Extraction stream with `ditio-sync sync`, and show what was mirrored and how to query it.
-# The demo's files (config, database, logs) stay in build/demo for you to look at.
+# The demo's files (config, database, logs) stay in build/demo for you to look at. Setting up shows one
+# line per step; the output of the steps is in build/demo/setup.log.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build/release"
 demo="$root/build/demo"
 
-"$root/packaging/install-deps.sh"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j"$(nproc)" --target ditio-sync ditio-fake
-
 rm -rf "$demo"
 mkdir -p "$demo"
 chmod 700 "$demo"
+setup_log="$demo/setup.log"
 
-"$build/tests/support/ditio-fake" --pki-dir "$demo/pki" --records 5000 --stream-records 400 --seed 7 --port-file "$demo/port" \
-    2>"$demo/fake-ditio.log" &
+# step TITLE COMMAND [ARG...]: runs a setup step with its output in setup.log and one line on screen; on
+# failure shows the end of that output and stops the demo.
+step() {
+    local title=$1 rc=0
+    shift
+    printf '== %s... ' "$title"
+    echo "== $title" >>"$setup_log"
+    "$@" >>"$setup_log" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        echo "FAILED (exit $rc)"
+        echo "demo: the last lines of its output (all of it in $setup_log):" >&2
+        tail -n 30 "$setup_log" >&2
+        exit 1
+    fi
+    echo ok
+}
+
+build_demo() {
+    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release &&
+        cmake --build "$build" -j"$(nproc)" --target ditio-sync ditio-fake
+}
+
+step "installing missing Debian packages (packaging/install-deps.sh)" "$root/packaging/install-deps.sh"
+step "building ditio-sync and the fake Ditio (a few minutes on 2 cores)" build_demo
+
+# The fake's arguments, also shown at the end for starting it again by hand (with the port it had).
+fake=("$build/tests/support/ditio-fake" --pki-dir "$demo/pki" --records 5000 --stream-records 400 --seed 7)
+"${fake[@]}" --port-file "$demo/port" 2>"$demo/fake-ditio.log" &
 fake_pid=$!
-trap 'kill "$fake_pid" 2>/dev/null || true; wait "$fake_pid" 2>/dev/null || true' EXIT
+stop_fake() {
+    kill "$fake_pid" 2>/dev/null || true
+    wait "$fake_pid" 2>/dev/null || true
+}
+trap stop_fake EXIT
 
 for _ in $(seq 1 300); do
     [ -s "$demo/port" ] && break
@@ -40,7 +68,7 @@ grep -c '"event":"sync.page_committed"' "$demo/sync.log" | xargs printf '   %s p
 show() {
     echo
     echo "== $1"
-    echo "$2" | sed 's/^/   /'
+    printf '   %s\n' "${2//$'\n'/$'\n'   }"
     sqlite3 -header -column "$demo/ditio.db" "$2"
 }
 
@@ -86,3 +114,20 @@ UNION ALL
 SELECT 'work order', project_number, external_id, status, ditio_id, attempts FROM outbox_work_orders;
 SELECT p.number AS project_number, p.name AS project, w.number AS wbs_number, w.name AS work_order
 FROM v_work_orders AS w JOIN v_projects AS p ON p.id = w.project_id WHERE p.number = 'P-1001';"
+
+stop_fake
+trap - EXIT
+# Commands as they can be typed where the demo was started: paths relative to it, quoted where needed.
+command_line() {
+    local a
+    for a in "$@"; do
+        [[ "$a" != /* ]] || a=$(realpath --relative-to=. "$a")
+        printf ' %q' "$a"
+    done
+}
+echo
+echo "== The fake Ditio server has been stopped, so ditio-sync with build/demo's config (check, sync)"
+echo "   now fails to connect. To explore further, start the fake again on its port (Ctrl-C stops it):"
+echo "  $(command_line "${fake[@]}" --port "$port")"
+echo "   and in another terminal, for example:"
+echo "  $(command_line "$build/ditio-sync" --config "$demo/ditio-sync.toml" check)"

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -36,14 +35,6 @@ std::string read_all(const fs::path& p)
     std::ostringstream ss;
     ss << in.rdbuf();
     return ss.str();
-}
-
-fs::path unique_dir()
-{
-    std::random_device rd;
-    auto p = fs::temp_directory_path() / fmt::format("ditio-e2e-{}-{:x}", ::getpid(), rd());
-    fs::create_directories(p);
-    return p;
 }
 
 } // namespace
@@ -327,11 +318,12 @@ std::optional<std::string> query_text(const fs::path& db, const std::string& sql
     return q.getColumn(0).getString();
 }
 
-fixture::fixture(fixture_options options) : options_(std::move(options)), dir_(unique_dir())
+// dir_ owns the directory, so a constructor that throws after making it removes it too.
+fixture::fixture(fixture_options options) : options_(std::move(options)), dir_("ditio-e2e-")
 {
-    pki_ = testing::make_test_pki(dir_ / "pki");
-    db_ = dir_ / "data" / "ditio.db";
-    config_ = dir_ / "ditio-sync.toml";
+    pki_ = testing::make_test_pki(dir() / "pki");
+    db_ = dir() / "data" / "ditio.db";
+    config_ = dir() / "ditio-sync.toml";
     auto server_options = options_.server;
     server_options.tls = true;
     server_options.cert_file = pki_.server_cert;
@@ -348,7 +340,7 @@ std::vector<std::string> fixture::leaks() const
     // Everything ditio-sync wrote: its stdout and stderr of every run, and the database files.
     std::string written;
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    for (const auto& entry : fs::directory_iterator(dir(), ec)) {
         auto name = entry.path().filename().string();
         if (name.starts_with("run") && (name.ends_with(".err") || name.ends_with(".out")))
             written += read_all(entry.path());
@@ -372,8 +364,6 @@ fixture::~fixture()
         found.empty(), "leaked into ditio-sync's output or database: " << (found.empty() ? "" : found.front())
     );
     server_->stop();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
 }
 
 void fixture::write_config(const std::string& extra_toml)
@@ -425,7 +415,7 @@ child fixture::start(
     argv.insert(argv.end(), args.begin(), args.end());
     ++runs_;
     return child(
-        argv, environment, dir_ / fmt::format("run{}.out", runs_), dir_ / fmt::format("run{}.err", runs_)
+        argv, environment, dir() / fmt::format("run{}.out", runs_), dir() / fmt::format("run{}.err", runs_)
     );
 }
 

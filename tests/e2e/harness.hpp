@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <support/fake_ditio.hpp>
+#include <support/temp_dir.hpp>
 #include <vector>
 
 namespace ditio_sync::e2e {
@@ -154,7 +155,7 @@ public:
     ~fixture();
 
     testing::fake_ditio& server() { return *server_; }
-    const std::filesystem::path& dir() const { return dir_; }
+    const std::filesystem::path& dir() const { return dir_.path(); }
     const std::filesystem::path& db() const { return db_; }
     const std::filesystem::path& config() const { return config_; }
     const testing::test_pki& pki() const { return pki_; }
@@ -193,7 +194,8 @@ public:
 
 private:
     fixture_options options_;
-    std::filesystem::path dir_, db_, config_;
+    testing::temp_dir dir_; // removed with everything in it, last
+    std::filesystem::path db_, config_;
     testing::test_pki pki_;
     std::unique_ptr<testing::fake_ditio> server_;
     std::vector<std::string> prefix_;

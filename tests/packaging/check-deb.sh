@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Debian package from a build directory's CPack configuration (its ditio-sync binary and the
 # install rules of cmake/Packaging.cmake) into a temporary directory, and checks it: the exact file list
-# with owners and modes, the control fields, conffiles, the maintainer scripts, the man page, and that
-# the sysusers.d entry creates the user it should.
+# with owners and modes, the control fields, conffiles, the maintainer scripts, the man page, the
+# copyright file (Apache-2.0, DEP-5), and that the sysusers.d entry creates the user it should.
 # Usage: check-deb.sh BUILD_DIR/CPackConfig.cmake SOURCE_DIR VERSION
 set -euo pipefail
 cpack_config=$1 src=$2 version=$3
@@ -19,7 +19,18 @@ done
 [ -f "$cpack_config" ] || fail "$cpack_config missing (configure the build first)"
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# cpack's install step writes install_manifest.txt into the build directory: put back what was there.
+manifest="$(dirname "$cpack_config")/install_manifest.txt"
+[ ! -e "$manifest" ] || cp -p "$manifest" "$tmp/install_manifest.saved"
+cleanup() {
+    if [ -e "$tmp/install_manifest.saved" ]; then
+        cp -p "$tmp/install_manifest.saved" "$manifest"
+    else
+        rm -f "$manifest"
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
 
 # 1. Build the package. CPack runs the build directory's `preinstall` target (with Makefiles: checks that
 # every target is up to date, as after `cmake --build`), installs into its own staging directory under
@@ -122,6 +133,18 @@ cmp -s "$tmp/root/lib/systemd/system/ditio-sync.service" "$src/packaging/ditio-s
     check_failed "the unit is not packaging/ditio-sync.service"
 cmp -s "$tmp/root/usr/share/doc/ditio-sync/README.md" "$src/README.md" ||
     check_failed "/usr/share/doc/ditio-sync/README.md is not README.md"
+# The licence, in Debian's machine-readable form: Apache-2.0, its text referred to on the system.
+copyright="$tmp/root/usr/share/doc/ditio-sync/copyright"
+cmp -s "$copyright" "$src/packaging/copyright" ||
+    check_failed "/usr/share/doc/ditio-sync/copyright is not packaging/copyright"
+[ "$(head -n 1 "$copyright")" = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/" ] ||
+    check_failed "the copyright file does not start with the DEP-5 Format line"
+grep -qx 'License: Apache-2.0' "$copyright" || check_failed "the copyright file does not say License: Apache-2.0"
+grep -q '/usr/share/common-licenses/Apache-2\.0' "$copyright" ||
+    check_failed "the copyright file does not refer to /usr/share/common-licenses/Apache-2.0"
+if grep -Eq '^License: ' <(grep -v '^License: Apache-2\.0$' "$copyright"); then
+    check_failed "the copyright file names a licence other than Apache-2.0"
+fi
 if ! out=$("$tmp/root/usr/bin/ditio-sync" --version 2>&1) || [[ "$out" != *"$version"* ]]; then
     check_failed "ditio-sync --version from the package printed '$out', without $version"
 fi
@@ -160,4 +183,4 @@ grep -Eq '^d[[:space:]]+/var/lib/ditio-sync[[:space:]]+0750[[:space:]]+ditio-syn
     check_failed "tmpfiles.d does not create /var/lib/ditio-sync 0750 ditio-sync:ditio-sync"
 
 [ "$failures" -eq 0 ] || fail "$failures check(s) failed"
-echo "ok: the package has the expected files, modes, conffiles, Depends, scripts and man page"
+echo "ok: the package has the expected files, modes, conffiles, Depends, scripts, man page and copyright"

@@ -28,6 +28,11 @@ struct test_pki {
 // Creates (or reuses, when all three files exist) a test PKI in dir. Throws on failure.
 test_pki make_test_pki(const std::filesystem::path& dir);
 
+// One test PKI for the whole process, made on first use in a fresh temp directory. The directory (and its
+// private keys) goes when the process exits normally, which a doctest run does whether checks failed or
+// not; only a crash leaves it behind. Throws on failure.
+const test_pki& process_test_pki();
+
 // A CA whose key is kept (ca.pem and ca-key.pem in dir), for tests that need server certificates for other
 // names from one trusted CA. Created, or reused when both files exist. Throws on failure.
 struct test_ca {

@@ -1,21 +1,31 @@
-// A unique directory under the system temp dir for one test, removed with everything in it.
+// A unique directory under the system temp dir (TMPDIR), removed with everything in it when its owner ends.
 #pragma once
 
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace ditio_sync::testing {
 
 class temp_dir {
 public:
-    temp_dir()
+    // Creates <temp dir>/<prefix><random>; a name that exists already is never reused (it may be another
+    // test's). Throws when no new directory can be made.
+    explicit temp_dir(std::string_view prefix = "ditio-sync-test-")
     {
         std::random_device rd;
-        path_ = std::filesystem::temp_directory_path() /
-                ("ditio-sync-test-" + std::to_string(rd()) + std::to_string(rd()));
-        std::filesystem::create_directories(path_);
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            auto candidate = std::filesystem::temp_directory_path() /
+                             (std::string(prefix) + std::to_string(rd()) + std::to_string(rd()));
+            if (std::filesystem::create_directory(candidate)) {
+                path_ = std::move(candidate);
+                return;
+            }
+        }
+        throw std::runtime_error("temp_dir: no free name for " + std::string(prefix));
     }
     ~temp_dir()
     {

@@ -1,6 +1,7 @@
 // make_test_pki: an EC P-256 CA and a server certificate for 127.0.0.1, ::1 and localhost, via the OpenSSL 3
 // C API.
 #include "fake_ditio.hpp"
+#include "temp_dir.hpp"
 
 #include <openssl/bn.h>
 #include <openssl/ec.h>
@@ -166,6 +167,18 @@ test_pki make_test_pki(const std::filesystem::path& dir)
     write_pem(pki.server_cert, false, [&](BIO* b) { return PEM_write_bio_X509(b, server.get()); });
     write_pem(pki.ca_cert, false, [&](BIO* b) { return PEM_write_bio_X509(b, ca.get()); });
     return pki;
+}
+
+const test_pki& process_test_pki()
+{
+    // A static's destructor runs at exit; the directory is a member so that a failed make_test_pki
+    // removes it too.
+    struct holder {
+        temp_dir dir{"ditio-test-pki-"};
+        test_pki pki = make_test_pki(dir.path());
+    };
+    static const holder h;
+    return h.pki;
 }
 
 test_ca make_test_ca(const std::filesystem::path& dir)

@@ -8,13 +8,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <doctest/doctest.h>
-#include <fmt/format.h>
 #include <spdlog/sinks/ostream_sink.h>
 
-#include <unistd.h>
-
 #include <chrono>
-#include <filesystem>
 #include <future>
 #include <memory>
 #include <sstream>
@@ -33,18 +29,7 @@ using token_result = boost::system::result<std::string>;
 // One PKI per test process, removed at exit.
 const dt::test_pki& pki()
 {
-    struct holder {
-        std::filesystem::path dir =
-            std::filesystem::temp_directory_path() / fmt::format("ditio-auth-test-{}", ::getpid());
-        dt::test_pki pki = dt::make_test_pki(dir);
-        ~holder()
-        {
-            std::error_code ec;
-            std::filesystem::remove_all(dir, ec);
-        }
-    };
-    static holder h;
-    return h.pki;
+    return dt::process_test_pki();
 }
 
 dt::fake_options server_options()

@@ -14,12 +14,9 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -44,18 +41,7 @@ constexpr std::string_view data_path = "/reporting/v1/time-registrations";
 // One PKI per test process, removed at exit.
 const test_pki& pki()
 {
-    struct holder {
-        std::filesystem::path dir =
-            std::filesystem::temp_directory_path() / fmt::format("ditio-fake-test-{}", ::getpid());
-        test_pki pki = make_test_pki(dir);
-        ~holder()
-        {
-            std::error_code ec;
-            std::filesystem::remove_all(dir, ec);
-        }
-    };
-    static holder h;
-    return h.pki;
+    return process_test_pki();
 }
 
 fake_options tls_options()

@@ -15,9 +15,6 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
-#include <unistd.h>
-
-#include <filesystem>
 #include <optional>
 #include <support/fake_ditio.hpp>
 #include <support/run_io.hpp>
@@ -30,12 +27,10 @@ namespace {
 
 using ditio_sync::testing::run_io;
 
+// One PKI per test process, removed at exit.
 const testing::test_pki& pki()
 {
-    static const auto p = testing::make_test_pki(
-        std::filesystem::temp_directory_path() / fmt::format("ditio-http-test-pki-{}", ::getpid())
-    );
-    return p;
+    return testing::process_test_pki();
 }
 
 std::unique_ptr<testing::fake_ditio> start_server()
