@@ -1,8 +1,10 @@
--- 0005: ISO 8601 week columns. Every view with the date a registration belongs to gains iso_year and
--- iso_week, appended after its existing columns (which are unchanged): the week of Monday..Sunday that holds
--- the date's Thursday, and that Thursday's year, which differs from the calendar year around New Year
--- (2024-12-30 is 2025-W01, 2027-01-01 is 2026-W53). strftime('%W') is not ISO and SQLite 3.40 has no '%V',
--- so the Thursday is found by modifiers: 3 days back, then forward to the next Thursday (or that day).
+-- 0005: ISO 8601 week columns, and v_sync_freshness's complete_through to the second.
+--
+-- Every view with the date a registration belongs to gains iso_year and iso_week, appended after its
+-- existing columns (which are unchanged): the week of Monday..Sunday that holds the date's Thursday, and
+-- that Thursday's year, which differs from the calendar year around New Year (2024-12-30 is 2025-W01,
+-- 2027-01-01 is 2026-W53). strftime('%W') is not ISO and SQLite 3.40 has no '%V', so the Thursday is
+-- found by modifiers: 3 days back, then forward to the next Thursday (or that day).
 --   iso_year = strftime('%Y', d, '-3 days', 'weekday 4')
 --   iso_week = (strftime('%j', d, '-3 days', 'weekday 4') - 1) / 7 + 1
 -- A NULL date (Ditio's 0001-01-01 sentinel included) gives NULL for both.
@@ -380,3 +382,21 @@ LEFT JOIN v_projects AS pr ON pr.id = t.project_id
 LEFT JOIN v_work_orders AS w ON w.id = t.task_id
 WHERE NOT t.approved;
 
+-- complete_through to the second (truncated: never later than the truth), the very string `ditio-sync
+-- status` shows (data_complete_through); times stay UTC ISO 8601, stored ones as stored. Otherwise as 0002.
+DROP VIEW v_sync_freshness;
+CREATE VIEW v_sync_freshness AS
+SELECT
+    stream,
+    watermark,
+    strftime(
+        '%Y-%m-%dT%H:%M:%SZ', watermark, printf('%.3f seconds', -coalesce(overlap_ms, 600000) / 1000.0)
+    )                                                         AS complete_through,
+    last_success_at,
+    CAST(strftime('%s', 'now') AS INTEGER) - CAST(strftime('%s', last_success_at) AS INTEGER) AS last_success_age_s,
+    run_id IS NOT NULL                                        AS running,
+    unavailable_at IS NOT NULL                                AS unavailable,
+    next_run_at,
+    last_error,
+    last_error_at
+FROM sync_state;

@@ -565,7 +565,7 @@ TEST_CASE("migration 0002: a version 1 database upgrades keeping its rows")
     CHECK(
         dump(db, "SELECT stream, watermark, complete_through, unavailable, running FROM v_sync_freshness") ==
         "stream='time-registrations'\nwatermark='2025-12-03T00:00:00.000Z'\n"
-        "complete_through='2025-12-02T23:50:00.000Z'\nunavailable=0\nrunning=0\n--\n"
+        "complete_through='2025-12-02T23:50:00Z'\nunavailable=0\nrunning=0\n--\n"
     );
     CHECK(text(db, "SELECT count(*) FROM machine_registrations") == "0");
     // 0001's work-date index is replaced by one on the view's expression: the view's filter searches it.
@@ -1814,6 +1814,7 @@ approved_days=1
     );
 }
 
+// complete_through is to the second, truncated, as `status` shows data_complete_through (0005).
 TEST_CASE("views: v_sync_freshness subtracts the overlap from the watermark")
 {
     auto db = migrated_db();
@@ -1850,7 +1851,7 @@ last_error_at='2026-03-20T08:00:00.000Z'
 --
 stream='payroll-lines'
 watermark='2026-03-01T00:00:00.5Z'
-complete_through='2026-02-28T23:59:59.000Z'
+complete_through='2026-02-28T23:59:59Z'
 running=0
 unavailable=0
 next_run_at=NULL
@@ -1859,7 +1860,7 @@ last_error_at=NULL
 --
 stream='time-registrations'
 watermark='2026-10-01T06:02:11.123Z'
-complete_through='2026-10-01T05:52:11.123Z'
+complete_through='2026-10-01T05:52:11Z'
 running=0
 unavailable=0
 next_run_at='2026-10-01T06:17:11.000Z'
@@ -1868,7 +1869,7 @@ last_error_at=NULL
 --
 stream='user'
 watermark='2026-01-01T00:00:30Z'
-complete_through='2025-12-31T23:50:30.000Z'
+complete_through='2025-12-31T23:50:30Z'
 running=1
 unavailable=0
 next_run_at=NULL
@@ -2031,6 +2032,7 @@ TEST_CASE("migration 0005: a version 4 database upgrades keeping its rows and ev
             "INSERT INTO sync_state (stream, watermark, last_success_at, overlap_ms) "
             "VALUES ('time-registrations', '2026-03-03T00:00:00.000Z', '2026-03-03T00:00:05.000Z', 600000)"
         );
+        REQUIRE(text(db, "SELECT complete_through FROM v_sync_freshness") == "2026-03-02T23:50:00.000Z");
         before = view_columns(db);
         REQUIRE(before.count("v_time_registrations") == 1);
         REQUIRE(before.at("v_time_registrations").front() == "id");
@@ -2072,6 +2074,8 @@ TEST_CASE("migration 0005: a version 4 database upgrades keeping its rows and ev
         "v_images v_machine_registrations v_payroll_lines v_payroll_lines_extended v_time_registrations "
         "v_unapproved_hours "
     );
+    // complete_through is now to the second, as status shows it; it was to the millisecond.
+    CHECK(text(db, "SELECT complete_through FROM v_sync_freshness") == "2026-03-02T23:50:00Z");
     // The rows written before the upgrade have their weeks.
     CHECK(
         text(

@@ -7,11 +7,33 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <string>
 
 namespace ditio_sync::store {
+
+namespace {
+
+// The pid a lock holder wrote to "<database>.lock", if it reads as one.
+std::optional<long> holder_pid(const std::filesystem::path& database)
+{
+    int pf = ::open((database.string() + ".lock").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (pf < 0)
+        return std::nullopt;
+    std::array<char, 32> buf{};
+    auto n = ::read(pf, buf.data(), buf.size() - 1);
+    ::close(pf);
+    std::string text = n > 0 ? std::string(buf.data(), static_cast<std::size_t>(n)) : std::string{};
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+        text.pop_back();
+    if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
+    return std::stol(text);
+}
+
+} // namespace
 
 instance_lock::instance_lock(const std::filesystem::path& database)
 {
@@ -34,17 +56,8 @@ instance_lock::instance_lock(const std::filesystem::path& database)
         throw db_error(
             db_failure::cannot_open, fmt::format("cannot lock {}: {}", database.string(), std::strerror(err))
         );
-    std::string holder = "?";
-    if (int pf = ::open((database.string() + ".lock").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW); pf >= 0) {
-        char buf[32] = {};
-        auto n = ::read(pf, buf, sizeof buf - 1);
-        ::close(pf);
-        std::string text = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string{};
-        while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
-            text.pop_back();
-        if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos)
-            holder = text;
-    }
+    auto pid = holder_pid(database);
+    std::string holder = pid ? std::to_string(*pid) : "?";
     throw db_error(
         db_failure::busy,
         fmt::format(
@@ -59,6 +72,23 @@ instance_lock::~instance_lock()
 {
     if (fd_ >= 0)
         ::close(fd_); // releases the flock
+}
+
+lock_probe probe_instance_lock(const std::filesystem::path& database)
+{
+    int fd = ::open(database.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return {};
+    lock_probe out;
+    if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        ::flock(fd, LOCK_UN);
+        out.state = lock_state::free;
+    } else if (errno == EWOULDBLOCK) {
+        out.state = lock_state::held;
+        out.pid = holder_pid(database);
+    }
+    ::close(fd);
+    return out;
 }
 
 } // namespace ditio_sync::store
