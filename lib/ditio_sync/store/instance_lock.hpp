@@ -3,7 +3,8 @@
 // over the checkpoint, whichever path reaches the file: a symlink, a hard link or another mount of it
 // lock the same inode. The kernel drops the lock when the process dies, even by SIGKILL. SQLite locks
 // with fcntl, which a flock does not touch (on local file systems; SQLite's WAL mode needs one anyway).
-// The holder's pid is written to "<database>.lock" for the refusal message, and nothing else.
+// The holder's pid is written to "<database>.lock" for the refusal message and `status`; the lock is not
+// that file.
 #pragma once
 
 #include <filesystem>
