@@ -43,6 +43,7 @@ int run(int argc, char** argv)
     auto* status_cmd =
         cli.add_subcommand("status", "per stream: mode, watermark, rows, last run, last error");
     status_cmd->add_flag("--json", opt.status_json, "machine-readable output");
+    status_cmd->add_option("streams", opt.status_streams, "streams to show in full");
     auto* check_cmd =
         cli.add_subcommand("check", "validate config, reach the token endpoint, open/migrate the database");
     check_cmd->add_flag(

@@ -78,8 +78,8 @@ FROM sync_runs AS r JOIN v_sync_freshness AS f USING (stream)
 ORDER BY r.id;"
 
 show "Hours per employee per week, the last two weeks" \
-"SELECT strftime('%Y-W%W', work_date) AS week, employee_number, user_name, round(sum(hours), 2) AS hours,
-       round(sum(machine_hours), 2) AS machine_hours
+"SELECT printf('%d-W%02d', iso_year, iso_week) AS week, employee_number, user_name,
+       round(sum(hours), 2) AS hours, round(sum(machine_hours), 2) AS machine_hours
 FROM v_hours_per_employee_day
 WHERE work_date BETWEEN date('now', '-13 days') AND date('now')
 GROUP BY week, user_id ORDER BY week DESC, hours DESC LIMIT 8;"

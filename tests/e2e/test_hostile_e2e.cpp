@@ -128,7 +128,10 @@ TEST_CASE("e2e hostile: API errors that echo the Authorization header, in any fo
             CHECK(contains(sync.err, redacted));
             auto status_text = fx.run({"status"});
             CHECK(status_text.exit_code == 0);
-            CHECK(contains(status_text.out, "last error:"));
+            CHECK(contains(status_text.out, "last errors ("));
+            auto detail = fx.run({"status", "time-registrations"});
+            CHECK(detail.exit_code == 0);
+            CHECK(contains(detail.out, "last error:"));
             CHECK(fx.run({"status", "--json"}).exit_code == 0);
             auto leaks = fx.leaks();
             CHECK_MESSAGE(leaks.empty(), (leaks.empty() ? "" : leaks.front()));
@@ -227,6 +230,7 @@ TEST_CASE("e2e hostile: a Date of 2999 on one answer neither becomes the waterma
     REQUIRE(second.exit_code == 0);
     check_mirror_exact(fx.server(), fx.db());
     CHECK_FALSE(contains(fx.run({"status"}).out, "2999"));
+    CHECK_FALSE(contains(fx.run({"status", "time-registrations"}).out, "2999"));
 }
 
 TEST_CASE("e2e hostile: a watermark already in the future is repaired with a full sync")
@@ -369,12 +373,19 @@ TEST_CASE("e2e hostile: status writes out the control characters of Ditio's mess
         R"({"error":"BadRequest","message":"bad\nrequest \u001b[31mRED\u001b[0m \u001b]0;owned\u0007 \u009b2J"})"
     ));
     REQUIRE(fx.run({"sync"}).exit_code == 1);
-    auto status = fx.run({"status"});
-    REQUIRE(status.exit_code == 0);
-    CHECK(status.out.find('\x1b') == std::string::npos);
-    CHECK(status.out.find('\x07') == std::string::npos);
-    CHECK(status.out.find("\xc2\x9b") == std::string::npos);
-    CHECK(contains(status.out, "bad\\nrequest \\x1b[31mRED\\x1b[0m \\x1b]0;owned\\x07 \\u009b2J"));
+    // The summary's line of the error and the stream's details alike.
+    for (const auto& args : {std::vector<std::string>{"status"}, {"status", "time-registrations"}}) {
+        auto status = fx.run(args);
+        REQUIRE(status.exit_code == 0);
+        CHECK(status.out.find('\x1b') == std::string::npos);
+        CHECK(status.out.find('\x07') == std::string::npos);
+        CHECK(status.out.find("\xc2\x9b") == std::string::npos);
+        CHECK(contains(status.out, "bad\\nrequest \\x1b[31mRED"));
+    }
+    CHECK(contains(
+        fx.run({"status", "time-registrations"}).out,
+        "bad\\nrequest \\x1b[31mRED\\x1b[0m \\x1b]0;owned\\x07 \\u009b2J"
+    ));
 }
 
 // ----------------------------------------------------------------------------- the operator's mistakes
@@ -496,11 +507,12 @@ TEST_CASE("e2e hostile: status reads a database on a read-only mount")
     REQUIRE(fx.run({"sync"}).exit_code == 0);
     // A mount namespace of its own, in which the database's directory is a read-only bind mount.
     fx.set_command_prefix(read_only_mount_prefix(fx.db().parent_path()));
-    auto status = fx.run({"status"});
+    auto status = fx.run({"status", "time-registrations"});
     INFO(status.err);
     CHECK(status.exit_code == 0);
     CHECK(contains(status.out, "time-registrations"));
     CHECK(contains(status.out, "2000 live"));
+    CHECK(fx.run({"status"}).exit_code == 0);
     auto json = fx.run({"status", "--json"});
     CHECK(json.exit_code == 0);
     // With commits still in the write-ahead log: they are read, or the output says they are not.
@@ -511,7 +523,7 @@ TEST_CASE("e2e hostile: status reads a database on a read-only mount")
     daemon.kill(SIGKILL); // leaves its -wal and -shm behind
     daemon.wait();
     fx.set_command_prefix(read_only_mount_prefix(fx.db().parent_path()));
-    auto with_wal = fx.run({"status"});
+    auto with_wal = fx.run({"status", "time-registrations"});
     INFO(with_wal.err);
     CHECK(with_wal.exit_code == 0);
     CHECK((

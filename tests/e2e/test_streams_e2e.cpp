@@ -14,6 +14,7 @@
 #include <cmath>
 #include <csignal>
 #include <set>
+#include <sstream>
 
 using namespace ditio_sync;
 using namespace ditio_sync::e2e;
@@ -567,10 +568,24 @@ TEST_CASE("e2e: status shows every enabled stream with its counts, watermark and
         CHECK(s.at("last_run").at("status") == "ok");
         CHECK(s.at("last_run").at("duration_s").is_double());
     }
+    // The summary: a verdict and a line per stream, none wider than 100 columns.
     auto text = fx.run({"status"});
     REQUIRE(text.exit_code == 0);
+    CHECK(text.out.starts_with(fmt::format("ok: {} streams, all complete through ", ditio::catalogue().size())
+    ));
+    std::istringstream lines(text.out);
+    std::size_t count = 0;
+    for (std::string line; std::getline(lines, line); ++count)
+        CHECK(line.size() <= 100);
+    CHECK(count == 2 + ditio::catalogue().size());
+    // Every stream in full.
+    std::vector<std::string> all{"status"};
     for (const auto& def : ditio::catalogue())
-        CHECK(text.out.find(fmt::format("view v_{}", def.table)) != std::string::npos);
+        all.emplace_back(def.name);
+    auto details = fx.run(all);
+    REQUIRE(details.exit_code == 0);
+    for (const auto& def : ditio::catalogue())
+        CHECK(details.out.find(fmt::format("view v_{}", def.table)) != std::string::npos);
 }
 
 TEST_CASE("e2e: a query Ditio refuses with 400 ends the run without a checkpoint, so a fixed config applies")

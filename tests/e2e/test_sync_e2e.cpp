@@ -360,9 +360,22 @@ TEST_CASE(
     CHECK(s.at("watermark").is_string());
     CHECK(s.at("data_complete_through").is_string());
     CHECK(s.at("last_run").at("status").as_string() == "ok");
+    // The summary: a verdict, and the stream's line with the same complete-through time as --json.
     auto text = fx.run({"status"});
-    CHECK(text.out.find("time-registrations") != std::string::npos);
-    CHECK(text.out.find("data complete through") != std::string::npos);
+    CHECK(text.exit_code == 0);
+    CHECK(text.out.starts_with("ok: 1 stream, all complete through "));
+    CHECK(
+        text.out.find(fmt::format("  {}  ok ", s.at("data_complete_through").as_string().c_str())) !=
+        std::string::npos
+    );
+    auto detail = fx.run({"status", "time-registrations"});
+    CHECK(detail.out.find("time-registrations") != std::string::npos);
+    CHECK(detail.out.find("data complete through") != std::string::npos);
+    // And v_sync_freshness shows the very same string.
+    CHECK(
+        query_text(fx.db(), "SELECT complete_through FROM v_sync_freshness").value_or("") ==
+        s.at("data_complete_through").as_string().c_str()
+    );
 
     {
         SQLite::Database db(fx.db().string(), SQLite::OPEN_READWRITE);

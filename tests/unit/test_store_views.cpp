@@ -1,6 +1,7 @@
-// Unit tests for migrations/0002_streams.sql: the mirror table of every catalogue stream, the typed v_ views
-// (columns, types, Ditio's 0001-01-01 sentinel as NULL, deleted rows left out), the joined views (identity
-// joins, one profile per person, sums) and v_sync_freshness, on databases migrated by store::migrate.
+// Unit tests for migrations/0002_streams.sql and 0005_iso_weeks.sql: the mirror table of every catalogue
+// stream, the typed v_ views (columns, types, Ditio's 0001-01-01 sentinel as NULL, deleted rows left out,
+// ISO weeks), the joined views (identity joins, one profile per person, sums) and v_sync_freshness, on
+// databases migrated by store::migrate.
 #include <ditio_sync/ditio/streams.hpp>
 #include <ditio_sync/store/database.hpp>
 #include <ditio_sync/store/migrations.hpp>
@@ -8,15 +9,19 @@
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <string>
 #include <support/temp_dir.hpp>
 #include <utility>
+#include <vector>
 
 namespace {
 
@@ -327,6 +332,114 @@ void seed_people_and_hours(SQLite::Database& db)
         "modifiedDateTime":"2026-03-02T12:00:00Z","isDeleted":false})");
 }
 
+// The ISO 8601 week of a day, found another way than the views' "Thursday of the week" rule: week 1 starts
+// on the Monday of the week that holds January 4th, and a day before its year's week 1 (or on or after the
+// next year's) belongs to the neighbouring week-year.
+struct iso_week_date {
+    int year = 0;
+    int week = 0;
+    bool operator==(const iso_week_date&) const = default;
+};
+
+std::chrono::sys_days week_one_monday(std::chrono::year y)
+{
+    const std::chrono::sys_days jan4{y / std::chrono::January / 4};
+    return jan4 - (std::chrono::weekday{jan4} - std::chrono::Monday);
+}
+
+iso_week_date iso_reference(std::chrono::sys_days day)
+{
+    auto y = std::chrono::year_month_day{day}.year();
+    if (day >= week_one_monday(y + std::chrono::years{1}))
+        y += std::chrono::years{1};
+    else if (day < week_one_monday(y))
+        y -= std::chrono::years{1};
+    return {static_cast<int>(y), static_cast<int>((day - week_one_monday(y)).count() / 7) + 1};
+}
+
+std::string iso_date(std::chrono::sys_days day)
+{
+    std::chrono::year_month_day ymd{day};
+    return fmt::format(
+        "{:04}-{:02}-{:02}",
+        static_cast<int>(ymd.year()),
+        static_cast<unsigned>(ymd.month()),
+        static_cast<unsigned>(ymd.day())
+    );
+}
+
+// Dates whose ISO week is easy to get wrong, with the week they are in; "0001-01-01" is Ditio's empty date
+// (NULL in the views, and so are its year and week).
+const std::vector<std::pair<std::string, std::string>> week_edge_cases{
+    {"0001-01-01", "NULL-WNULL"},
+    {"2016-01-03", "2015-W53"}, // a Sunday: the last day of 2015's week 53
+    {"2018-12-31", "2019-W01"},
+    {"2021-01-03", "2020-W53"},
+    {"2021-01-04", "2021-W01"},
+    {"2024-12-30", "2025-W01"},
+    {"2026-12-01", "2026-W49"}, // strftime('%W') says 48
+    {"2027-01-01", "2026-W53"},
+    {"2035-12-31", "2036-W01"},
+};
+
+// Each view that shows the date a row belongs to: its table, the JSON field the date comes from, and the
+// date column.
+struct dated_view {
+    std::string view;
+    std::string table;
+    std::string field;
+    std::string column;
+};
+
+const std::vector<dated_view> dated_views{
+    {"v_time_registrations", "time_registrations", "workDate", "work_date"},
+    {"v_hours_per_employee_day", "time_registrations", "workDate", "work_date"},
+    {"v_unapproved_hours", "time_registrations", "workDate", "work_date"},
+    {"v_machine_registrations", "machine_registrations", "stopDateTime", "stop_date"},
+    {"v_absence_registrations", "absence_registrations", "date", "absence_date"},
+    {"v_payroll_lines", "payroll_lines", "transDateTime", "trans_date"},
+    {"v_payroll_lines_extended", "payroll_lines_extended", "transDateTime", "trans_date"},
+    {"v_images", "images", "createdDateTime", "created_date"},
+    {"v_crew_list_registrations", "crew_list_registrations", "checkInDateTime", "check_in_date"},
+    {"v_flow_trip_registrations", "flow_trip_registrations", "loadDateTime", "load_date"},
+};
+
+// One live row per edge case in every table behind dated_views; crew-list check-ins carry an offset, and
+// their date is the local one as sent.
+void seed_week_edge_cases(SQLite::Database& db)
+{
+    std::map<std::string, std::string> field_of;
+    for (const auto& v : dated_views)
+        field_of[v.table] = v.field;
+    for (const auto& [table, field] : field_of)
+        for (const auto& [date, week] : week_edge_cases) {
+            auto when = date + (table == "crew_list_registrations" ? "T00:30:00+01:00" : "T00:00:00Z");
+            put(db,
+                table,
+                fmt::format(
+                    R"({{"id":"{}-{}","{}":"{}","approved":false,"modifiedDateTime":"2026-03-01T08:00:00Z"}})",
+                    table,
+                    date,
+                    field,
+                    when
+                ));
+        }
+}
+
+// The column names of every view, by view.
+std::map<std::string, std::vector<std::string>> view_columns(SQLite::Database& db)
+{
+    std::map<std::string, std::vector<std::string>> out;
+    SQLite::Statement q(
+        db,
+        "SELECT m.name, c.name FROM sqlite_master AS m, pragma_table_info(m.name) AS c WHERE m.type = 'view' "
+        "ORDER BY m.name, c.cid"
+    );
+    while (q.executeStep())
+        out[q.getColumn(0).getString()].push_back(q.getColumn(1).getString());
+    return out;
+}
+
 } // namespace
 
 TEST_SUITE_BEGIN("store");
@@ -452,7 +565,7 @@ TEST_CASE("migration 0002: a version 1 database upgrades keeping its rows")
     CHECK(
         dump(db, "SELECT stream, watermark, complete_through, unavailable, running FROM v_sync_freshness") ==
         "stream='time-registrations'\nwatermark='2025-12-03T00:00:00.000Z'\n"
-        "complete_through='2025-12-02T23:50:00.000Z'\nunavailable=0\nrunning=0\n--\n"
+        "complete_through='2025-12-02T23:50:00Z'\nunavailable=0\nrunning=0\n--\n"
     );
     CHECK(text(db, "SELECT count(*) FROM machine_registrations") == "0");
     // 0001's work-date index is replaced by one on the view's expression: the view's filter searches it.
@@ -514,6 +627,8 @@ description='Graving av byggegrop'
 created_at='2026-03-02T15:05:00Z'
 modified_at='2026-03-03T07:00:00.123Z'
 synced_at='2026-03-20T09:00:00.000Z'
+iso_year=2026
+iso_week=10
 --
 )");
     // Absent flags read 0, absent numbers NULL, integers in the JSON become reals.
@@ -563,6 +678,8 @@ description='Masseflytting'
 created_at=NULL
 modified_at='2026-03-02T16:00:00Z'
 synced_at='2026-03-20T09:00:00.000Z'
+iso_year=2026
+iso_week=10
 --
 )");
 }
@@ -594,6 +711,8 @@ locked_at=NULL
 pdf_url=NULL
 modified_at='2026-03-01T12:00:00Z'
 synced_at='2026-03-20T09:00:00.000Z'
+iso_year=2026
+iso_week=10
 --
 )");
 }
@@ -632,6 +751,8 @@ approved=1
 locked=0
 modified_at='2026-03-04T06:00:00Z'
 synced_at='2026-03-20T09:00:00.000Z'
+iso_year=2026
+iso_week=10
 --
 id='pl-2'
 trans_date=NULL
@@ -652,6 +773,8 @@ approved=0
 locked=0
 modified_at='2026-03-04T06:00:00Z'
 synced_at='2026-03-20T09:00:00.000Z'
+iso_year=NULL
+iso_week=NULL
 --
 )");
 }
@@ -706,6 +829,8 @@ approved_by_name='Ola Hansen'
 approved_at=NULL
 modified_at='2026-03-04T06:00:00Z'
 synced_at='2026-03-20T09:00:00.000Z'
+iso_year=2026
+iso_week=10
 --
 )");
     CHECK(ids(db, "v_payroll_lines_extended") == "ple-1,ple-2");
@@ -905,6 +1030,8 @@ accuracy=12.5
 road_reference='EV6 S1D1 m1200'
 modified_at='2026-03-02T10:20:00Z'
 synced_at='2026-03-20T09:00:00.000Z'
+iso_year=2026
+iso_week=10
 --
 )");
 }
@@ -950,6 +1077,8 @@ is_open=0
 hours=8.5
 modified_at='2026-03-02T14:30:05Z'
 synced_at='2026-03-20T09:00:00.000Z'
+iso_year=2026
+iso_week=10
 --
 )");
     // Open passages (no check-out, or the sentinel) have no duration. check_in_date is the date as sent,
@@ -1058,6 +1187,8 @@ task_name='Graving'
 is_flow_data=1
 modified_at='2026-03-02T09:25:00Z'
 synced_at='2026-03-20T09:00:00.000Z'
+iso_year=2026
+iso_week=10
 --
 )");
 }
@@ -1312,6 +1443,8 @@ hours=8.5
 approved_hours=7.5
 registrations=2
 machine_hours=3.0
+iso_year=2026
+iso_week=10
 --
 work_date='2026-03-02'
 user_id='auth0|ola'
@@ -1324,6 +1457,8 @@ hours=8.0
 approved_hours=8.0
 registrations=1
 machine_hours=0.0
+iso_year=2026
+iso_week=10
 --
 work_date='2026-03-03'
 user_id='auth0|dag'
@@ -1336,6 +1471,8 @@ hours=4.5
 approved_hours=0.0
 registrations=2
 machine_hours=0.0
+iso_year=2026
+iso_week=10
 --
 work_date='2026-03-03'
 user_id='auth0|kari'
@@ -1348,6 +1485,8 @@ hours=3.0
 approved_hours=0.75
 registrations=2
 machine_hours=0.0
+iso_year=2026
+iso_week=10
 --
 work_date='2026-03-03'
 user_id='auth0|ola'
@@ -1360,6 +1499,8 @@ hours=0.0
 approved_hours=0.0
 registrations=0
 machine_hours=1.5
+iso_year=2026
+iso_week=10
 --
 )"
     );
@@ -1507,6 +1648,8 @@ is_person=1
 qty=0.5
 description='Rydding'
 modified_at='2026-03-03T16:00:00Z'
+iso_year=2026
+iso_week=10
 --
 id='tr-2'
 work_date='2026-03-02'
@@ -1523,6 +1666,8 @@ is_person=1
 qty=1.0
 description='Rigg'
 modified_at='2026-03-02T16:00:00Z'
+iso_year=2026
+iso_week=10
 --
 id='tr-4'
 work_date='2026-03-03'
@@ -1539,6 +1684,8 @@ is_person=1
 qty=4.0
 description='Befaring'
 modified_at='2026-03-03T16:00:00Z'
+iso_year=2026
+iso_week=10
 --
 id='tr-6'
 work_date='2026-03-03'
@@ -1555,6 +1702,8 @@ is_person=1
 qty=2.25
 description=NULL
 modified_at='2026-03-03T16:00:00Z'
+iso_year=2026
+iso_week=10
 --
 id='tr-9'
 work_date='2026-03-03'
@@ -1571,6 +1720,8 @@ is_person=0
 qty=1.5
 description='Transport'
 modified_at='2026-03-03T16:00:00Z'
+iso_year=2026
+iso_week=10
 --
 )");
     // A Human resource is named too.
@@ -1663,6 +1814,7 @@ approved_days=1
     );
 }
 
+// complete_through is to the second, truncated, as `status` shows data_complete_through (0005).
 TEST_CASE("views: v_sync_freshness subtracts the overlap from the watermark")
 {
     auto db = migrated_db();
@@ -1699,7 +1851,7 @@ last_error_at='2026-03-20T08:00:00.000Z'
 --
 stream='payroll-lines'
 watermark='2026-03-01T00:00:00.5Z'
-complete_through='2026-02-28T23:59:59.000Z'
+complete_through='2026-02-28T23:59:59Z'
 running=0
 unavailable=0
 next_run_at=NULL
@@ -1708,7 +1860,7 @@ last_error_at=NULL
 --
 stream='time-registrations'
 watermark='2026-10-01T06:02:11.123Z'
-complete_through='2026-10-01T05:52:11.123Z'
+complete_through='2026-10-01T05:52:11Z'
 running=0
 unavailable=0
 next_run_at='2026-10-01T06:17:11.000Z'
@@ -1717,7 +1869,7 @@ last_error_at=NULL
 --
 stream='user'
 watermark='2026-01-01T00:00:30Z'
-complete_through='2025-12-31T23:50:30.000Z'
+complete_through='2025-12-31T23:50:30Z'
 running=1
 unavailable=0
 next_run_at=NULL
@@ -1743,6 +1895,196 @@ last_error_at=NULL
     }
     // images, payroll-lines, time-registrations, user: only time-registrations has succeeded.
     CHECK(nulls == "nnvn");
+}
+
+TEST_CASE("views: the reference ISO week computation agrees with the calendar's known weeks")
+{
+    using namespace std::chrono;
+    CHECK(iso_reference(sys_days{2026y / December / 1}) == iso_week_date{2026, 49});
+    CHECK(iso_reference(sys_days{2024y / December / 30}) == iso_week_date{2025, 1});
+    CHECK(iso_reference(sys_days{2027y / January / 1}) == iso_week_date{2026, 53});
+    CHECK(iso_reference(sys_days{2021y / January / 3}) == iso_week_date{2020, 53});
+    CHECK(iso_reference(sys_days{2015y / January / 1}) == iso_week_date{2015, 1});
+    CHECK(iso_reference(sys_days{2026y / June / 15}) == iso_week_date{2026, 25});
+}
+
+TEST_CASE("views: iso_year and iso_week are the ISO 8601 week for every day of 2015..2035")
+{
+    using namespace std::chrono;
+    auto db = migrated_db();
+    const sys_days first{2015y / January / 1};
+    const sys_days last{2035y / December / 31};
+    {
+        SQLite::Transaction tx(db);
+        SQLite::Statement ins(
+            db,
+            "INSERT INTO time_registrations (id, modified_at, data, first_seen_at, synced_at) "
+            "VALUES (:id, :m, json_object('id', :id, 'workDate', :d || 'T00:00:00Z', 'qty', 1), :m, :m)"
+        );
+        for (auto day = first; day <= last; day += days{1}) {
+            ins.bind(":id", "tr-" + iso_date(day));
+            ins.bind(":d", iso_date(day));
+            ins.bind(":m", synced);
+            ins.exec();
+            ins.reset();
+        }
+        tx.commit();
+    }
+    const auto expected_days = (last - first).count() + 1;
+    // The per-registration view and a joined view (one row per date here: no user, no project).
+    for (const std::string view : {"v_time_registrations", "v_hours_per_employee_day"}) {
+        CAPTURE(view);
+        SQLite::Statement q(
+            db,
+            "SELECT work_date, iso_year, iso_week, typeof(iso_year), typeof(iso_week) FROM " + view +
+                " ORDER BY work_date"
+        );
+        auto day = first;
+        std::int64_t seen = 0;
+        std::string wrong;
+        while (q.executeStep()) {
+            auto want = iso_reference(day);
+            std::string date = q.getColumn(0).getString();
+            if (date != iso_date(day) || q.getColumn(1).getInt() != want.year ||
+                q.getColumn(2).getInt() != want.week || q.getColumn(3).getString() != "integer" ||
+                q.getColumn(4).getString() != "integer")
+                wrong += fmt::format(
+                    "{}: {}-W{} ({}, {}), want {}-W{:02}; ",
+                    date,
+                    q.getColumn(1).getString(),
+                    q.getColumn(2).getString(),
+                    q.getColumn(3).getString(),
+                    q.getColumn(4).getString(),
+                    want.year,
+                    want.week
+                );
+            ++seen;
+            day += days{1};
+        }
+        CHECK(seen == expected_days);
+        CHECK(wrong.substr(0, 2000) == "");
+    }
+}
+
+TEST_CASE("views: every view with a registration's date has its ISO week, the edge cases included")
+{
+    auto db = migrated_db();
+    seed_week_edge_cases(db);
+    std::string expected;
+    for (const auto& [date, week] : week_edge_cases)
+        expected += (date == "0001-01-01" ? std::string("NULL") : date) + " " + week + "\n";
+    for (const auto& v : dated_views) {
+        CAPTURE(v.view);
+        CHECK(
+            text(
+                db,
+                fmt::format(
+                    "SELECT group_concat(shown, char(10)) || char(10) FROM (SELECT coalesce({0}, 'NULL') || "
+                    "' ' "
+                    "|| coalesce(iso_year, 'NULL') || '-W' || coalesce(substr('0' || iso_week, -2), 'NULL') "
+                    "AS "
+                    "shown FROM {1} ORDER BY {0})",
+                    v.column,
+                    v.view
+                )
+            ) == expected
+        );
+    }
+    // Those views and no other: the rest have no single date a row belongs to.
+    std::string with_weeks;
+    for (const auto& [view, columns] : view_columns(db))
+        if (std::find(columns.begin(), columns.end(), "iso_week") != columns.end())
+            with_weeks += view + " ";
+    std::vector<std::string> names;
+    for (const auto& v : dated_views)
+        names.push_back(v.view);
+    std::sort(names.begin(), names.end());
+    std::string expected_views;
+    for (const auto& n : names)
+        expected_views += n + " ";
+    CHECK(with_weeks == expected_views);
+}
+
+TEST_CASE("migration 0005: a version 4 database upgrades keeping its rows and every view's columns")
+{
+    ditio_sync::testing::temp_dir dir;
+    auto path = dir.path() / "ditio.db";
+    std::map<std::string, std::vector<std::string>> before;
+    std::map<std::string, std::string> rows_before;
+    // The views' rows as a list of their (old) columns, in a fixed order.
+    auto rows_of = [](SQLite::Database& db, const std::string& view, const std::vector<std::string>& columns
+                   ) {
+        std::string order;
+        for (std::size_t i = 1; i <= columns.size(); ++i)
+            order += (i > 1 ? ", " : "") + std::to_string(i);
+        return dump(db, fmt::format("SELECT {} FROM {} ORDER BY {}", fmt::join(columns, ", "), view, order));
+    };
+    {
+        // Exactly what a ditio-sync with 0001..0004 left behind.
+        auto db = store::open_database(path, 1000ms, store::open_mode::read_write);
+        for (const auto& m : store::embedded_migrations())
+            if (m.version <= 4)
+                db.exec(std::string(m.sql));
+        db.exec("PRAGMA user_version = 4");
+        seed_people_and_hours(db);
+        seed_week_edge_cases(db);
+        db.exec(
+            "INSERT INTO sync_state (stream, watermark, last_success_at, overlap_ms) "
+            "VALUES ('time-registrations', '2026-03-03T00:00:00.000Z', '2026-03-03T00:00:05.000Z', 600000)"
+        );
+        REQUIRE(text(db, "SELECT complete_through FROM v_sync_freshness") == "2026-03-02T23:50:00.000Z");
+        before = view_columns(db);
+        REQUIRE(before.count("v_time_registrations") == 1);
+        REQUIRE(before.at("v_time_registrations").front() == "id");
+        for (const auto& [view, columns] : before)
+            // v_sync_freshness's last_success_age_s moves with the clock.
+            if (view != "v_sync_freshness")
+                rows_before[view] = rows_of(db, view, columns);
+    }
+    auto db = store::open_database(path, 1000ms, store::open_mode::read_write);
+    CHECK(store::migrate(db) == store::latest_schema_version() - 4);
+    CHECK(store::schema_version(db) == store::latest_schema_version());
+
+    auto after = view_columns(db);
+    CHECK(after.size() == before.size());
+    std::string grown;
+    for (const auto& [view, columns] : before) {
+        CAPTURE(view);
+        REQUIRE(after.count(view) == 1);
+        const auto& now = after.at(view);
+        REQUIRE(now.size() >= columns.size());
+        // The old columns first, in their order; the new ones after them.
+        CHECK(
+            std::vector<std::string>(
+                now.begin(), now.begin() + static_cast<std::ptrdiff_t>(columns.size())
+            ) == columns
+        );
+        std::vector<std::string> added(now.begin() + static_cast<std::ptrdiff_t>(columns.size()), now.end());
+        if (!added.empty()) {
+            CHECK(added == std::vector<std::string>{"iso_year", "iso_week"});
+            grown += view + " ";
+        }
+        if (view != "v_sync_freshness")
+            CHECK(rows_of(db, view, columns) == rows_before.at(view));
+    }
+    CHECK(
+        grown ==
+        "v_absence_registrations v_crew_list_registrations v_flow_trip_registrations "
+        "v_hours_per_employee_day "
+        "v_images v_machine_registrations v_payroll_lines v_payroll_lines_extended v_time_registrations "
+        "v_unapproved_hours "
+    );
+    // complete_through is now to the second, as status shows it; it was to the millisecond.
+    CHECK(text(db, "SELECT complete_through FROM v_sync_freshness") == "2026-03-02T23:50:00Z");
+    // The rows written before the upgrade have their weeks.
+    CHECK(
+        text(
+            db,
+            "SELECT printf('%d-W%02d', iso_year, iso_week) FROM v_time_registrations "
+            "WHERE id = 'time_registrations-2027-01-01'"
+        ) == "2026-W53"
+    );
+    CHECK(text(db, "SELECT count(*) FROM time_registrations") != "0");
 }
 
 TEST_SUITE_END();

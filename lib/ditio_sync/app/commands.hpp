@@ -35,6 +35,8 @@ struct options {
     bool sync_full = false;
     bool status_json = false;
     bool check_thorough = false; // check --integrity
+    // status STREAM...: those streams in full
+    std::vector<std::string> status_streams;
     std::string reset_stream;
     // push project / push work-order
     std::string push_company;

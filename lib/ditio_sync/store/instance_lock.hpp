@@ -3,10 +3,12 @@
 // over the checkpoint, whichever path reaches the file: a symlink, a hard link or another mount of it
 // lock the same inode. The kernel drops the lock when the process dies, even by SIGKILL. SQLite locks
 // with fcntl, which a flock does not touch (on local file systems; SQLite's WAL mode needs one anyway).
-// The holder's pid is written to "<database>.lock" for the refusal message, and nothing else.
+// The holder's pid is written to "<database>.lock" for the refusal message and `status`; the lock is not
+// that file.
 #pragma once
 
 #include <filesystem>
+#include <optional>
 
 namespace ditio_sync::store {
 
@@ -23,5 +25,23 @@ public:
 private:
     int fd_ = -1;
 };
+
+// Whether a ditio-sync holds a database's instance lock, as a process that does not take it (status) sees.
+enum class lock_state {
+    held,    // a ditio-sync (the daemon, or sync, check, ...) is using the database
+    free,    // none is: a run left without an end was interrupted
+    unknown, // the file could not be opened to look
+};
+
+struct lock_probe {
+    lock_state state = lock_state::unknown;
+    std::optional<long> pid = {}; // the holder, from "<database>.lock", when held
+};
+
+// Looks at the lock without keeping it: a shared flock taken and dropped at once (a writer starting in that
+// instant is refused as if a second writer ran). Opens the file read-only and creates nothing. Call it
+// before this process opens the database with SQLite: closing a descriptor of the file drops every fcntl
+// lock the process holds on it. Never throws.
+lock_probe probe_instance_lock(const std::filesystem::path& database);
 
 } // namespace ditio_sync::store
