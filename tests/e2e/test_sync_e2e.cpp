@@ -406,10 +406,11 @@ TEST_CASE("e2e: the daemon syncs on its interval and stops cleanly on SIGTERM")
     auto second = fx.run({"sync"});
     CHECK(second.exit_code == 4);
     CHECK(second.err.find("another ditio-sync") != std::string::npos);
-    // Two runs after the edits, counted from now: a slow machine may have finished more meanwhile.
-    auto runs_before = lines_with_event(proc.err_so_far(), "sync.run_finished").size();
     fx.server().insert(40);
     fx.server().remove(fx.server().pick_live(5, 9));
+    // Counted after the edits: a run finishing later may have started before them, the one after it
+    // cannot (however many ran before, on a slow machine).
+    auto runs_before = lines_with_event(proc.err_so_far(), "sync.run_finished").size();
     wait_for_runs(runs_before + 2);
     proc.kill(SIGTERM);
     auto res = proc.wait(std::chrono::seconds{10});

@@ -13,7 +13,7 @@ namespace ditio_sync::app {
 int cmd_migrate(const options& opt, std::ostream& out)
 {
     auto cfg = load_config(opt, config::need_credentials::no);
-    become_database_owner(cfg);
+    become_database_owner(cfg, announce::yes);
     store::instance_lock lock(cfg.storage.path);
     auto db = open_and_migrate(cfg);
     out << fmt::format("{}: schema version {}\n", cfg.storage.path.string(), store::schema_version(db));

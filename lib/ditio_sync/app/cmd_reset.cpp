@@ -16,7 +16,7 @@ namespace ditio_sync::app {
 int cmd_reset(const options& opt, std::ostream& out)
 {
     auto cfg = load_config(opt, config::need_credentials::no);
-    become_database_owner(cfg);
+    become_database_owner(cfg, announce::yes);
     resolve_streams({opt.reset_stream}); // an unknown name is a usage error before anything is opened
     store::instance_lock lock(cfg.storage.path);
     auto db = open_and_migrate(cfg);

@@ -23,7 +23,7 @@ int cmd_status(const options& opt, std::ostream& out)
     // An unknown name is a usage error before the database is touched.
     for (const auto* s : resolve_streams(opt.status_streams))
         named.emplace_back(s->name);
-    become_database_owner(cfg);
+    become_database_owner(cfg, announce::no);
     // Before SQLite opens the file: closing the probe's descriptor would drop SQLite's locks on it.
     auto lock = store::probe_instance_lock(cfg.storage.path);
     auto db = store::open_database(cfg.storage.path, cfg.storage.busy_timeout, store::open_mode::read_only);

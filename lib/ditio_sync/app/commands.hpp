@@ -21,6 +21,8 @@ inline constexpr const char* default_config_path = "/etc/ditio-sync/ditio-sync.t
 // The file the packaged unit loads as the credential client_secret; read when nothing else names a
 // secret and the configuration is the default one.
 inline constexpr const char* packaged_secret_path = "/etc/ditio-sync/client_secret";
+// The packaged unit's User=: root running a command on its database becomes it.
+inline constexpr const char* service_user_name = "ditio-sync";
 
 // The command line, parsed.
 struct options {

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 namespace ditio_sync::app {
 
@@ -30,6 +31,10 @@ bool stderr_is_journal()
         return false;
     return *stream == fmt::format("{}:{}", st.st_dev, st.st_ino);
 }
+
+// Set once this process, started as root, became the service user; the secret it read as root before.
+bool switched_user = false;
+std::optional<std::string> secret_read_as_root;
 
 // A read-only database's error, with which file this user cannot write and whose it is.
 store::db_error with_write_access(const store::db_error& e, const std::filesystem::path& path)
@@ -129,44 +134,49 @@ config::config load_config(const options& opt, config::need_credentials creds, l
     return cfg;
 }
 
-void become_database_owner(const config::config& cfg)
+void become_database_owner(const config::config& cfg, announce say)
 {
     if (::geteuid() != 0)
         return;
-    // The database file when it exists, else the directory it will be created in.
-    const auto& path = cfg.storage.path;
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) {
-        auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-        if (::stat(dir.c_str(), &st) != 0)
-            return; // opening it says what is wrong
-    }
-    if (st.st_uid == 0)
-        return;
-    std::string user = std::to_string(st.st_uid);
-    gid_t gid = st.st_gid;
+    // Only the service's account: taking on whichever user owns a directory would hand that user the
+    // mirror (a folder in /tmp, a shared one). $DITIO_SYNC_SERVICE_USER names another account (a unit
+    // with another User=).
+    auto env = config::process_environment();
+    auto service_user = env("DITIO_SYNC_SERVICE_USER").value_or(std::string(service_user_name));
     std::vector<char> buf(16384);
     passwd pw{};
     passwd* found = nullptr;
-    if (::getpwuid_r(st.st_uid, &pw, buf.data(), buf.size(), &found) == 0 && found) {
-        user = found->pw_name;
-        gid = found->pw_gid;
+    if (::getpwnam_r(service_user.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found)
+        return;
+    // The database file when it exists, else the directory it will be created in; a symlink's own owner.
+    const auto& path = cfg.storage.path;
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+        auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+        if (::lstat(dir.c_str(), &st) != 0)
+            return; // opening it says what is wrong
     }
+    if (st.st_uid != found->pw_uid)
+        return;
     // Groups first: after setuid there is no right left to change them.
-    bool switched = (found ? ::initgroups(found->pw_name, gid) : ::setgroups(0, nullptr)) == 0 &&
-                    ::setgid(gid) == 0 && ::setuid(st.st_uid) == 0;
+    bool switched = ::initgroups(found->pw_name, found->pw_gid) == 0 && ::setgid(found->pw_gid) == 0 &&
+                    ::setuid(found->pw_uid) == 0;
     if (!switched)
         throw config::config_error(fmt::format(
-            "storage.path: {} belongs to {}; running as that user failed ({}): run ditio-sync as {}",
+            "storage.path: {} belongs to the service user {}; running as that user failed ({}): run "
+            "ditio-sync as {} (runuser -u {} -- ditio-sync ...)",
             path.string(),
-            user,
+            service_user,
             std::strerror(errno),
-            user
+            service_user,
+            service_user
         ));
-    log::info(
+    switched_user = true;
+    log::event(
         log::get("app"),
+        say == announce::yes ? spdlog::level::info : spdlog::level::debug,
         "app.switched_user",
-        {{"user", user}, {"uid", static_cast<std::int64_t>(st.st_uid)}, {"path", path.string()}}
+        {{"user", service_user}, {"uid", static_cast<std::int64_t>(found->pw_uid)}, {"path", path.string()}}
     );
 }
 
@@ -214,21 +224,32 @@ http::client_options http_options(const config::config& cfg)
     return o;
 }
 
-bool uses_default_config(const options& opt)
+bool packaged_secret_applies(const options& opt)
 {
-    if (opt.config_file.empty())
-        return true;
     std::error_code ec;
-    return std::filesystem::weakly_canonical(opt.config_file, ec) == default_config_path;
+    if (!opt.config_file.empty() &&
+        std::filesystem::weakly_canonical(opt.config_file, ec) != default_config_path)
+        return false;
+    // The packaged file configures the packaged install; the environment pointing elsewhere (a test
+    // environment, say) must not be sent the production secret.
+    auto env = config::process_environment();
+    for (const char* name :
+         {"DITIO_IDENTITY_BASE", "DITIO_API_BASE", "DITIO_REPORTING_BASE", "DITIO_CLIENT_ID"})
+        if (env(name))
+            return false;
+    return std::filesystem::exists(default_config_path, ec);
 }
 
 std::string read_secret(const config::config& cfg, const options& opt)
 {
+    // Read as root before the switch; the service user may not read it again (a reload).
+    if (switched_user && secret_read_as_root)
+        return *secret_read_as_root;
     config::secret_sources extra;
     extra.given = opt.secret_given;
     if (opt.secret_file != "-")
         extra.file = opt.secret_file;
-    if (uses_default_config(opt))
+    if (packaged_secret_applies(opt))
         extra.fallback = packaged_secret_path;
     std::vector<std::string> warnings;
     auto secret = config::resolve_client_secret(cfg, config::process_environment(), &warnings, extra);
@@ -241,9 +262,12 @@ std::string read_secret(const config::config& cfg, const options& opt)
 std::string preflight(const config::config& cfg, const options& opt)
 {
     auto secret = read_secret(cfg, opt);
+    // Switched before the other files are checked: the process reads them again as that user.
+    become_database_owner(cfg, announce::yes);
+    if (switched_user)
+        secret_read_as_root = secret;
     config::check_proxy_environment(cfg);
     http::make_tls_context(cfg.http.ca_file);
-    become_database_owner(cfg);
     return secret;
 }
 

@@ -43,17 +43,22 @@ std::vector<const ditio::stream_def*> resolve_streams(const std::vector<std::str
 std::vector<sync::stream_settings>
 settings_for(const config::config& cfg, const std::vector<const ditio::stream_def*>& streams);
 
-// Run as root against a database another user owns (the service's, on a packaged install), the process
-// becomes that user (app.switched_user), so nothing root creates there (the file, -wal, -shm) locks the
-// service out. Call once the secret is read. Throws config_error when the switch fails.
-void become_database_owner(const config::config& cfg);
+// Whether app.switched_user is worth an info line (a read-only `status` says it at debug).
+enum class announce { yes, no };
+
+// Run as root against a database the service user owns (ditio-sync, or $DITIO_SYNC_SERVICE_USER), the
+// process becomes that user (app.switched_user), so nothing root creates there (the file, -wal, -shm)
+// locks the service out; a database anyone else owns is left alone. Call once the secret is read.
+// Throws config_error when the switch fails.
+void become_database_owner(const config::config& cfg, announce say);
 
 // Opens the database read-write, brings its schema up to date (store.migrated) and tries a write (rolled
 // back). Throws db_error, which says which file this user cannot write when the database is read-only.
 SQLite::Database open_and_migrate(const config::config& cfg);
 
-// Whether the command reads the default configuration file (named or not).
-bool uses_default_config(const options& opt);
+// Whether the packaged credential file may supply the secret: the default configuration file exists and
+// is the one in use, and the environment names no other Ditio.
+bool packaged_secret_applies(const options& opt);
 
 // The client secret (--secret-file first; the packaged credential file last, with the default
 // configuration only); a secret file that others may read is taken, with a warning. From now on the

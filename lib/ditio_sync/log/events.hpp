@@ -124,7 +124,7 @@ inline constexpr event_def events[] = {
      "the client secret's file may be read by its group or every user",
      "`warning`"},
     {"app.switched_user",
-     "run as root on a database another user owns: the command runs as that user, so root creates "
+     "run as root on the service user's database: the command runs as that user, so root creates "
      "nothing the service cannot open",
      "`user`, `uid`, `path`"},
     {"app.started", "the daemon is up", "`version`, `streams`, `interval_s`, `push`, `database`"},

@@ -39,7 +39,7 @@ struct lock_probe {
 };
 
 // Looks at the lock without keeping it: a shared flock taken and dropped at once (a writer starting in that
-// instant is refused as if a second writer ran). Opens the file read-only and creates nothing. Call it
+// instant tries again, see instance_lock). Opens the file read-only and creates nothing. Call it
 // before this process opens the database with SQLite: closing a descriptor of the file drops every fcntl
 // lock the process holds on it. Never throws.
 lock_probe probe_instance_lock(const std::filesystem::path& database);
