@@ -205,23 +205,26 @@ void finished_run(
     st.finish_run(pc, {.watermark = watermark, .overlap_ms = 600000, .full = true});
 }
 
+// The user stream, synced in full once: the status tests' common ground.
+void finished_user_run(const setup& s)
+{
+    auto db = store::open_database(s.db_path, std::chrono::seconds{1}, store::open_mode::read_write);
+    store::sync_store st(db);
+    finished_run(
+        st, "user", "users", "2026-10-01T06:00:00.000Z", "2026-10-01T06:00:05.000Z", "2026-10-01T06:00:00Z"
+    );
+}
+
 } // namespace
 
 TEST_CASE("app: status says first whether all is well, then one aligned line per stream")
 {
     setup s;
     s.run(app::cmd_migrate);
+    finished_user_run(s);
     {
         auto db = store::open_database(s.db_path, std::chrono::seconds{1}, store::open_mode::read_write);
         store::sync_store st(db);
-        finished_run(
-            st,
-            "user",
-            "users",
-            "2026-10-01T06:00:00.000Z",
-            "2026-10-01T06:00:05.000Z",
-            "2026-10-01T06:00:00Z"
-        );
         finished_run(
             st,
             "time-registrations",
@@ -357,18 +360,7 @@ TEST_CASE("app: status STREAM shows the named streams in full; an unknown name i
 {
     setup s;
     s.run(app::cmd_migrate);
-    {
-        auto db = store::open_database(s.db_path, std::chrono::seconds{1}, store::open_mode::read_write);
-        store::sync_store st(db);
-        finished_run(
-            st,
-            "user",
-            "users",
-            "2026-10-01T06:00:00.000Z",
-            "2026-10-01T06:00:05.000Z",
-            "2026-10-01T06:00:00Z"
-        );
-    }
+    finished_user_run(s);
     s.opt.status_streams = {"user"};
     auto text = s.run(app::cmd_status);
     CAPTURE(text);
