@@ -1,5 +1,5 @@
 // Unit tests for ditio/page.hpp (parse_page) and the free helpers of ditio/extraction_client.hpp
-// (describe_error_body, parse_retry_after). No socket, no database.
+// (describe_error_body, is_ditio_error_body, parse_retry_after). No socket, no database.
 #include <ditio_sync/ditio/extraction_client.hpp>
 #include <ditio_sync/ditio/page.hpp>
 #include <ditio_sync/util/redact.hpp>
@@ -343,6 +343,21 @@ TEST_CASE("extraction: describe_error_body turns Ditio's error bodies into one l
             CHECK_FALSE(contains(s, "stradd"));
         }
     }
+}
+
+TEST_CASE("extraction: is_ditio_error_body tells Ditio's JSON errors from other pages by shape")
+{
+    using ditio_sync::ditio::is_ditio_error_body;
+    CHECK(is_ditio_error_body(R"({"error":"NotFound","message":"No such project"})"));
+    CHECK(is_ditio_error_body(R"({"message":"x","errors":[{"message":"y"}]})"));
+    CHECK(is_ditio_error_body(
+        R"({"type":"https://tools.ietf.org/html/rfc9110#section-15.5.5","title":"Not Found","status":404})"
+    ));
+    CHECK_FALSE(is_ditio_error_body(""));
+    CHECK_FALSE(is_ditio_error_body("<html><body><h1>404 Not Found</h1></body></html>"));
+    CHECK_FALSE(is_ditio_error_body("Not Found"));
+    CHECK_FALSE(is_ditio_error_body(R"(["not","an","object"])"));
+    CHECK_FALSE(is_ditio_error_body(R"({"error":"cut off)"));
 }
 
 TEST_CASE("extraction: parse_retry_after reads seconds and HTTP dates")

@@ -58,6 +58,13 @@ std::string describe_error_body(int status, const std::string& body)
     return excerpt.empty() ? fmt::format("HTTP {}", status) : fmt::format("HTTP {}: {}", status, excerpt);
 }
 
+bool is_ditio_error_body(std::string_view body)
+{
+    boost::system::error_code ec;
+    auto v = json::parse(body, ec);
+    return !ec && v.is_object();
+}
+
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value, util::sys_micros now)
 {
     if (value.empty())

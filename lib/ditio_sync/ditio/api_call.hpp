@@ -126,6 +126,12 @@ private:
 // excerpt of a non-JSON body; redacted (util/redact.hpp) and at most util::max_excerpt_bytes long.
 std::string describe_error_body(int status, const std::string& body);
 
+// Whether an error answer's body is Ditio's own JSON error (an object: {"error","message"}, v5's
+// {"message","errors"}, application/problem+json) rather than a page from something else at that address:
+// an HTML 404, an empty body, a proxy's page. Only the shape counts, never the wording. A 404 or 405 that
+// is not Ditio's means the configured base is wrong, not that Ditio refused the request.
+bool is_ditio_error_body(std::string_view body);
+
 // Retry-After in seconds or as an HTTP date (relative to `now`); nullopt when absent or unreadable.
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value, util::sys_micros now);
 
