@@ -73,6 +73,19 @@ int run(int argc, char** argv)
     push_work_order_cmd->add_option("--company", opt.push_company, "company id (default ditio.company_id)");
     push_work_order_cmd->add_flag("--inactive", opt.push_inactive, "the work order is inactive");
 
+    auto* capture_cmd = cli.add_subcommand(
+        "capture", "record the exchanges of a short sync into one file for support, secrets removed"
+    );
+    capture_cmd->add_option("streams", opt.sync_streams, "streams to capture (default: all enabled)");
+    capture_cmd->add_option("--out", opt.capture_out, "the file to write")->required();
+    capture_cmd->add_option("--pages", opt.capture_pages, "pages per stream (default 2)")
+        ->check(CLI::PositiveNumber);
+    capture_cmd->add_option("--chunk-limit", opt.capture_chunk_limit, "records per page (default 100)")
+        ->check(CLI::Range(1, 10000));
+    capture_cmd->add_flag(
+        "--full", opt.sync_full, "capture a full sync's first pages, whatever the mirror holds"
+    );
+
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -81,7 +94,8 @@ int run(int argc, char** argv)
             cli.remaining().front().front() != '-') {
             std::fprintf(
                 stderr,
-                "ditio-sync: unknown command '%s' (known: run, sync, status, check, migrate, reset, push)\n",
+                "ditio-sync: unknown command '%s' (known: run, sync, status, check, migrate, reset, push, "
+                "capture)\n",
                 cli.remaining().front().c_str()
             );
             return exit_code::usage;
@@ -113,6 +127,8 @@ int run(int argc, char** argv)
             return cmd_migrate(opt, std::cout);
         if (*reset_cmd)
             return cmd_reset(opt, std::cout);
+        if (*capture_cmd)
+            return cmd_capture(opt, std::cout);
         if (*push_cmd)
             return cmd_push(
                 opt,

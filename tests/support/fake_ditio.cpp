@@ -5,6 +5,7 @@
 
 #include "fake_data.hpp"
 #include "fake_integration.hpp"
+#include "fake_replay.hpp"
 #include "fake_streams.hpp"
 
 #include <ditio_sync/util/asio.hpp>
@@ -662,7 +663,11 @@ struct fake_ditio::impl {
     {
         for (const auto& spec : detail::stream_specs())
             data_paths_.emplace_back(fmt::format("/v1/{}", spec.name), &spec);
+        if (!options_.replay_file.empty())
+            replay_ = std::make_unique<capture_replay>(options_.replay_file);
     }
+
+    std::unique_ptr<capture_replay> replay_; // --replay: every answer comes from a capture
 
     // --- state, guarded by mutex_ ---
     fake_options options_;
@@ -1991,6 +1996,20 @@ struct fake_ditio::impl {
         const std::map<std::string, std::string>& params
     )
     {
+        if (replay_) {
+            auto a = replay_->answer(req.method_string(), path, params);
+            reply r;
+            r.status = a.status;
+            r.body = std::move(a.body);
+            for (auto& [name, value] : a.headers) {
+                auto field = http::string_to_field(name);
+                if (field == http::field::content_type)
+                    r.content_type = value;
+                else if (field == http::field::date || field == http::field::retry_after || field == http::field::www_authenticate)
+                    r.headers.emplace_back(field, value);
+            }
+            return r;
+        }
         if (path.ends_with("/connect/token"))
             return handle_token(req);
         if (auto rest = integration_rest(path))

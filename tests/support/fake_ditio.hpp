@@ -63,6 +63,8 @@ struct fake_options {
     // Also serve POST /_fake/mutate?insert=N&edit=N&delete=N&seed=S[&stream=NAME] and GET /_fake/stats,
     // unauthenticated (ditio-fake turns this on so the demo and the benchmark can change data between runs).
     bool control_endpoint = false;
+    // Serve this `ditio-sync capture` file back instead of the generated data (fake_replay.hpp).
+    std::filesystem::path replay_file;
 };
 
 // One record as the server holds it: its current JSON (or tombstone) and state.

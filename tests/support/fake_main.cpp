@@ -35,6 +35,8 @@ constexpr std::string_view usage = R"(usage: ditio-fake [options]
   --client-secret SECRET   (default demo-secret)
   --port-file FILE         write the bound port here once listening
   --end-of-stream STYLE    last page's continuationToken: absent (default), null or empty
+  --replay FILE            serve a `ditio-sync capture` file back instead of generated data (point every
+                           base at this server's root)
 Control endpoints on the same port: POST /_fake/mutate?insert=N&edit=N&delete=N&seed=S[&stream=NAME]
 (stream defaults to time-registrations), GET /_fake/stats.
 )";
@@ -100,6 +102,8 @@ int run(int argc, char** argv)
             options.client_secret = value();
         } else if (arg == "--port-file") {
             port_file = value();
+        } else if (arg == "--replay") {
+            options.replay_file = value();
         } else if (arg == "--end-of-stream") {
             auto style = value();
             if (style == "absent")
@@ -137,13 +141,21 @@ int run(int argc, char** argv)
     server.start();
     if (!port_file.empty())
         write_port_file(port_file, server.port());
-    std::cerr << fmt::format(
-                     "ditio-fake: listening on {} ({} time registrations, {} per other stream)\n",
-                     server.base_url(),
-                     records,
-                     stream_records
-                 )
-              << std::flush;
+    if (options.replay_file.empty())
+        std::cerr << fmt::format(
+                         "ditio-fake: listening on {} ({} time registrations, {} per other stream)\n",
+                         server.base_url(),
+                         records,
+                         stream_records
+                     )
+                  << std::flush;
+    else
+        std::cerr << fmt::format(
+                         "ditio-fake: listening on {}, replaying {}\n",
+                         server.base_url(),
+                         options.replay_file.string()
+                     )
+                  << std::flush;
 
     int signal = 0;
     sigwait(&signals, &signal);

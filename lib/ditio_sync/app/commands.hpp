@@ -5,6 +5,7 @@
 
 #include <ditio_sync/store/outbox.hpp>
 
+#include <cstdint>
 #include <iosfwd>
 #include <optional>
 #include <stdexcept>
@@ -46,6 +47,10 @@ struct options {
     std::string push_external_id;
     std::string push_name;
     bool push_inactive = false;
+    // capture (its streams are sync_streams, --full is sync_full)
+    std::string capture_out;
+    std::int64_t capture_pages = 2;
+    int capture_chunk_limit = 100;
 };
 
 // A command line that names something that does not exist (a stream, a missing --company).
@@ -59,6 +64,7 @@ int cmd_status(const options& opt, std::ostream& out);
 int cmd_check(const options& opt, std::ostream& out);
 int cmd_migrate(const options& opt, std::ostream& out);
 int cmd_reset(const options& opt, std::ostream& out);
+int cmd_capture(const options& opt, std::ostream& out);
 // `one`: push project / push work-order (that row only); nullopt: every pending row.
 int cmd_push(const options& opt, std::optional<store::outbox_kind> one, std::ostream& out);
 

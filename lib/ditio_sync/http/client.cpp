@@ -305,6 +305,14 @@ asio::awaitable<boost::system::result<response>> client::send(request req)
                            is_stale_connection_error(result.error());
         if (options_.on_response && !stale_retry)
             options_.on_response(result ? static_cast<int>(result->result_int()) : 0);
+        if (on_exchange_ && !stale_retry)
+            on_exchange_(
+                req,
+                result,
+                std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - started
+                )
+            );
         if (result) {
             auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - started

@@ -79,6 +79,12 @@ public:
 
     std::uint64_t connections_opened() const { return connections_opened_; }
 
+    // Told of every exchange as it ends: the request as sent (headers included), and the response or the
+    // error, with the time it took. `ditio-sync capture` records them. Must not throw.
+    using exchange_observer = std::function<
+        void(const request&, const boost::system::result<response>&, std::chrono::milliseconds elapsed)>;
+    void on_exchange(exchange_observer f) { on_exchange_ = std::move(f); }
+
 private:
     struct connection;
     boost::asio::awaitable<boost::system::error_code>
@@ -100,6 +106,7 @@ private:
     std::set<connection*> in_flight_;
     bool shut_down_ = false;
     std::uint64_t connections_opened_ = 0;
+    exchange_observer on_exchange_;
 };
 
 } // namespace ditio_sync::http

@@ -399,6 +399,29 @@ void sync_store::reset(const std::string& stream, const std::string& now)
     });
 }
 
+void sync_store::start_from(const stream_state& other, const std::string& now)
+{
+    guarded("copying a stream's watermark", [&] {
+        SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+        ensure_row(other.stream, now);
+        SQLite::Statement st(
+            db_,
+            "UPDATE sync_state SET watermark = :wm, last_full_sync_at = :full, overlap_ms = :overlap, "
+            "updated_at = :now WHERE stream = :s"
+        );
+        bind_opt(st, ":wm", other.watermark);
+        bind_opt(st, ":full", other.last_full_sync_at);
+        std::optional<std::int64_t> overlap;
+        if (other.overlap)
+            overlap = other.overlap->count();
+        bind_opt(st, ":overlap", overlap);
+        st.bind(":now", now);
+        st.bind(":s", other.stream);
+        st.exec();
+        tx.commit();
+    });
+}
+
 bool sync_store::mark_unavailable(const std::string& stream, std::int64_t run_id, const std::string& now)
 {
     return guarded("recording an unavailable stream", [&] {

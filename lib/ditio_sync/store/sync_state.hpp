@@ -133,6 +133,9 @@ public:
     void record_error(const std::string& stream, const std::string& error, const std::string& now);
     // Forgets the watermark and checkpoint: the next run is a full sync.
     void reset(const std::string& stream, const std::string& now);
+    // Starts a stream where another database's stands (`capture` works on a scratch copy of the state):
+    // its watermark and the overlap behind it, no run in progress.
+    void start_from(const stream_state& other, const std::string& now);
 
     // Ditio answered 404 for the stream: the run ends as 'unavailable', the watermark stays. Returns true
     // when the stream was not already known to be unavailable (so it is reported once).

@@ -123,6 +123,7 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
     ditio::retry_budget budget{settings_.run_retry_budget};
     if (rs.token)
         rs.seen(*rs.token);
+    std::int64_t pages_this_run = 0;
     for (;;) {
         auto fetched = co_await api_.fetch_page(rs.name, rs.stream.path, rs.plan.query, rs.token, budget);
         // The previous page's commit must be settled before anything else is decided.
@@ -147,13 +148,14 @@ asio::awaitable<run_report> engine::run(const stream_settings& settings, run_kin
         committer.launch(page, std::move(tx));
         rs.token = page->body.continuation;
         ++rs.page_no;
-        if (last || stop_.stop_requested()) {
+        bool enough = settings_.max_pages > 0 && ++pages_this_run >= settings_.max_pages;
+        if (last || enough || stop_.stop_requested()) {
             if (!co_await settle(rs, committer))
                 break;
             if (last)
                 rs.report.status = run_status::ok;
             else
-                co_await record_failure(rs, run_status::cancelled, "stopped");
+                co_await record_failure(rs, run_status::cancelled, enough ? "page limit reached" : "stopped");
             break;
         }
     }

@@ -40,6 +40,7 @@ struct engine_settings {
     std::chrono::milliseconds progress_every{std::chrono::seconds{10}}; // sync.progress cadence in long runs
     bool page_events_at_debug = false; // sync.page_committed at debug (a live progress line shows pages)
     store::run_retention retention;    // sync_runs kept per stream
+    std::int64_t max_pages = 0; // `capture`: a run stops (as cancelled) after this many pages; 0: no limit
 };
 
 enum class run_kind { automatic, full };
