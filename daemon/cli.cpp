@@ -44,8 +44,10 @@ int run(int argc, char** argv)
         cli.add_subcommand("status", "per stream: mode, watermark, rows, last run, last error");
     status_cmd->add_flag("--json", opt.status_json, "machine-readable output");
     status_cmd->add_option("streams", opt.status_streams, "streams to show in full");
-    auto* check_cmd =
-        cli.add_subcommand("check", "validate config, reach the token endpoint, open/migrate the database");
+    auto* check_cmd = cli.add_subcommand(
+        "check", "a doctor: config, database, token, one cheap request per stream, clock, Integration API"
+    );
+    check_cmd->add_flag("--json", opt.check_json, "machine-readable output");
     check_cmd->add_flag(
         "--integrity",
         opt.check_thorough,

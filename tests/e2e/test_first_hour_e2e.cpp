@@ -112,7 +112,7 @@ TEST_CASE("e2e: check names the token URL and the key to look at when Ditio cann
     CHECK(contains(res.out, "database: ok"));
     CHECK(contains(
         res.out,
-        fmt::format("token: token endpoint https://127.0.0.1:{}/connect/token (ditio.identity_base)", port)
+        fmt::format("token: failed (token endpoint https://127.0.0.1:{}/connect/token (ditio.identity_base)", port)
     ));
 }
 

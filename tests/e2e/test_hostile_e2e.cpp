@@ -491,7 +491,7 @@ TEST_CASE("e2e hostile: check finds garbage in the middle of the database file")
     auto bad = fx.run({"check"});
     INFO(bad.err);
     CHECK(bad.exit_code == 4);
-    CHECK(contains(bad.out, "database: damaged"));
+    CHECK(contains(bad.out, "database: failed (damaged"));
     auto thorough = fx.run({"check", "--integrity"});
     CHECK(thorough.exit_code == 4);
     CHECK(contains(thorough.out, "integrity_check"));

@@ -38,6 +38,7 @@ struct options {
     bool sync_full = false;
     bool status_json = false;
     bool check_thorough = false; // check --integrity
+    bool check_json = false;     // check --json
     // status STREAM...: those streams in full
     std::vector<std::string> status_streams;
     std::string reset_stream;
