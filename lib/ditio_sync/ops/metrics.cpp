@@ -324,12 +324,7 @@ std::string metrics::render_prometheus(system_clock::time_point now) const
         "gauge",
         "1 when Ditio does not offer the enabled stream's endpoint (404)."
     );
-    family quarantined(
-        "ditio_sync_quarantined_records",
-        "gauge",
-        "Records of the stream kept out of the mirror in the quarantine table (they break the record "
-        "contract)."
-    );
+    family quarantined("ditio_sync_quarantined_records", "gauge", "Quarantined records of the stream.");
     family http(
         "ditio_sync_http_responses_total",
         "counter",
