@@ -214,7 +214,8 @@ TEST_CASE("e2e fault: malformed JSON envelopes are retried and commit nothing")
         status_fault(200, 1, R"({"data":[{"id":"a1","modifiedDateTime":"2026-01-01T00:00:00Z"},)")
     );
     fx.server().inject(status_fault(200, 1, R"({"data":{"id":"a2"}})"));
-    fx.server().inject(status_fault(200, 1, R"({"data":[{"modifiedDateTime":"2026-01-01T00:00:00Z"}]})"));
+    // A record that is not an object (a record without an id is quarantined instead, test_records_e2e).
+    fx.server().inject(status_fault(200, 1, R"({"data":[{"id":"a3"},"a4"]})"));
     fx.server().inject(status_fault(200, 1, R"([1,2,3])"));
     expect_recovered(fx, 4, "malformed page");
     auto mirror = read_mirror(fx.db());

@@ -2084,6 +2084,8 @@ struct fake_ditio::impl {
         rec.path = std::string(path);
         rec.user_agent = std::string(req[http::field::user_agent]);
         rec.query = params;
+        if (auto q = req.target().find('?'); q != std::string_view::npos)
+            rec.raw_query = std::string(req.target().substr(q + 1));
         rec.status = status;
         if (r) {
             rec.records = r->records;
@@ -2225,6 +2227,13 @@ struct fake_ditio::impl {
             co_return std::pair{action::reset, response_t{}};
         if (f && f->what == fault::kind::date)
             r.headers.emplace_back(http::field::date, f->header);
+        if (f && f->what == fault::kind::bad_record && r.status == 200) {
+            if (auto at = r.body.find("\"data\":["); at != std::string::npos) {
+                at += 8;
+                bool empty = at < r.body.size() && r.body[at] == ']';
+                r.body.insert(at, empty ? f->body : f->body + ",");
+            }
+        }
         auto what = f && f->what == fault::kind::truncate ? action::truncate : action::respond;
         co_return std::pair{what, make_response(req, std::move(r))};
     }
@@ -2553,6 +2562,18 @@ void fake_ditio::set_max_window(const std::string& stream, std::optional<std::ch
         impl_->max_window_[std::string(spec.name)] = *max;
     else
         impl_->max_window_.erase(std::string(spec.name));
+}
+
+std::vector<std::string> fake_ditio::share_images(std::size_t count)
+{
+    std::lock_guard lock(impl_->mutex_);
+    return impl_->streams_.share_images(count, impl_->batch_time());
+}
+
+void fake_ditio::set_image_parent_field(std::string name)
+{
+    std::lock_guard lock(impl_->mutex_);
+    impl_->streams_.set_image_parent_field(std::move(name));
 }
 
 void fake_ditio::set_clock_offset(std::chrono::milliseconds offset)

@@ -93,6 +93,8 @@ struct fault {
         date,                // answer as usual, with the Date header `header` (a clock far off)
         token_cycle,         // a page without records and the continuation token "cycle-a", or "cycle-b"
                              // to a request carrying "cycle-a": A -> B -> A -> ...
+        bad_record,          // answer as usual, with `body` (one raw JSON record, e.g. one without an id)
+                             // put first in the page's data array
         echo,                // answer `status` with an error that repeats the request: its Authorization
                              // value (as sent, in lower case, and the bare token) and its body; in JSON
                              // (error, error_description, message) or, with `body` "html", an HTML page
@@ -112,6 +114,7 @@ struct request_record {
     std::string method;
     std::string path;
     std::map<std::string, std::string> query;
+    std::string raw_query; // as sent, repeated keys included (Sources=feed&Sources=alert)
     int status = 0;
     std::size_t records = 0;        // records in the answered page
     std::string continuation_token; // token returned to the client, empty at the end
@@ -223,6 +226,14 @@ public:
     // A full-mode request whose ToDateTime - FromDateTime exceeds `max` gets 400 ValidationError (as
     // machine-registrations once did); nullopt, the default, allows any window.
     void set_max_window(const std::string& stream, std::optional<std::chrono::hours> max);
+    // v1/images is one row per image and parent record (ditio-api.md 3.1). For `count` live images, adds a
+    // row with the same image id under another parent (another source and parent id), modified now; returns
+    // the image ids. remove("images", {id}) then deletes every row of the image, each with an empty
+    // tombstone (only the id).
+    std::vector<std::string> share_images(std::size_t count);
+    // The key an image row's parent id is served under: "parentId" (the default), another name, or "" to
+    // leave it out (Ditio's docs name no such field).
+    void set_image_parent_field(std::string name);
 
     // --- Integration API (api/v4/integration/projects and tasks, ditio-api.md 4.1-4.3, scope ditioapiv3) ---
     // Served under any prefix (the daemon uses {base}/core). Starts empty: the seeded pool projects are

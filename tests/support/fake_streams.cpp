@@ -567,6 +567,7 @@ struct store {
     std::uint32_t counter = 0;
     std::uint64_t inserts = 0;
     std::uint64_t salt = 0;
+    std::string parent_field = "parentId"; // images: the key the parent id is served under, "" none
 };
 
 } // namespace
@@ -1718,6 +1719,11 @@ struct generic_streams::state {
         json::value deleted_at = r.is_deleted ? json::value(iso_ms(r.deleted)) : json::value(nullptr);
         for (const auto& kv : r.live) {
             auto key = kv.key();
+            if (key == "parentId" && st.parent_field != "parentId") {
+                if (st.parent_field.empty())
+                    continue;
+                key = st.parent_field;
+            }
             if (key == "modifiedDateTime" && sensitive)
                 for (const auto& s : r.sensitive)
                     field(s.key(), r.is_deleted && kind == empty ? json::value(nullptr) : s.value());
@@ -1893,16 +1899,55 @@ void generic_streams::edit(std::string_view stream, const std::vector<std::strin
 void generic_streams::remove(std::string_view stream, const std::vector<std::string>& ids, std::int64_t t)
 {
     auto& st = state_->get(stream);
-    for (const auto& id : ids) {
-        auto* r = state_->find_live(st, id);
-        if (!r)
-            continue;
+    auto drop = [&](stored* r) {
         state::unindex(st, *r);
         r->is_deleted = true;
         r->deleted = t;
         state::index(st, *r);
         --st.live;
+    };
+    for (const auto& id : ids) {
+        if (stream == "images") {
+            // Every row of the image (share_images gives one image several rows).
+            for (auto& [key, r] : st.records)
+                if (!r.is_deleted && r.live.at("id").as_string() == id)
+                    drop(&r);
+            continue;
+        }
+        if (auto* r = state_->find_live(st, id))
+            drop(r);
     }
+}
+
+std::vector<std::string> generic_streams::share_images(std::size_t count, std::int64_t t)
+{
+    auto& st = state_->get("images");
+    std::vector<std::string> shared;
+    for (const auto& hex : pick_live("images", count, static_cast<std::uint64_t>(t))) {
+        auto* original = state_->find_live(st, hex);
+        if (!original)
+            continue;
+        stored copy;
+        copy.id = state::make_id(st, t);
+        copy.live = original->live; // the same image id, under another parent
+        auto source = copy.live.at("source").as_string();
+        copy.live["source"] = source == "feed" ? "checklist" : "feed";
+        copy.live["parentId"] = pool_id("shared-parent", to_hex(copy.id));
+        copy.live["modifiedDateTime"] = iso_ms(t);
+        copy.company = original->company;
+        copy.project = original->project;
+        copy.modified = t;
+        shared.emplace_back(copy.live.at("id").as_string());
+        auto it = st.records.emplace(copy.id, std::move(copy)).first;
+        state::index(st, it->second);
+        ++st.live;
+    }
+    return shared;
+}
+
+void generic_streams::set_image_parent_field(std::string name)
+{
+    state_->get("images").parent_field = std::move(name);
 }
 
 void generic_streams::purge(std::string_view stream, const std::vector<std::string>& ids)

@@ -107,6 +107,12 @@ public:
     );
 
     std::vector<std::string> pick_live(std::string_view stream, std::size_t count, std::uint64_t seed) const;
+    // images: for `count` live images, one more row with the same image id under another parent (another
+    // source and parent id), modified at `t`; returns the image ids. remove() of an image id then removes
+    // every row of it.
+    std::vector<std::string> share_images(std::size_t count, std::int64_t t);
+    // images: the key the parent id is served under ("parentId"); "" leaves it out.
+    void set_image_parent_field(std::string name);
     std::map<std::string, record_view> snapshot(std::string_view stream) const;
     std::size_t live_count(std::string_view stream) const;
 

@@ -284,7 +284,8 @@ TEST_CASE("app: status says first whether all is well, then one aligned line per
         CHECK(
             keys_of(streams[1]) ==
             "data_complete_through,deleted_rows,enabled,in_progress,last_error,last_error_at,last_run,"
-            "last_success_at,mode,next_run_at,rows,state,stream,table,unavailable_since,view,watermark"
+            "last_success_at,mode,next_run_at,quarantined,rows,state,stream,table,unavailable_since,view,"
+            "watermark"
         );
         CHECK(
             keys_of(streams[1].at("last_run")) == "duration_s,error,finished_at,mode,pages,result,rows_"

@@ -8,8 +8,11 @@
 #include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
 
+#include <array>
 #include <chrono>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -196,10 +199,13 @@ TEST_CASE("page: a repeated key counts as its last value, as in a JSON document"
     auto p = parse_ok(R"({"data":[{"id":"a","isDeleted":true,"id":"b","isDeleted":"yes"},)"
                       R"({"id":"c","modifiedDateTime":"2026-10-01T06:02:11Z","modifiedDateTime":7}],)"
                       R"("continuationToken":"t1","continuationToken":null})");
-    REQUIRE(p.records.size() == 2);
+    REQUIRE(p.records.size() == 1);
     CHECK(p.records[0].id == "b");
     CHECK_FALSE(p.records[0].deleted); // a string is not true
-    CHECK(p.records[1].modified.empty());
+    // The last modifiedDateTime, a number, breaks the record contract.
+    REQUIRE(p.quarantined.size() == 1);
+    CHECK(p.quarantined[0].id == "c");
+    CHECK(p.quarantined[0].reason == "modifiedDateTime is not a string");
     CHECK_FALSE(p.continuation.has_value());
 }
 
@@ -247,20 +253,10 @@ TEST_CASE("page: malformed bodies are rejected with a reason")
     {
         CHECK(contains(parse_failure(R"({"data":[{"id":"a1"},"a2"]})"), "record 1 is not an object"));
     }
-    SUBCASE("record without id")
+    SUBCASE("record that is an array")
     {
-        CHECK(contains(
-            parse_failure(R"({"data":[{"id":"a1"},{"id":"a2"},{"modifiedDateTime":"x"}]})"),
-            "record 2 has no id"
-        ));
-    }
-    SUBCASE("record with an empty id")
-    {
-        CHECK(contains(parse_failure(R"({"data":[{"id":""}]})"), "record 0 has no id"));
-    }
-    SUBCASE("record with a numeric id")
-    {
-        CHECK(contains(parse_failure(R"({"data":[{"id":42}]})"), "record 0 has no id"));
+        CHECK(contains(parse_failure(R"({"data":[{"id":"a1"},[{"id":"a2"}]]})"), "record 1 is not an object")
+        );
     }
     SUBCASE("continuationToken a number")
     {
@@ -272,16 +268,92 @@ TEST_CASE("page: malformed bodies are rejected with a reason")
     }
     SUBCASE("the reason does not echo record content")
     {
-        auto why = parse_failure(R"({"data":[{"secretish":"Bjørn Ødegård"}]})");
+        auto why = parse_failure(R"({"data":[{"id":"a1"},"Bjørn Ødegård"]})");
         CHECK_FALSE(contains(why, "Bjørn"));
     }
+}
+
+TEST_CASE("page: records that break the record contract are set aside with a reason, the rest parsed")
+{
+    auto p = parse_ok(R"({"data":[
+        {"id":"good1","modifiedDateTime":"2026-10-01T06:02:11Z","qty":1},
+        {"modifiedDateTime":"2026-10-01T06:02:11Z","name":"Bjørn Ødegård"},
+        {"id":null,"modifiedDateTime":"2026-10-01T06:02:11Z"},
+        {"id":42},
+        {"id":""},
+        {"id":{"x":1}},
+        {"id":"bad-time","modifiedDateTime":"yesterday"},
+        {"id":"num-time","modifiedDateTime":1700000000},
+        {"id":"good2","modifiedDateTime":null},
+        {"id":"good3","isDeleted":true,"deletedDateTime":"2026-10-02T00:00:00Z","modifiedDateTime":"2026-10-02T00:00:00Z"}
+    ],"continuationToken":"next"})");
+    REQUIRE(p.records.size() == 3);
+    CHECK(p.records[0].id == "good1");
+    CHECK(p.records[0].json == R"({"id":"good1","modifiedDateTime":"2026-10-01T06:02:11Z","qty":1})");
+    CHECK(p.records[1].id == "good2"); // a null modifiedDateTime counts as absent, as before
+    CHECK(p.records[2].id == "good3");
+    CHECK(p.deleted == 1);
+    CHECK(p.continuation == "next");
+    REQUIRE(p.quarantined.size() == 7);
+    std::vector<std::pair<std::size_t, std::string>> got;
+    for (const auto& q : p.quarantined)
+        got.emplace_back(q.index, q.reason);
+    CHECK(
+        got ==
+        std::vector<std::pair<std::size_t, std::string>>{
+            {1, "no id"},
+            {2, "no id"},
+            {3, "id is not a string"},
+            {4, "id is empty"},
+            {5, "id is not a string"},
+            {6, "modifiedDateTime is not a date-time"},
+            {7, "modifiedDateTime is not a string"}}
+    );
+    CHECK(p.quarantined[5].id == "bad-time");
+    CHECK(p.quarantined[5].json == R"({"id":"bad-time","modifiedDateTime":"yesterday"})");
+    CHECK(p.quarantined[0].id.empty());
+    for (const auto& q : p.quarantined)
+        CHECK_FALSE(contains(q.reason, "Bj"));
+}
+
+TEST_CASE("page: with a parent rule each record gets its parent reference")
+{
+    static constexpr std::array<std::string_view, 2> ids{"parentId", "parentRecordId"};
+    static constexpr std::array<std::string_view, 2> context{"projectId", "taskId"};
+    static constexpr ditio_sync::model::parent_rule rule{"source", ids, context};
+    page p;
+    std::string why;
+    REQUIRE(parse_page(
+        R"({"data":[
+            {"id":"i1","source":"feed","parentId":"p1","projectId":"P"},
+            {"id":"i1","source":"checklist","parentRecordId":"cæ1","projectId":"P"},
+            {"id":"i2","source":"alert","parentId":"","projectId":"P","taskId":"T"},
+            {"id":"i3","projectId":7},
+            {"id":"i4","isDeleted":true,"source":null,"parentId":null}
+        ]})",
+        p,
+        why,
+        &rule
+    ));
+    REQUIRE(p.records.size() == 5);
+    CHECK(p.records[0].parent == "feed:parentId=p1");
+    CHECK_FALSE(p.records[0].parent_from_context);
+    CHECK(p.records[1].parent == "checklist:parentRecordId=cæ1"); // unescaped, as json_extract gives it
+    CHECK(p.records[2].parent == "alert:projectId=P;taskId=T");   // an empty id is no parent id
+    CHECK(p.records[2].parent_from_context);
+    CHECK(p.records[3].parent.empty()); // only string values count
+    CHECK(p.records[3].parent_from_context);
+    CHECK(p.records[4].parent.empty());
+    // Without a rule (every other stream) nothing is read.
+    auto plain = parse_ok(R"({"data":[{"id":"i1","source":"feed","parentId":"p1"}]})");
+    CHECK(plain.records[0].parent.empty());
 }
 
 TEST_CASE("page: a failed parse leaves no records from an earlier page")
 {
     page p = parse_ok(R"({"data":[{"id":"a1"}],"continuationToken":"t"})");
     std::string why;
-    CHECK_FALSE(parse_page(R"({"data":[{"id":"b1"},{"nope":1}]})", p, why));
+    CHECK_FALSE(parse_page(R"({"data":[{"id":"b1"},"nope"]})", p, why));
     // Whatever is left must not be mistaken for the old page's continuation.
     CHECK_FALSE(p.continuation.has_value());
 }

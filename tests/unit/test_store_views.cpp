@@ -471,7 +471,14 @@ TEST_CASE("migration 0002: every catalogue stream has a mirror table shaped like
         std::string table(s.table);
         CAPTURE(table);
         ++tables;
-        CHECK(shape(db, table) == expected);
+        // 0006: images are one row per image and parent, keyed by (id, parent_ref).
+        if (table == "images")
+            CHECK(
+                shape(db, table) ==
+                "id TEXT 1 - 1, parent_ref TEXT 1 '' 2, " + expected.substr(expected.find("modified_at"))
+            );
+        else
+            CHECK(shape(db, table) == expected);
         CHECK(
             text(
                 db,
@@ -1032,6 +1039,7 @@ modified_at='2026-03-02T10:20:00Z'
 synced_at='2026-03-20T09:00:00.000Z'
 iso_year=2026
 iso_week=10
+parent_ref=''
 --
 )");
 }
@@ -1833,7 +1841,7 @@ TEST_CASE("views: v_sync_freshness subtracts the overlap from the watermark")
         text(db, "SELECT group_concat(name, ',') FROM pragma_table_info('v_sync_freshness')") ==
         "stream,watermark,complete_through,last_success_at,last_success_age_s,running,unavailable,next_run_"
         "at,"
-        "last_error,last_error_at"
+        "last_error,last_error_at,quarantined"
     );
     CHECK(
         dump(
@@ -2061,18 +2069,23 @@ TEST_CASE("migration 0005: a version 4 database upgrades keeping its rows and ev
         );
         std::vector<std::string> added(now.begin() + static_cast<std::ptrdiff_t>(columns.size()), now.end());
         if (!added.empty()) {
-            CHECK(added == std::vector<std::string>{"iso_year", "iso_week"});
+            // 0005 added the weeks, 0006 the images' parent_ref and the freshness's quarantined count.
+            if (view == "v_images")
+                CHECK(added == std::vector<std::string>{"iso_year", "iso_week", "parent_ref"});
+            else if (view == "v_sync_freshness")
+                CHECK(added == std::vector<std::string>{"quarantined"});
+            else
+                CHECK(added == std::vector<std::string>{"iso_year", "iso_week"});
             grown += view + " ";
         }
         if (view != "v_sync_freshness")
             CHECK(rows_of(db, view, columns) == rows_before.at(view));
     }
     CHECK(
-        grown ==
-        "v_absence_registrations v_crew_list_registrations v_flow_trip_registrations "
-        "v_hours_per_employee_day "
-        "v_images v_machine_registrations v_payroll_lines v_payroll_lines_extended v_time_registrations "
-        "v_unapproved_hours "
+        grown == "v_absence_registrations v_crew_list_registrations v_flow_trip_registrations "
+                 "v_hours_per_employee_day "
+                 "v_images v_machine_registrations v_payroll_lines v_payroll_lines_extended v_sync_freshness "
+                 "v_time_registrations v_unapproved_hours "
     );
     // complete_through is now to the second, as status shows it; it was to the millisecond.
     CHECK(text(db, "SELECT complete_through FROM v_sync_freshness") == "2026-03-02T23:50:00Z");

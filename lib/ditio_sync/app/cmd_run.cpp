@@ -53,8 +53,10 @@ void prime_health(
             return std::chrono::time_point_cast<std::chrono::system_clock::duration>(*p);
         return std::nullopt;
     };
-    for (const auto& s : rt.db_thread.store_unsafe().load_all()) // no run is in flight yet
+    for (const auto& s : rt.db_thread.store_unsafe().load_all()) { // no run is in flight yet
         metrics.seed(s.stream, at(s.last_success_at), at(s.watermark), s.unavailable_at.has_value());
+        metrics.set_quarantined(s.stream, rt.db_thread.store_unsafe().quarantined(s.stream));
+    }
 }
 
 // Runs the scheduler, and the outbox loop beside it, until a stop or a crash; true when either crashed.

@@ -1,4 +1,5 @@
 #include <ditio_sync/ditio/extraction_client.hpp>
+#include <ditio_sync/ditio/streams.hpp>
 #include <ditio_sync/http/error.hpp>
 #include <ditio_sync/http/url.hpp>
 #include <ditio_sync/util/redact.hpp>
@@ -39,6 +40,8 @@ asio::awaitable<boost::system::result<fetched_page, fetch_failure>> extraction_c
     http::request req;
     req.url = http::with_query(http::join_url(base_, path), q);
     std::optional<fetched_page> out;
+    const auto* def = find_stream(stream);
+    const auto* parent = def ? def->parent : nullptr;
     auto judge = [&](http::response& res) -> verdict {
         int status = res.result_int();
         if (status == 200) {
@@ -55,7 +58,7 @@ asio::awaitable<boost::system::result<fetched_page, fetch_failure>> extraction_c
                 out->server_date = util::parse_http_date(it->value());
             out->bytes = res.body().size();
             std::string parse_error;
-            if (parse_page(std::move(res.body()), out->body, parse_error))
+            if (parse_page(std::move(res.body()), out->body, parse_error, parent))
                 return {};
             out.reset();
             return {verdict::kind::retry, "malformed page: " + parse_error};

@@ -5,9 +5,12 @@
 #include <boost/json/parse.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <optional>
+#include <span>
+#include <utility>
 #include <vector>
 
 namespace ditio_sync::ditio {
@@ -162,7 +165,11 @@ public:
 
     enum class data_state { absent, array, other };
 
-    explicit page_handler(std::string_view body) : body_(body) {}
+    page_handler(std::string_view body, const model::parent_rule* parent) : body_(body), parent_(parent)
+    {
+        if (parent_)
+            parent_values_.resize(1 + parent_->id_fields.size() + parent_->context_fields.size());
+    }
 
     // What the page needs; records in order of the (last) data array.
     std::vector<record> records;
@@ -172,7 +179,8 @@ public:
     std::optional<std::string> continuation;
     bool continuation_bad = false;
     std::string sync_type;
-    std::optional<std::string> record_error; // the first malformed element of the data array
+    std::optional<std::string> record_error;                 // the first malformed element of the data array
+    std::vector<std::pair<std::size_t, std::string>> broken; // records breaking the contract, and why
     std::size_t depth = 0;
 
     bool on_document_begin(json::error_code&) { return true; }
@@ -187,6 +195,8 @@ public:
         } else if (depth == 2 && in_data_) {
             records.emplace_back();
             in_record_ = true;
+            id_kind_ = modified_kind_ = value_kind::absent;
+            std::fill(parent_values_.begin(), parent_values_.end(), std::string_view{});
         } else if (depth == 3 && in_record_) {
             member_not_scalar();
         }
@@ -252,6 +262,7 @@ public:
                 // A later "data" replaces an earlier one.
                 records.clear();
                 record_error.reset();
+                broken.clear();
                 data = data_state::other;
             }
         }
@@ -304,6 +315,12 @@ public:
     }
     bool on_null(json::error_code&)
     {
+        if (depth == 3 && in_record_ && (key_code_ == key::id || key_code_ == key::modified)) {
+            clear_member();
+            (key_code_ == key::id ? id_kind_ : modified_kind_) = value_kind::absent; // null: as if absent
+            key_code_ = key::other;
+            return true;
+        }
         if (depth == 1 && key_code_ == key::continuation_token) {
             continuation.reset();
             continuation_bad = false;
@@ -322,7 +339,8 @@ private:
         if (depth == 1)
             return key_code_ == key::continuation_token || key_code_ == key::sync_type_name;
         return depth == 3 && in_record_ &&
-               (key_code_ == key::id || key_code_ == key::modified || key_code_ == key::deleted_at);
+               (key_code_ == key::id || key_code_ == key::modified || key_code_ == key::deleted_at ||
+                key_code_ == key::parent);
     }
     bool inside_body(std::string_view v) const
     {
@@ -343,12 +361,17 @@ private:
     void member_string(std::string_view v)
     {
         auto& r = records.back();
-        if (key_code_ == key::id)
+        if (key_code_ == key::id) {
             r.id = v;
-        else if (key_code_ == key::modified)
+            id_kind_ = value_kind::string;
+        } else if (key_code_ == key::modified) {
             r.modified = v;
-        else
+            modified_kind_ = value_kind::string;
+        } else if (key_code_ == key::parent) {
+            parent_values_[parent_slot_] = v;
+        } else {
             r.deleted_at = v;
+        }
     }
     // A value that is not a string where a string is kept: as a DOM lookup of a string field would, it
     // leaves the field empty (or, for the token, makes the envelope invalid).
@@ -368,10 +391,14 @@ private:
     void clear_member()
     {
         auto& r = records.back();
-        if (key_code_ == key::id)
+        if (key_code_ == key::id) {
             r.id = {};
-        else if (key_code_ == key::modified)
+            id_kind_ = value_kind::other;
+        } else if (key_code_ == key::modified) {
             r.modified = {};
+            modified_kind_ = value_kind::other;
+        } else if (key_code_ == key::parent)
+            parent_values_[parent_slot_] = {};
         else if (key_code_ == key::deleted_at)
             r.deleted_at = {};
         else if (key_code_ == key::is_deleted)
@@ -398,17 +425,76 @@ private:
     void finish_record()
     {
         auto& r = records.back();
-        if (r.id.empty() && !record_error)
-            record_error = fmt::format("record {} has no id", records.size() - 1);
         auto modified_key = util::change_key(r.modified);
         auto deleted_key = r.deleted ? util::change_key(r.deleted_at) : std::string{};
         r.change_key = std::max(modified_key, deleted_key);
+        const char* reason = nullptr;
+        if (id_kind_ == value_kind::absent)
+            reason = "no id";
+        else if (id_kind_ == value_kind::other)
+            reason = "id is not a string";
+        else if (r.id.empty())
+            reason = "id is empty";
+        else if (modified_kind_ == value_kind::other)
+            reason = "modifiedDateTime is not a string";
+        else if (modified_kind_ == value_kind::string && modified_key.empty())
+            reason = "modifiedDateTime is not a date-time";
+        if (reason)
+            broken.emplace_back(records.size() - 1, reason);
+        if (parent_)
+            compose_parent(r);
+    }
+
+    // "<kind>:<field>=<value>" from the first id field present, else "<kind>:<f1>=<v1>;<f2>=<v2>" from the
+    // context fields present; "" when nothing is. Migration 0006 computes the same in SQL for old rows.
+    void compose_parent(record& r) const
+    {
+        auto kind = parent_values_[0];
+        auto ids = parent_->id_fields.size();
+        for (std::size_t i = 0; i < ids; ++i)
+            if (!parent_values_[1 + i].empty()) {
+                r.parent = fmt::format("{}:{}={}", kind, parent_->id_fields[i], parent_values_[1 + i]);
+                return;
+            }
+        r.parent_from_context = true;
+        std::string context;
+        for (std::size_t i = 0; i < parent_->context_fields.size(); ++i)
+            if (auto v = parent_values_[1 + ids + i]; !v.empty())
+                context += fmt::format("{}{}={}", context.empty() ? "" : ";", parent_->context_fields[i], v);
+        if (!kind.empty() || !context.empty())
+            r.parent = fmt::format("{}:{}", kind, context);
     }
 
     std::string_view body_;
-    enum class key { other, data, continuation_token, sync_type_name, id, modified, deleted_at, is_deleted };
-    static key code_of(std::string_view k)
+    const model::parent_rule* parent_;
+    enum class key {
+        other,
+        data,
+        continuation_token,
+        sync_type_name,
+        id,
+        modified,
+        deleted_at,
+        is_deleted,
+        parent
+    };
+    key code_of(std::string_view k)
     {
+        if (parent_ && depth == 3) {
+            // Slot 0 is the kind, then the id fields, then the context fields.
+            std::size_t slot = 0;
+            for (auto name :
+                 {std::span<const std::string_view>(&parent_->kind_field, 1),
+                  parent_->id_fields,
+                  parent_->context_fields})
+                for (auto n : name) {
+                    if (k == n) {
+                        parent_slot_ = slot;
+                        return key::parent;
+                    }
+                    ++slot;
+                }
+        }
         if (k == "id")
             return key::id;
         if (k == "modifiedDateTime")
@@ -433,11 +519,17 @@ private:
     bool in_parts_ = false;
     bool in_data_ = false;
     bool in_record_ = false;
+    // What the current record's id and modifiedDateTime were (the last of a repeated key wins).
+    enum class value_kind { absent, string, other };
+    value_kind id_kind_ = value_kind::absent;
+    value_kind modified_kind_ = value_kind::absent;
+    std::vector<std::string_view> parent_values_; // the parent rule's fields in the current record
+    std::size_t parent_slot_ = 0;
 };
 
 } // namespace
 
-bool parse_page(std::string body_text, page& out, std::string& why)
+bool parse_page(std::string body_text, page& out, std::string& why, const model::parent_rule* parent)
 {
     out = page{};
     out.body = std::make_unique<const std::string>(std::move(body_text));
@@ -445,7 +537,7 @@ bool parse_page(std::string body_text, page& out, std::string& why)
 
     json::parse_options options;
     options.max_depth = 512; // the default (32) would make a deeply nested record block the stream for good
-    json::basic_parser<page_handler> parser(options, body);
+    json::basic_parser<page_handler> parser(options, body, parent);
     auto& h = parser.handler();
 
     // The parser gets the body in consecutive pieces cut at the data array's elements, so each element
@@ -499,14 +591,22 @@ bool parse_page(std::string body_text, page& out, std::string& why)
     if (!raw || !aligned || raw->size() != h.records.size())
         return fail("data array could not be located in the body");
 
-    out.records = std::move(h.records);
     out.continuation = std::move(h.continuation);
     out.sync_type = std::move(h.sync_type);
     out.unescaped = std::move(h.unescaped);
-    for (std::size_t i = 0; i < out.records.size(); ++i) {
-        out.records[i].json = (*raw)[i];
-        if (out.records[i].deleted)
+    auto broken = h.broken.begin();
+    out.records.reserve(h.records.size() - h.broken.size());
+    for (std::size_t i = 0; i < h.records.size(); ++i) {
+        auto& r = h.records[i];
+        r.json = (*raw)[i];
+        if (broken != h.broken.end() && broken->first == i) {
+            out.quarantined.push_back({i, std::move(broken->second), r.id, r.json});
+            ++broken;
+            continue;
+        }
+        if (r.deleted)
             ++out.deleted;
+        out.records.push_back(std::move(r));
     }
     return true;
 }

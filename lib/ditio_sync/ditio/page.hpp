@@ -6,6 +6,7 @@
 #pragma once
 
 #include <ditio_sync/model/record.hpp>
+#include <ditio_sync/model/stream.hpp>
 
 #include <cstddef>
 #include <deque>
@@ -17,10 +18,13 @@
 
 namespace ditio_sync::ditio {
 
+using model::quarantined_record;
 using model::record;
 
 struct page {
     std::vector<record> records;
+    // Well-formed records that break the record contract, in page order: not in `records`.
+    std::vector<quarantined_record> quarantined;
     std::optional<std::string> continuation; // nullopt: end of stream (absent, null or "")
     std::string sync_type;                   // syncTypeName, "" when absent
     std::size_t deleted = 0;                 // tombstones on this page
@@ -30,8 +34,11 @@ struct page {
 };
 
 // Parses a response body, which the page keeps. The whole body is validated (strictly, as Boost.JSON's
-// parser does) before it is accepted. On failure returns false and sets `why` to a short reason (for
-// example "data is not an array", "record 17 has no id") without echoing record content.
-bool parse_page(std::string body, page& out, std::string& why);
+// parser does) before it is accepted. On failure (the page is malformed: not JSON, no data array, a
+// record that is not an object) returns false and sets `why` to a short reason (for example "data is not
+// an array", "record 17 is not an object") without echoing record content. A record without a string id
+// or with a modifiedDateTime that is not a date-time does not fail the page: it goes to `quarantined`
+// with its reason. With `parent`, each record's parent reference is filled in (see model::parent_rule).
+bool parse_page(std::string body, page& out, std::string& why, const model::parent_rule* parent = nullptr);
 
 } // namespace ditio_sync::ditio

@@ -7,6 +7,7 @@ namespace {
 
 using enum tombstone_shape;
 using enum param_type;
+using model::parent_rule;
 
 constexpr std::array<param_def, 3> common{{
     {"company_id", "CompanyId", text, "", {}},
@@ -32,6 +33,13 @@ constexpr std::array<std::string_view, 3> image_sources{"feed", "alert", "checkl
 constexpr std::array<param_def, 1> image_params{{
     {"sources", "Sources", text_list, "", image_sources},
 }};
+
+// Ditio's docs name no parent field of an image row (ditio-api.md 3.7 "Images"): the first present of a few
+// plausible names, else the row's context, so two parents never collapse into one row.
+constexpr std::array<std::string_view, 4> image_parent_ids{
+    "parentId", "parentRecordId", "sourceId", "sourceRecordId"};
+constexpr std::array<std::string_view, 3> image_parent_context{"projectId", "taskId", "activityId"};
+constexpr parent_rule image_parent{"source", image_parent_ids, image_parent_context};
 
 // Open passages (checked in, not yet out) belong in a complete mirror; their check-out arrives as an edit.
 constexpr std::array<param_def, 2> crew_params{{
@@ -93,7 +101,8 @@ constexpr std::array<stream_def, 18> streams{{
      .windowed = true,
      .window_field = "createdDateTime",
      .params = image_params,
-     .sweep = false},
+     .sweep = false,
+     .parent = &image_parent},
     {.name = "crew-list-registrations",
      .path = "v1/crew-list-registrations",
      .table = "crew_list_registrations",

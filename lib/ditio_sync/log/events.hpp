@@ -22,6 +22,15 @@ inline constexpr event_def events[] = {
     {"sync.page_committed",
      "one page is in the database, checkpoint saved",
      "`stream`, `run_id`, `page`, `records`, `deleted`, `bytes`, `ms`"},
+    {"sync.record_quarantined",
+     "a record that breaks the record contract (no string id, a modifiedDateTime that is not a date-time) "
+     "went to the quarantine table; its page committed. The first 5 of a run, then one line per page",
+     "`stream`, `run_id`, `reason`, `record_id`, `excerpt` (redacted, cut); past the cap `records` and "
+     "`not_logged`"},
+    {"sync.parent_unknown",
+     "records of a stream keyed by parent (images) carry none of the parent id fields: their rows are "
+     "keyed by their context instead (docs/live-ditio.md section 6); once per run",
+     "`stream`, `run_id`, `records` (on the page), `looked_for`, `parent_ref` (the first row's)"},
     {"sync.progress",
      "a long run's progress, every 10 s",
      "`stream`, `run_id`, `pages`, `rows`, `rows_per_s`, `elapsed_s`"},

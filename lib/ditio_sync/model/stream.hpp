@@ -24,6 +24,16 @@ struct param_def {
     std::span<const std::string_view> choices; // allowed values of a text or text_list, empty: any
 };
 
+// Records that repeat one id per parent record (images: one row per image and parent, ditio-api.md 3.1):
+// the parent reference is `kind_field` plus the first present of `id_fields` as "<kind>:<field>=<value>";
+// with none present, the present `context_fields` stand in: "<kind>:<f1>=<v1>;<f2>=<v2>" (see
+// docs/live-ditio.md section 6). Only string values count; "" when nothing at all is present.
+struct parent_rule {
+    std::string_view kind_field;
+    std::span<const std::string_view> id_fields;
+    std::span<const std::string_view> context_fields;
+};
+
 struct stream_def {
     std::string_view name;  // as in config sync.streams and on the command line: the path after v1/
     std::string_view path;  // relative to ditio.reporting_base
@@ -40,6 +50,7 @@ struct stream_def {
     // A full re-sync may mark rows it did not return as deleted. Not for images: Ditio windows them on
     // their parent's date, which the record does not carry, so "inside the window" cannot be told.
     bool sweep = true;
+    const parent_rule* parent = nullptr; // rows keyed by (id, parent reference) when set
 };
 
 } // namespace ditio_sync::model

@@ -168,6 +168,7 @@ void metrics::page_committed(const sync::page_progress& p)
         s.pages += 1;
         s.upserted += p.upserted;
         s.deleted += p.deleted + p.swept;
+        s.quarantined = p.quarantined;
     });
 }
 
@@ -252,6 +253,12 @@ void metrics::seed(
     s.unavailable = unavailable;
 }
 
+void metrics::set_quarantined(std::string_view stream, std::int64_t records)
+{
+    std::lock_guard lock(mutex_);
+    stream_locked(stream).quarantined = records;
+}
+
 void metrics::set_unavailable(std::string_view stream, bool unavailable)
 {
     std::lock_guard lock(mutex_);
@@ -317,6 +324,7 @@ std::string metrics::render_prometheus(system_clock::time_point now) const
         "gauge",
         "1 when Ditio does not offer the enabled stream's endpoint (404)."
     );
+    family quarantined("ditio_sync_quarantined_records", "gauge", "Quarantined records of the stream.");
     family http(
         "ditio_sync_http_responses_total",
         "counter",
@@ -346,6 +354,7 @@ std::string metrics::render_prometheus(system_clock::time_point now) const
         upserted.add({{"stream", stream}}, s.upserted);
         deleted.add({{"stream", stream}}, s.deleted);
         retries.add({{"stream", stream}}, s.retries);
+        quarantined.add({{"stream", stream}}, s.quarantined);
         running.add({{"stream", stream}}, std::int64_t{s.running ? 1 : 0});
         if (s.last_duration)
             duration.add({{"stream", stream}}, seconds_of(*s.last_duration));
@@ -381,6 +390,7 @@ std::string metrics::render_prometheus(system_clock::time_point now) const
           &watermark_age,
           &stale,
           &unavailable,
+          &quarantined,
           &http,
           &tokens})
         f->write_to(out);
@@ -438,6 +448,8 @@ health_report metrics::check_health(system_clock::time_point now) const
             entry["last_success_at"] = nullptr;
             entry["age_s"] = nullptr;
         }
+        // Informational: records set aside do not make /healthz fail (docs/live-ditio.md section 7).
+        entry["quarantined"] = s.quarantined;
         entry["max_age_s"] =
             std::chrono::duration_cast<std::chrono::seconds>(s.max_age.value_or(std::chrono::milliseconds{0}))
                 .count();

@@ -81,6 +81,8 @@ public:
     );
 
     void set_unavailable(std::string_view stream, bool unavailable);
+    // The stream's records in the quarantine table (start-up; each page commit updates it after).
+    void set_quarantined(std::string_view stream, std::int64_t records);
 
     // Asked at every health verdict: what is wrong with the database (its file deleted while open, say),
     // or nullopt. Runs on the caller's thread, outside the lock.
@@ -92,7 +94,8 @@ public:
 
     // The verdict of the rules above and its JSON body:
     //   {"status":"ok"|"stale"|"database","streams":[{"stream":"...","state":"fresh"|"stale"|"pending"|
-    //    "never"|"unavailable","last_success_at":"2026-01-02T03:04:05Z"|null,"age_s":N|null,"max_age_s":N}]}
+    //    "never"|"unavailable","last_success_at":"2026-01-02T03:04:05Z"|null,"age_s":N|null,"quarantined":N,
+    //    "max_age_s":N}]}; quarantined records never make it unhealthy
     // with the streams in set_streams order; ages are whole seconds, rounded down. When the database check
     // finds a problem, "status" is "database" and "database" holds the problem.
     health_report check_health(std::chrono::system_clock::time_point now) const;
@@ -113,6 +116,7 @@ private:
         std::optional<time_point> watermark;
         std::optional<std::chrono::milliseconds> last_duration;
         bool unavailable = false;
+        std::int64_t quarantined = 0;
         // Set while the stream is enabled.
         std::optional<std::chrono::milliseconds> max_age;
         std::optional<time_point> enabled_since;

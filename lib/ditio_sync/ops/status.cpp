@@ -140,12 +140,15 @@ std::string_view state_of(const json::object& o)
         return "interrupted";
     if (o.at("watermark").is_null())
         return "not synced";
+    // Records set aside in the quarantine table: the mirror is not complete (docs/live-ditio.md section 7).
+    if (o.at("quarantined").as_int64() > 0)
+        return "incomplete";
     return "ok";
 }
 
 bool needs_attention(std::string_view state)
 {
-    return state == "failing" || state == "interrupted" || state == "not synced";
+    return state == "failing" || state == "interrupted" || state == "not synced" || state == "incomplete";
 }
 
 json::object stream_report(
@@ -174,7 +177,10 @@ json::object stream_report(
         mode = "full (next run)";
     o["mode"] = mode;
     o["watermark"] = state ? opt(state->watermark) : json::value(nullptr);
-    o["data_complete_through"] = complete_through(state, overlap);
+    o["quarantined"] = st.quarantined(name);
+    // Not complete through anything while records are set aside, as v_sync_freshness.complete_through.
+    o["data_complete_through"] =
+        o["quarantined"].as_int64() > 0 ? json::value(nullptr) : complete_through(state, overlap);
     o["last_success_at"] = state ? opt(state->last_success_at) : json::value(nullptr);
     o["last_error"] = state ? error_text(state->last_error) : json::value(nullptr);
     o["last_error_at"] = state ? opt(state->last_error_at) : json::value(nullptr);
@@ -255,7 +261,8 @@ std::string verdict_line(const json::object& status)
         for (const auto& [state, label] :
              {std::pair{"failing", "failing"},
               std::pair{"interrupted", "interrupted"},
-              std::pair{"not synced", "not synced yet"}})
+              std::pair{"not synced", "not synced yet"},
+              std::pair{"incomplete", "with quarantined records"}})
             if (count(state) > 0) {
                 auto of = problems.empty() ? fmt::format(" of {} stream{}", enabled, plural(enabled)) : "";
                 problems.push_back(fmt::format("{}{} {}{}", count(state), of, label, names(state)));
@@ -482,6 +489,14 @@ std::string format_status_text(const json::value& status)
             out += fmt::format(
                 "  unavailable since:     {} (Ditio answered 404; checked again daily)\n",
                 text_of(o.at("unavailable_since"))
+            );
+        if (auto n = o.at("quarantined").as_int64(); n > 0)
+            out += fmt::format(
+                "  quarantined:           {} record{} kept out of the mirror (table quarantine, stream "
+                "'{}')\n",
+                n,
+                n == 1 ? "" : "s",
+                text_of(o.at("stream"))
             );
         out += fmt::format("  watermark:             {}\n", text_of(o.at("watermark")));
         out += fmt::format("  data complete through: {}\n", text_of(o.at("data_complete_through")));

@@ -22,10 +22,10 @@ inline constexpr std::size_t status_columns = 100;
 // Every enabled stream, and every other stream the database has state for, in catalogue order. `overlap`
 // is used for streams whose watermark predates the recorded overlap. `lock` says whether a ditio-sync holds
 // the database: a run without an end is interrupted when none does. Besides the fields it always had, each
-// stream has `state` (ok, running, interrupted, failing, not synced, unavailable), its last run a `result`
-// (the run's status, but `interrupted` for a run left without an end), and the report `verdict` (ok or
-// attention) and `instance_lock`. Times are UTC ISO 8601: stored ones as stored, data_complete_through to
-// the second, as v_sync_freshness.complete_through. Throws store::db_error.
+// stream has `state` (ok, running, interrupted, failing, not synced, incomplete: records quarantined,
+// unavailable), its last run a `result` (the run's status, but `interrupted` for a run left without an end),
+// and the report `verdict` (ok or attention) and `instance_lock`. Times are UTC ISO 8601: stored ones as
+// stored, data_complete_through to the second, as v_sync_freshness.complete_through. Throws store::db_error.
 boost::json::value collect_status(
     SQLite::Database& db,
     const std::vector<const ditio::stream_def*>& enabled,

@@ -3,16 +3,28 @@
 #include <fmt/format.h>
 
 namespace ditio_sync::store {
+namespace {
+
+// A table keyed by (id, parent_ref) holds one row per record and parent (images, migration 0006).
+bool has_parent_column(SQLite::Database& db, const std::string& table)
+{
+    SQLite::Statement q(db, "SELECT count(*) FROM pragma_table_info(:t) WHERE name = 'parent_ref'");
+    q.bind(":t", table);
+    return q.executeStep() && q.getColumn(0).getInt() > 0;
+}
+
+} // namespace
 
 mirror_table::mirror_table(SQLite::Database& db, std::string table, bool tombstones_carry_data)
-    : db_(db), table_(std::move(table)),
+    : db_(db), table_(std::move(table)), by_parent_(has_parent_column(db_, table_)),
+      carry_data_(tombstones_carry_data),
       // In an UPDATE every right-hand side sees the old row, so each CASE compares against the stored key.
       upsert_(
           db_,
           fmt::format(
-              R"(INSERT INTO {0} (id, modified_at, is_deleted, deleted_at, data, first_seen_at, synced_at, change_key, seen_run)
-                 VALUES (:id, :modified, 0, NULL, :data, :now, :now, :key, :run)
-                 ON CONFLICT (id) DO UPDATE SET
+              R"(INSERT INTO {0} (id, modified_at, is_deleted, deleted_at, data, first_seen_at, synced_at, change_key, seen_run{1})
+                 VALUES (:id, :modified, 0, NULL, :data, :now, :now, :key, :run{2})
+                 ON CONFLICT (id{1}) DO UPDATE SET
                    modified_at = CASE WHEN excluded.change_key >= change_key THEN excluded.modified_at ELSE modified_at END,
                    is_deleted  = CASE WHEN excluded.change_key >= change_key THEN 0 ELSE is_deleted END,
                    deleted_at  = CASE WHEN excluded.change_key >= change_key THEN NULL ELSE deleted_at END,
@@ -20,23 +32,51 @@ mirror_table::mirror_table(SQLite::Database& db, std::string table, bool tombsto
                    synced_at   = CASE WHEN excluded.change_key >= change_key THEN excluded.synced_at ELSE synced_at END,
                    change_key  = CASE WHEN excluded.change_key >= change_key THEN excluded.change_key ELSE change_key END,
                    seen_run    = excluded.seen_run)",
-              table_
+              table_,
+              by_parent_ ? ", parent_ref" : "",
+              by_parent_ ? ", :parent" : ""
           )
       ),
       tombstone_(
           db_,
           fmt::format(
-              R"(INSERT INTO {0} (id, modified_at, is_deleted, deleted_at, data, first_seen_at, synced_at, change_key)
-                 VALUES (:id, :modified, 1, :deleted_at, :data, :now, :now, :key)
-                 ON CONFLICT (id) DO UPDATE SET
+              R"(INSERT INTO {0} (id, modified_at, is_deleted, deleted_at, data, first_seen_at, synced_at, change_key{2})
+                 VALUES (:id, :modified, 1, :deleted_at, :data, :now, :now, :key{3})
+                 ON CONFLICT (id{2}) DO UPDATE SET
                    is_deleted = 1, deleted_at = excluded.deleted_at, modified_at = excluded.modified_at,
                    change_key = excluded.change_key, synced_at = excluded.synced_at{1}
                  WHERE excluded.change_key >= change_key AND NOT (is_deleted = 1 AND change_key = excluded.change_key))",
               table_,
-              tombstones_carry_data ? ", data = excluded.data" : ""
+              tombstones_carry_data ? ", data = excluded.data" : "",
+              by_parent_ ? ", parent_ref" : "",
+              by_parent_ ? ", :parent" : ""
           )
       )
 {
+    if (!by_parent_)
+        return;
+    // A tombstone that names no parent (an empty one carries only the id) is the image's own deletion: it
+    // applies to every row of the id, each under its own never-overwrite-newer guard, and is stored as a row
+    // of its own only when the id has none.
+    tombstone_all_.emplace(
+        db_,
+        fmt::format(
+            R"(UPDATE {0} SET is_deleted = 1, deleted_at = :deleted_at, modified_at = :modified, change_key = :key,
+                 synced_at = :now{1}
+               WHERE id = :id AND :key >= change_key AND NOT (is_deleted = 1 AND change_key = :key))",
+            table_,
+            tombstones_carry_data ? ", data = :data" : ""
+        )
+    );
+    tombstone_new_.emplace(
+        db_,
+        fmt::format(
+            R"(INSERT INTO {0} (id, parent_ref, modified_at, is_deleted, deleted_at, data, first_seen_at, synced_at, change_key)
+               SELECT :id, :parent, :modified, 1, :deleted_at, :data, :now, :now, :key
+               WHERE NOT EXISTS (SELECT 1 FROM {0} WHERE id = :id))",
+            table_
+        )
+    );
 }
 
 namespace {
@@ -76,7 +116,12 @@ mirror_table::apply(const std::vector<model::record>& records, std::int64_t run_
     upsert_.bind(":run", run_id);
     tombstone_.bindNoCopy(":now", now);
     for (const auto& r : records) {
-        if (!r.deleted) {
+        if (by_parent_ && r.deleted && (r.parent.empty() || r.parent_from_context)) {
+            delete_every_parent(r, now);
+            ++counts.deleted;
+        } else if (!r.deleted) {
+            if (by_parent_)
+                upsert_.bindNoCopy(":parent", r.parent);
             upsert_.bindNoCopy(":id", text(id_, r.id));
             upsert_.bindNoCopy(":modified", text(modified_, r.modified));
             upsert_.bindNoCopy(":data", text(data_, r.json));
@@ -85,6 +130,8 @@ mirror_table::apply(const std::vector<model::record>& records, std::int64_t run_
             upsert_.reset();
             ++counts.upserted;
         } else {
+            if (by_parent_)
+                tombstone_.bindNoCopy(":parent", r.parent);
             tombstone_.bindNoCopy(":id", text(id_, r.id));
             tombstone_.bindNoCopy(":modified", text(modified_, r.modified));
             tombstone_.bindNoCopy(
@@ -98,6 +145,27 @@ mirror_table::apply(const std::vector<model::record>& records, std::int64_t run_
         }
     }
     return counts;
+}
+
+void mirror_table::delete_every_parent(const model::record& r, const std::string& now)
+{
+    id_.assign(r.id);
+    modified_.assign(r.modified);
+    deleted_at_.assign(r.deleted_at.empty() ? r.modified : r.deleted_at);
+    data_.assign(r.json);
+    for (auto* stmt : {&*tombstone_all_, &*tombstone_new_}) {
+        reset_on_exit guard{*stmt};
+        stmt->bindNoCopy(":id", id_);
+        stmt->bindNoCopy(":modified", modified_);
+        stmt->bindNoCopy(":deleted_at", deleted_at_);
+        stmt->bindNoCopy(":key", r.change_key);
+        stmt->bindNoCopy(":now", now);
+        if (stmt == &*tombstone_new_ || carry_data_)
+            stmt->bindNoCopy(":data", data_);
+        if (stmt == &*tombstone_new_)
+            stmt->bindNoCopy(":parent", r.parent);
+        stmt->exec();
+    }
 }
 
 std::int64_t mirror_table::sweep(

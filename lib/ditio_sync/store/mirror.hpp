@@ -9,6 +9,7 @@
 #include <SQLiteCpp/Statement.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,9 @@ public:
     mirror_table(SQLite::Database& db, std::string table, bool tombstones_carry_data);
 
     // Upserts live records and applies tombstones (flag the row, keep its last data; store the tombstone
-    // itself when the id is unknown). Idempotent.
+    // itself when the id is unknown). Idempotent. A table with a parent_ref column (images) is keyed by
+    // (id, record.parent); there a tombstone whose parent reference is not from a parent id field (an empty
+    // tombstone names none) flags every row of its id that is not newer.
     apply_counts
     apply(const std::vector<model::record>& records, std::int64_t run_id, const std::string& now);
 
@@ -44,10 +47,16 @@ public:
     const std::string& table() const { return table_; }
 
 private:
+    void delete_every_parent(const model::record& r, const std::string& now);
+
     SQLite::Database& db_;
     std::string table_;
+    bool by_parent_ = false;
+    bool carry_data_ = false;
     SQLite::Statement upsert_;
     SQLite::Statement tombstone_;
+    std::optional<SQLite::Statement> tombstone_all_; // by_parent_ only
+    std::optional<SQLite::Statement> tombstone_new_;
     std::string id_, modified_, deleted_at_, data_; // the record being written, reused
 };
 

@@ -1,4 +1,5 @@
 #include <ditio_sync/store/database.hpp>
+#include <ditio_sync/store/quarantine.hpp>
 #include <ditio_sync/store/sync_state.hpp>
 #include <ditio_sync/util/redact.hpp>
 #include <ditio_sync/util/text.hpp>
@@ -209,6 +210,14 @@ commit_result sync_store::apply_records(const page_commit& pc, mirror_table& tab
     auto counts = table.apply(*pc.records, pc.run_id, pc.now);
     out.upserted = counts.upserted;
     out.deleted = counts.deleted;
+    out.quarantined = quarantine_page(
+        db_,
+        pc.stream,
+        pc.run_id,
+        pc.now,
+        pc.quarantined ? *pc.quarantined : std::vector<model::quarantined_record>{},
+        *pc.records
+    );
     return out;
 }
 
@@ -267,6 +276,8 @@ commit_result sync_store::finish_run(const page_commit& pc, const run_end& end)
         auto out = apply_records(pc, table);
         if (end.sweep)
             out.swept = table.sweep(pc.run_id, end.window_field, end.window_from, end.window_to, pc.now);
+        if (end.full)
+            out.quarantined = drop_unseen_quarantine(db_, pc.stream, pc.run_id);
         { // a statement still stepping would keep the commit from going through
             SQLite::Statement q(db_, "SELECT pages_done FROM sync_state WHERE stream = :s AND run_id = :run");
             q.bind(":s", pc.stream);
@@ -379,6 +390,7 @@ void sync_store::reset(const std::string& stream, const std::string& now)
     guarded("resetting a stream", [&] {
         SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
         ensure_row(stream, now);
+        clear_quarantine(db_, stream);
         SQLite::Statement r(db_, R"(UPDATE sync_runs SET status = 'interrupted', finished_at = :now
             WHERE id = (SELECT run_id FROM sync_state WHERE stream = :s) AND finished_at IS NULL)");
         r.bind(":now", now);
@@ -527,6 +539,11 @@ std::int64_t sync_store::deleted_rows(const std::string& table)
     return guarded("counting rows", [&] {
         return db_.execAndGet(fmt::format("SELECT count(*) FROM {} WHERE is_deleted = 1", table)).getInt64();
     });
+}
+
+std::int64_t sync_store::quarantined(const std::string& stream)
+{
+    return guarded("counting quarantined records", [&] { return quarantine_count(db_, stream); });
 }
 
 } // namespace ditio_sync::store

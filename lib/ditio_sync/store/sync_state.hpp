@@ -55,7 +55,8 @@ struct page_commit {
     std::string table = {};
     std::int64_t run_id = 0;
     const std::vector<model::record>* records = nullptr;
-    bool tombstones_carry_data = false;           // see mirror_table
+    const std::vector<model::quarantined_record>* quarantined = nullptr; // store/quarantine.hpp
+    bool tombstones_carry_data = false;                                  // see mirror_table
     std::optional<std::string> next_token = {};   // nullopt: the traversal (of this window) ended
     std::optional<std::string> next_params = {};  // with no token: the run goes on with these run_params
     std::optional<std::string> server_start = {}; // Ditio's Date for the run, recorded once (first page)
@@ -83,6 +84,7 @@ struct commit_result {
     std::int64_t deleted = 0;
     std::int64_t swept = 0;
     std::int64_t pages_done = 0;
+    std::int64_t quarantined = 0; // the stream's quarantine entries after the commit
 };
 
 // What a failed run leaves for the next attempt.
@@ -150,6 +152,7 @@ public:
     std::int64_t live_rows(const std::string& table);
     bool is_empty(const std::string& table); // no row at all, deleted or not
     std::int64_t deleted_rows(const std::string& table);
+    std::int64_t quarantined(const std::string& stream); // entries in the quarantine table
 
 private:
     mirror_table& mirror(const std::string& table, bool tombstones_carry_data);

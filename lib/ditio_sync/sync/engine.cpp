@@ -385,6 +385,7 @@ page_transaction engine::transaction_of(run_state& rs, const ditio::fetched_page
     pc.table = std::string(rs.stream.table);
     pc.run_id = rs.report.run_id;
     pc.records = &page.body.records;
+    pc.quarantined = &page.body.quarantined;
     pc.tombstones_carry_data = rs.stream.tombstones == ditio::tombstone_shape::last_version;
     pc.next_token = page.body.continuation;
     pc.server_start = rs.server_start;

@@ -22,6 +22,7 @@ struct page_progress {
     std::int64_t swept = 0;    // rows a full re-sync's last page marked deleted beyond its tombstones
     std::int64_t run_rows = 0; // records committed in this run so far
     std::chrono::milliseconds run_elapsed{0};
+    std::int64_t quarantined = 0; // the stream's quarantined records after this commit
 };
 
 struct run_outcome {

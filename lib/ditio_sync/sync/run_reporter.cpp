@@ -1,7 +1,10 @@
+#include <ditio_sync/ditio/streams.hpp>
 #include <ditio_sync/sync/run_reporter.hpp>
+#include <ditio_sync/util/redact.hpp>
 #include <ditio_sync/util/time.hpp>
 
 #include <boost/json/object.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 
@@ -48,6 +51,62 @@ run_reporter::run_reporter(
     : log_(std::move(logger)), observer_(obs), clock_(clock), stream_(std::move(stream)), options_(o),
       started_(clock_.steady_now()), last_progress_(started_)
 {
+}
+
+void run_reporter::records_set_aside(const run_report& report, const settled_commit& c)
+{
+    const auto& page = c.page->body;
+    // One line per record up to a cap per run, then one line per page: a page of 10,000 odd records must
+    // not write 10,000 lines.
+    std::size_t logged = 0;
+    for (const auto& q : page.quarantined) {
+        if (quarantine_logged_ >= max_quarantine_lines)
+            break;
+        ++quarantine_logged_;
+        ++logged;
+        log::warn(
+            log_,
+            "sync.record_quarantined",
+            {{"stream", stream_},
+             {"run_id", report.run_id},
+             {"reason", q.reason},
+             {"record_id", util::safe_excerpt(q.id, 64)},
+             {"excerpt", util::safe_excerpt(q.json, 200)}}
+        );
+    }
+    if (logged < page.quarantined.size())
+        log::warn(
+            log_,
+            "sync.record_quarantined",
+            {{"stream", stream_},
+             {"run_id", report.run_id},
+             {"records", static_cast<std::int64_t>(page.quarantined.size())},
+             {"not_logged", static_cast<std::int64_t>(page.quarantined.size() - logged)}}
+        );
+    if (parent_unknown_told_)
+        return;
+    const model::record* first = nullptr;
+    std::int64_t unknown = 0;
+    for (const auto& r : page.records)
+        if (r.parent_from_context && !r.deleted) {
+            first = first ? first : &r;
+            ++unknown;
+        }
+    if (!first)
+        return;
+    parent_unknown_told_ = true;
+    std::string looked_for;
+    if (const auto* def = ditio::find_stream(stream_); def && def->parent)
+        looked_for = fmt::format("{}", fmt::join(def->parent->id_fields, ", "));
+    log::warn(
+        log_,
+        "sync.parent_unknown",
+        {{"stream", stream_},
+         {"run_id", report.run_id},
+         {"records", unknown},
+         {"looked_for", looked_for},
+         {"parent_ref", util::safe_excerpt(first->parent, 200)}}
+    );
 }
 
 std::chrono::milliseconds run_reporter::elapsed() const
@@ -104,7 +163,9 @@ void run_reporter::committed(run_report& report, const settled_commit& c)
             c.result.deleted,
             c.result.swept,
             run_rows_,
-            run_elapsed});
+            run_elapsed,
+            c.result.quarantined});
+    records_set_aside(report, c);
     // A long run says how far it is at a steady cadence, whatever the page size.
     if (now - last_progress_ >= options_.progress_every) {
         last_progress_ = now;

@@ -42,6 +42,9 @@ public:
 
 private:
     std::chrono::milliseconds elapsed() const;
+    // sync.record_quarantined and sync.parent_unknown for a committed page.
+    void records_set_aside(const run_report& report, const settled_commit& c);
+    static constexpr std::size_t max_quarantine_lines = 5; // sync.record_quarantined lines per run, one each
 
     log::logger_ptr log_;
     observer* observer_;
@@ -51,6 +54,8 @@ private:
     std::chrono::steady_clock::time_point started_;
     std::chrono::steady_clock::time_point last_progress_;
     std::int64_t run_rows_ = 0;
+    std::size_t quarantine_logged_ = 0;
+    bool parent_unknown_told_ = false;
 };
 
 } // namespace ditio_sync::sync
