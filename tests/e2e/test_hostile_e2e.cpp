@@ -328,7 +328,8 @@ TEST_CASE("e2e hostile: an error message of 50 MB costs a few KB of log and data
     o.records = 100;
     fixture fx(o);
     std::string body = R"({"error":"BadRequest","message":")" + std::string(50u << 20, 'm') + "\"}";
-    fx.server().inject(status_fault(400, 1, body));
+    // Windowed: refused on every piece down to a day, each refusal logged with its message.
+    fx.server().inject(status_fault(400, 100, body));
     auto res = fx.run({"sync"});
     CHECK(res.exit_code == 1);
     std::istringstream lines(res.err);
