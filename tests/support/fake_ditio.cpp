@@ -1212,11 +1212,9 @@ struct fake_ditio::impl {
         return r;
     }
 
-    // A request refused for a cap, in `shape`. Only the specific shape says why; `field` (the parameter)
-    // appears in no other.
-    static reply refusal(refusal_shape shape, std::string_view field, std::string_view message)
+    // A request refused for a cap, in `shape`. Only the specific shape says why.
+    static reply refusal(refusal_shape shape, std::string_view message)
     {
-        (void)field;
         switch (shape) {
         case refusal_shape::specific:
             return error_reply(400, "ValidationError", message);
@@ -1414,7 +1412,6 @@ struct fake_ditio::impl {
             std::chrono::microseconds(*q.to_us - *q.from_us) > max->second.max)
             return refusal(
                 max->second.shape,
-                "ToDateTime",
                 fmt::format(
                     "The date range between FromDateTime and ToDateTime can be at most {} days.",
                     static_cast<double>(max->second.max.count()) / 24.0
@@ -1425,7 +1422,6 @@ struct fake_ditio::impl {
             std::chrono::microseconds(now_ms() * 1000 - *q.since_us) > max->second.max)
             return refusal(
                 max->second.shape,
-                "ModifiedSince",
                 fmt::format(
                     "ModifiedSince can be at most {} days back.",
                     static_cast<double>(max->second.max.count()) / 24.0
