@@ -368,9 +368,10 @@ TEST_CASE("e2e hostile: status writes out the control characters of Ditio's mess
     fixture_options o;
     o.records = 100;
     fixture fx(o);
+    // Windowed: refused on every piece down to a day.
     fx.server().inject(status_fault(
         400,
-        1,
+        100,
         R"({"error":"BadRequest","message":"bad\nrequest \u001b[31mRED\u001b[0m \u001b]0;owned\u0007 \u009b2J"})"
     ));
     REQUIRE(fx.run({"sync"}).exit_code == 1);

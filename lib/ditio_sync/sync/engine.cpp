@@ -343,11 +343,10 @@ asio::awaitable<bool> engine::after_fetch_failure(run_state& rs, const ditio::fe
         if (decision.refused_at_one_day)
             // Halving is over: whatever Ditio refuses, it is not the window's size. Its message says what.
             error = fmt::format(
-                "Ditio refused the window piece {} .. {}, one day, the smallest there is: the refusal is not "
-                "about the window's size ({})",
+                "{} (refused even for a window piece of one day, {} .. {}: not for the window's size)",
+                f.message,
                 rs.plan.param("FromDateTime"),
-                rs.plan.param("ToDateTime"),
-                f.message
+                rs.plan.param("ToDateTime")
             );
         co_await record_failure(rs, decision.status, std::move(error), decision.checkpoint);
         co_return false;
