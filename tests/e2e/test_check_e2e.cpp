@@ -97,6 +97,24 @@ TEST_CASE("e2e check: a failing stream is named first and fails the check; the o
     CHECK(contains(res.out, "stream project: ok"));
 }
 
+TEST_CASE("e2e check: a record without an id is found before a sync would quarantine it")
+{
+    fixture fx;
+    testing::fault f;
+    f.what = testing::fault::kind::bad_record;
+    f.path_suffix = "/v1/time-registrations";
+    f.body = R"({"modifiedDateTime":"2026-11-30T10:00:00Z","qty":1})";
+    f.count = 10;
+    fx.server().inject(f);
+    auto res = fx.run({"check"});
+    INFO(res.out << res.err);
+    CHECK(res.exit_code == 1);
+    CHECK(res.out.starts_with("problems: stream time-registrations"));
+    CHECK(contains(res.out, "the record breaks the record contract (no id): sync would quarantine it"));
+    // check only reads Ditio: nothing was quarantined.
+    CHECK(query_int(fx.db(), "SELECT count(*) FROM quarantine") == 0);
+}
+
 TEST_CASE("e2e check: Ditio's clock far off is a warning with the skew, not a failure")
 {
     fixture fx;

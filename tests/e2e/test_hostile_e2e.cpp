@@ -328,7 +328,8 @@ TEST_CASE("e2e hostile: an error message of 50 MB costs a few KB of log and data
     o.records = 100;
     fixture fx(o);
     std::string body = R"({"error":"BadRequest","message":")" + std::string(50u << 20, 'm') + "\"}";
-    fx.server().inject(status_fault(400, 1, body));
+    // Windowed: refused on every piece down to a day, each refusal logged with its message.
+    fx.server().inject(status_fault(400, 100, body));
     auto res = fx.run({"sync"});
     CHECK(res.exit_code == 1);
     std::istringstream lines(res.err);
@@ -367,9 +368,10 @@ TEST_CASE("e2e hostile: status writes out the control characters of Ditio's mess
     fixture_options o;
     o.records = 100;
     fixture fx(o);
+    // Windowed: refused on every piece down to a day.
     fx.server().inject(status_fault(
         400,
-        1,
+        100,
         R"({"error":"BadRequest","message":"bad\nrequest \u001b[31mRED\u001b[0m \u001b]0;owned\u0007 \u009b2J"})"
     ));
     REQUIRE(fx.run({"sync"}).exit_code == 1);

@@ -683,7 +683,12 @@ struct fake_ditio::impl {
     std::uint64_t write_hold_at_ = 0; // integration write number to hold, 0 none
     std::vector<std::pair<std::string, const detail::stream_spec*>> data_paths_; // immutable
     std::set<std::string, std::less<>> unavailable_;
-    std::map<std::string, std::chrono::hours, std::less<>> max_window_;
+    // A cap on a stream's requests and how a request beyond it is refused.
+    struct cap {
+        std::chrono::hours max{0};
+        refusal_shape shape = refusal_shape::specific;
+    };
+    std::map<std::string, cap, std::less<>> max_window_, max_modified_since_;
     mutable std::mutex mutex_;
     std::condition_variable held_cv_;
     std::vector<record> records_;
@@ -1212,6 +1217,34 @@ struct fake_ditio::impl {
         return r;
     }
 
+    // A request refused for a cap, in `shape`. Only the specific shape says why.
+    static reply refusal(refusal_shape shape, std::string_view message)
+    {
+        switch (shape) {
+        case refusal_shape::specific:
+            return error_reply(400, "ValidationError", message);
+        case refusal_shape::problem: {
+            reply r;
+            r.status = 400;
+            r.content_type = "application/problem+json; charset=utf-8";
+            r.body = json::serialize(json::object{
+                {"type", "https://tools.ietf.org/html/rfc9110#section-15.5.1"},
+                {"title", "One or more validation errors occurred."},
+                {"status", 400},
+                {"errors", json::object{{"request", json::array{"The request is invalid."}}}},
+                {"traceId", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"}});
+            return r;
+        }
+        case refusal_shape::empty: {
+            reply r;
+            r.status = 400;
+            r.content_type.clear();
+            return r;
+        }
+        }
+        return error_reply(400, "ValidationError", message);
+    }
+
     static reply oauth_error(std::string_view error, std::string_view description = {})
     {
         reply r;
@@ -1381,13 +1414,22 @@ struct fake_ditio::impl {
             return error_reply(400, "ValidationError", "FromDateTime and ToDateTime must be set together.");
         if (auto max = max_window_.find(spec.name);
             max != max_window_.end() && !q.incremental && q.from_us && q.to_us &&
-            std::chrono::microseconds(*q.to_us - *q.from_us) > max->second)
-            return error_reply(
-                400,
-                "ValidationError",
+            std::chrono::microseconds(*q.to_us - *q.from_us) > max->second.max)
+            return refusal(
+                max->second.shape,
                 fmt::format(
                     "The date range between FromDateTime and ToDateTime can be at most {} days.",
-                    static_cast<double>(max->second.count()) / 24.0
+                    static_cast<double>(max->second.max.count()) / 24.0
+                )
+            );
+        if (auto max = max_modified_since_.find(spec.name);
+            max != max_modified_since_.end() && q.incremental && q.since_us &&
+            std::chrono::microseconds(now_ms() * 1000 - *q.since_us) > max->second.max)
+            return refusal(
+                max->second.shape,
+                fmt::format(
+                    "ModifiedSince can be at most {} days back.",
+                    static_cast<double>(max->second.max.count()) / 24.0
                 )
             );
         if (spec.name == "time-registrations")
@@ -2057,7 +2099,8 @@ struct fake_ditio::impl {
     {
         response_t res{static_cast<http::status>(r.status), req.version()};
         res.set(http::field::date, util::format_http_date(micros_of_ms(now_ms_locked())));
-        res.set(http::field::content_type, r.content_type);
+        if (!r.content_type.empty())
+            res.set(http::field::content_type, r.content_type);
         for (auto& [field, value] : r.headers)
             res.set(field, value);
         res.body() = std::move(r.body);
@@ -2554,12 +2597,14 @@ void fake_ditio::set_stream_available(const std::string& stream, bool available)
         impl_->unavailable_.emplace(spec.name);
 }
 
-void fake_ditio::set_max_window(const std::string& stream, std::optional<std::chrono::hours> max)
+void fake_ditio::set_max_window(
+    const std::string& stream, std::optional<std::chrono::hours> max, refusal_shape shape
+)
 {
     const auto& spec = impl::spec_of(stream);
     std::lock_guard lock(impl_->mutex_);
     if (max)
-        impl_->max_window_[std::string(spec.name)] = *max;
+        impl_->max_window_[std::string(spec.name)] = {*max, shape};
     else
         impl_->max_window_.erase(std::string(spec.name));
 }
@@ -2574,6 +2619,29 @@ void fake_ditio::set_image_parent_field(std::string name)
 {
     std::lock_guard lock(impl_->mutex_);
     impl_->streams_.set_image_parent_field(std::move(name));
+}
+
+void fake_ditio::set_max_modified_since(
+    const std::string& stream, std::optional<std::chrono::hours> max, refusal_shape shape
+)
+{
+    const auto& spec = impl::spec_of(stream);
+    std::lock_guard lock(impl_->mutex_);
+    if (max)
+        impl_->max_modified_since_[std::string(spec.name)] = {*max, shape};
+    else
+        impl_->max_modified_since_.erase(std::string(spec.name));
+}
+
+std::optional<refusal_shape> parse_refusal_shape(std::string_view text)
+{
+    if (text == "specific")
+        return refusal_shape::specific;
+    if (text == "problem")
+        return refusal_shape::problem;
+    if (text == "empty")
+        return refusal_shape::empty;
+    return std::nullopt;
 }
 
 void fake_ditio::set_clock_offset(std::chrono::milliseconds offset)

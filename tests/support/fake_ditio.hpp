@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ditio_sync::testing {
@@ -139,6 +140,18 @@ struct integration_entity_view {
     std::string json;       // the object as GET returns it
 };
 
+// How a request refused for a cap (a date window too long, a ModifiedSince too far back) is answered: each
+// shape Ditio's sources allow for a 400 (ditio-api.md 5), none of which promises what the refusal says.
+enum class refusal_shape {
+    specific, // {"error":"ValidationError","message":...} naming the cap, as the docs' simple errors
+    problem,  // application/problem+json: only "One or more validation errors occurred." and an `errors`
+              // object that names no parameter (ASP.NET's model validation)
+    empty,    // a 400 with an empty body
+};
+
+// "specific", "problem" or "empty"; nullopt for anything else.
+std::optional<refusal_shape> parse_refusal_shape(std::string_view text);
+
 struct fake_stats {
     std::uint64_t connections_accepted = 0;
     std::uint64_t token_requests = 0;
@@ -223,9 +236,21 @@ public:
     std::size_t live_count(const std::string& stream) const;
     // An unavailable stream answers 404 NotFound ("not available on this environment yet").
     void set_stream_available(const std::string& stream, bool available);
-    // A full-mode request whose ToDateTime - FromDateTime exceeds `max` gets 400 ValidationError (as
+    // A full-mode request whose ToDateTime - FromDateTime exceeds `max` gets a 400 in `shape` (as
     // machine-registrations once did); nullopt, the default, allows any window.
-    void set_max_window(const std::string& stream, std::optional<std::chrono::hours> max);
+    void set_max_window(
+        const std::string& stream,
+        std::optional<std::chrono::hours> max,
+        refusal_shape shape = refusal_shape::specific
+    );
+    // An incremental request whose ModifiedSince lies more than `max` before the server's clock gets a 400
+    // in `shape` (machine-registrations, says an old Postman note: 3 days); nullopt, the default, allows
+    // any.
+    void set_max_modified_since(
+        const std::string& stream,
+        std::optional<std::chrono::hours> max,
+        refusal_shape shape = refusal_shape::specific
+    );
     // v1/images is one row per image and parent record (ditio-api.md 3.1). For `count` live images, adds a
     // row with the same image id under another parent (another source and parent id), modified now; returns
     // the image ids. remove("images", {id}) then deletes every row of the image, each with an empty

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <exception>
@@ -16,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -37,6 +39,12 @@ constexpr std::string_view usage = R"(usage: ditio-fake [options]
   --end-of-stream STYLE    last page's continuationToken: absent (default), null or empty
   --replay FILE            serve a `ditio-sync capture` file back instead of generated data (point every
                            base at this server's root)
+  --max-window STREAM=DAYS[:SHAPE]
+                           refuse full-mode windows of STREAM longer than DAYS with a 400 whose body is
+                           SHAPE: specific (default, names the cap), problem (problem+json saying only
+                           "One or more validation errors occurred.") or empty
+  --max-modified-since STREAM=DAYS[:SHAPE]
+                           refuse a ModifiedSince of STREAM more than DAYS back, likewise
 Control endpoints on the same port: POST /_fake/mutate?insert=N&edit=N&delete=N&seed=S[&stream=NAME]
 (stream defaults to time-registrations), GET /_fake/stats.
 )";
@@ -48,6 +56,33 @@ std::uint64_t to_number(std::string_view flag, std::string_view text)
     if (ec != std::errc{} || p != text.data() + text.size())
         throw std::invalid_argument(fmt::format("{} expects a number, got '{}'", flag, text));
     return n;
+}
+
+// STREAM=DAYS[:SHAPE] of --max-window and --max-modified-since.
+struct cap_arg {
+    std::string stream;
+    std::chrono::hours max{0};
+    ditio_sync::testing::refusal_shape shape = ditio_sync::testing::refusal_shape::specific;
+};
+
+cap_arg to_cap(std::string_view flag, std::string_view text)
+{
+    auto eq = text.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+        throw std::invalid_argument(fmt::format("{} expects STREAM=DAYS[:SHAPE], got '{}'", flag, text));
+    cap_arg out;
+    out.stream = std::string(text.substr(0, eq));
+    auto rest = text.substr(eq + 1);
+    auto colon = rest.find(':');
+    out.max =
+        std::chrono::hours{24 * static_cast<std::chrono::hours::rep>(to_number(flag, rest.substr(0, colon)))};
+    if (colon != std::string_view::npos) {
+        auto shape = ditio_sync::testing::parse_refusal_shape(rest.substr(colon + 1));
+        if (!shape)
+            throw std::invalid_argument(fmt::format("{}: the shape is specific, problem or empty", flag));
+        out.shape = *shape;
+    }
+    return out;
 }
 
 void write_port_file(const std::filesystem::path& path, std::uint16_t port)
@@ -69,6 +104,7 @@ int run(int argc, char** argv)
     std::size_t records = 5000, stream_records = 0;
     std::uint64_t seed = 1;
     std::filesystem::path pki_dir, port_file;
+    std::vector<cap_arg> max_windows, max_modified_since;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         auto value = [&]() -> std::string_view {
@@ -114,6 +150,10 @@ int run(int argc, char** argv)
                 options.end_of_stream_style = 2;
             else
                 throw std::invalid_argument("--end-of-stream is absent, null or empty");
+        } else if (arg == "--max-window") {
+            max_windows.push_back(to_cap(arg, value()));
+        } else if (arg == "--max-modified-since") {
+            max_modified_since.push_back(to_cap(arg, value()));
         } else {
             throw std::invalid_argument(fmt::format("unknown option '{}' (see --help)", arg));
         }
@@ -138,6 +178,11 @@ int run(int argc, char** argv)
     server.seed(records, seed);
     if (stream_records > 0)
         server.seed_streams(stream_records, seed);
+    // An unknown stream throws std::invalid_argument naming it.
+    for (const auto& c : max_windows)
+        server.set_max_window(c.stream, c.max, c.shape);
+    for (const auto& c : max_modified_since)
+        server.set_max_modified_since(c.stream, c.max, c.shape);
     server.start();
     if (!port_file.empty())
         write_port_file(port_file, server.port());

@@ -285,7 +285,7 @@ TEST_CASE("app: status says first whether all is well, then one aligned line per
             keys_of(streams[1]) ==
             "data_complete_through,deleted_rows,enabled,in_progress,last_error,last_error_at,last_run,"
             "last_success_at,mode,next_run_at,quarantined,rows,state,stream,table,unavailable_since,view,"
-            "watermark"
+            "watermark,window_piece_days"
         );
         CHECK(
             keys_of(streams[1].at("last_run")) == "duration_s,error,finished_at,mode,pages,result,rows_"
@@ -440,6 +440,7 @@ TEST_CASE("app: reset forgets the watermark and the checkpoint of one stream onl
             if (std::string_view(stream) == "time-registrations")
                 pc.table = "time_registrations";
             pc.now = "T1";
+            pc.window_span_s = 7 * 86400; // a window piece size Ditio accepted
             st.finish_run(pc, {.watermark = "2026-10-01T06:00:00Z"});
         }
         st.begin_run("user", "incremental", "{}", "T2"); // a run in progress
@@ -455,7 +456,9 @@ TEST_CASE("app: reset forgets the watermark and the checkpoint of one stream onl
     REQUIRE(user.has_value());
     CHECK_FALSE(user->watermark.has_value());
     CHECK_FALSE(user->run_id.has_value());
+    CHECK_FALSE(user->window_span_s.has_value()); // the next full sync asks for the whole window again
     CHECK(st.load("time-registrations")->watermark == "2026-10-01T06:00:00Z");
+    CHECK(st.load("time-registrations")->window_span_s == 7 * 86400);
 
     SUBCASE("an unknown stream is a usage error that writes nothing")
     {

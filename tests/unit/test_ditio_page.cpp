@@ -377,6 +377,19 @@ TEST_CASE("extraction: describe_error_body turns Ditio's error bodies into one l
         );
         CHECK(s == "HTTP 422: Validation failed; Number is required; Name is too long");
     }
+    SUBCASE("problem+json: its title and every message of its errors object")
+    {
+        auto s = describe_error_body(
+            400,
+            R"({"type":"https://tools.ietf.org/html/rfc9110#section-15.5.1",)"
+            R"("title":"One or more validation errors occurred.","status":400,)"
+            R"("errors":{"ToDateTime":["The range is too long.","Another."],"x":[1]},"traceId":"00-ab"})"
+        );
+        CHECK(
+            s == "HTTP 400: One or more validation errors occurred.; ToDateTime: The range is too long.; "
+                 "ToDateTime: Another."
+        );
+    }
     SUBCASE("HTML body becomes a short excerpt on one line")
     {
         std::string html =

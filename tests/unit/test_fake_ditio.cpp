@@ -1176,6 +1176,61 @@ TEST_CASE("fake_ditio: machine-registrations want From and To together and can c
     );
 }
 
+TEST_CASE("fake_ditio: a window cap and a ModifiedSince cap refuse in each shape Ditio's sources allow")
+{
+    running f;
+    f.server.seed_streams(20, 8, "2026-01-01", "2026-02-28");
+    auto token = f.client.token();
+    auto path = stream_path("machine-registrations");
+    const std::string wide = path + "?FromDateTime=2026-01-01&ToDateTime=2026-01-09";
+    using ditio_sync::testing::refusal_shape;
+
+    f.server.set_max_window("machine-registrations", std::chrono::hours(7 * 24), refusal_shape::problem);
+    auto problem = f.client.get(wide, token);
+    CHECK(problem.status == 400);
+    CHECK(problem.header(http::field::content_type) == "application/problem+json; charset=utf-8");
+    CHECK(str(problem.json().at("title")) == "One or more validation errors occurred.");
+    CHECK(problem.json().at("errors").is_object());
+    // Nothing in it names the window.
+    CHECK(problem.raw.body().find("DateTime") == std::string::npos);
+
+    f.server.set_max_window("machine-registrations", std::chrono::hours(7 * 24), refusal_shape::empty);
+    auto empty = f.client.get(wide, token);
+    CHECK(empty.status == 400);
+    CHECK(empty.raw.body().empty());
+
+    f.server.set_max_window("machine-registrations", std::nullopt);
+    CHECK(status_of(f.client, token, wide) == 200);
+
+    // ModifiedSince more than 3 days before the server's clock.
+    auto since = [](int days_back) {
+        return ditio_sync::util::format_iso8601_s(std::chrono::time_point_cast<std::chrono::microseconds>(
+            std::chrono::system_clock::now() - std::chrono::hours(24 * days_back)
+        ));
+    };
+    f.server.set_max_modified_since("machine-registrations", std::chrono::hours(72));
+    auto old = f.client.get(path + "?ModifiedSince=" + since(4), token);
+    CHECK(old.status == 400);
+    CHECK(str(old.json().at("message")) == "ModifiedSince can be at most 3 days back.");
+    CHECK(status_of(f.client, token, path + "?ModifiedSince=" + since(2)) == 200);
+    CHECK(status_of(f.client, token, path) == 200); // full mode has no ModifiedSince to cap
+    CHECK(status_of(f.client, token, stream_path("project") + "?ModifiedSince=" + since(4)) == 200);
+    f.server.set_max_modified_since("machine-registrations", std::chrono::hours(72), refusal_shape::problem);
+    CHECK(
+        str(f.client.get(path + "?ModifiedSince=" + since(4), token).json().at("title")) ==
+        "One or more validation errors occurred."
+    );
+    f.server.set_max_modified_since("machine-registrations", std::chrono::hours(72), refusal_shape::empty);
+    auto bare = f.client.get(path + "?ModifiedSince=" + since(4), token);
+    CHECK(bare.status == 400);
+    CHECK(bare.raw.body().empty());
+    f.server.set_max_modified_since("machine-registrations", std::nullopt);
+    CHECK(status_of(f.client, token, path + "?ModifiedSince=" + since(4)) == 200);
+
+    CHECK(ditio_sync::testing::parse_refusal_shape("problem") == refusal_shape::problem);
+    CHECK_FALSE(ditio_sync::testing::parse_refusal_shape("html").has_value());
+}
+
 TEST_CASE("fake_ditio: an unavailable stream answers 404 until it is made available again")
 {
     running f;

@@ -518,7 +518,7 @@ TEST_CASE("migration 0002: every catalogue stream has a mirror table shaped like
     CHECK(windowed == window_dates.size());
 }
 
-TEST_CASE("migration 0002: sync_state gains unavailable_at, next_run_at and overlap_ms")
+TEST_CASE("migrations 0002 and 0007: sync_state gains unavailable_at, next_run_at, overlap_ms, window_span_s")
 {
     auto db = migrated_db();
     CHECK(
@@ -527,7 +527,8 @@ TEST_CASE("migration 0002: sync_state gains unavailable_at, next_run_at and over
         "run_mode TEXT 0 - 0, run_params TEXT 0 - 0, run_server_start TEXT 0 - 0, "
         "run_local_start TEXT 0 - 0, continuation_token TEXT 0 - 0, pages_done INTEGER 1 0 0, "
         "last_success_at TEXT 0 - 0, last_error TEXT 0 - 0, last_error_at TEXT 0 - 0, updated_at TEXT 0 - 0, "
-        "unavailable_at TEXT 0 - 0, next_run_at TEXT 0 - 0, overlap_ms INTEGER 0 - 0"
+        "unavailable_at TEXT 0 - 0, next_run_at TEXT 0 - 0, overlap_ms INTEGER 0 - 0, "
+        "window_span_s INTEGER 0 - 0"
     );
 }
 

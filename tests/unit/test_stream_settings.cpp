@@ -102,6 +102,32 @@ max_window = "7d"
     CHECK(t.chunk_limit == 3000);
     CHECK(t.full_from == "2022-01-01");
     CHECK(!t.max_window.has_value());
+    CHECK(!t.max_incremental_age.has_value()); // unset by default
+}
+
+TEST_CASE("stream settings: max_incremental_age is a setting of every stream, windowed or not")
+{
+    auto c = cfg::parse(
+        R"(
+[streams."machine-registrations"]
+max_incremental_age = "3d"
+[streams."user"]
+max_incremental_age = "36h"
+)",
+        "test.toml"
+    );
+    auto names = ditio::stream_names();
+    cfg::validate(c, names, cfg::need_credentials::no);
+    auto m = resolve_stream(c, def("machine-registrations"));
+    REQUIRE(m.max_incremental_age.has_value());
+    CHECK(*m.max_incremental_age == std::chrono::hours{72});
+    auto u = resolve_stream(c, def("user"));
+    REQUIRE(u.max_incremental_age.has_value());
+    CHECK(*u.max_incremental_age == 36h);
+    CHECK(
+        resolve_error("[streams.\"user\"]\nmax_incremental_age = \"10m\"\n", "user") ==
+        R"(streams."user".max_incremental_age: must be between 1h and 3660d)"
+    );
 }
 
 TEST_CASE("stream settings: parameters become Ditio's query, with defaults that keep the mirror complete")
@@ -171,7 +197,7 @@ TEST_CASE("stream settings: bad stream tables are errors that name the key")
 {
     CHECK(
         resolve_error("[streams.\"user\"]\napproved = true\n", "user") ==
-        R"(streams."user".approved: not a setting of user (valid: interval, chunk_limit, company_id, own_company_data_only, exclude_data_from_subsidiaries))"
+        R"(streams."user".approved: not a setting of user (valid: interval, chunk_limit, max_incremental_age, company_id, own_company_data_only, exclude_data_from_subsidiaries))"
     );
     CHECK(
         resolve_error("[streams.\"images\"]\nsources = [\"feed\", \"video\"]\n", "images") ==

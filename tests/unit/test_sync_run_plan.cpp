@@ -1,5 +1,6 @@
 // Unit tests for sync/run_plan.hpp (a run's fixed parameters and its window pieces) and sync/run_failure.hpp
 // (what a run does when a page could not be fetched).
+#include <ditio_sync/ditio/api_call.hpp>
 #include <ditio_sync/ditio/streams.hpp>
 #include <ditio_sync/sync/run_failure.hpp>
 #include <ditio_sync/sync/run_plan.hpp>
@@ -8,7 +9,10 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <initializer_list>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -130,23 +134,33 @@ TEST_CASE("run_failure: every failure leads to one next step")
         ds::run_status status = ds::run_status::failed;
         bool abandon = false;
     };
-    const ds::run_position first_page{false, true, false, 0};
-    const ds::run_position mid_run{true, false, true, 0};
+    const ds::run_position first_page{.windowed = true, .can_split = true};
+    const ds::run_position mid_run{.sent_token = true, .read_anything = true};
     const std::vector<row> rows{
         {"a rejected token restarts", {fetch_errc::token_rejected, "expired", 400}, mid_run, action::restart},
         {"twice at most",
          {fetch_errc::token_rejected, "expired", 400},
-         {true, false, true, ds::max_restarts},
+         {.sent_token = true, .read_anything = true, .restarts = ds::max_restarts},
          action::fail},
         {"a window too large is split", {fetch_errc::bad_request, window, 400}, first_page, action::split},
         {"unless it is a day already",
          {fetch_errc::bad_request, window, 400},
-         {false, false, false, 0},
+         {.windowed = true},
          action::fail,
          ds::run_status::failed,
          true},
-        {"another 400 on the first page drops the run",
+        {"another 400 on the first page of a piece splits it too: the words are not read",
          {fetch_errc::bad_request, "CompanyId is not valid", 400},
+         first_page,
+         action::split},
+        {"another 400 on the first page of a run without a window drops the run",
+         {fetch_errc::bad_request, "CompanyId is not valid", 400},
+         {},
+         action::fail,
+         ds::run_status::failed,
+         true},
+        {"another 4xx drops the run",
+         {fetch_errc::bad_request, "gone", 410},
          first_page,
          action::fail,
          ds::run_status::failed,
@@ -161,7 +175,7 @@ TEST_CASE("run_failure: every failure leads to one next step")
          action::fail},
         {"404 of a resumed run: a failure",
          {fetch_errc::bad_request, "not found", 404},
-         {false, false, true, 0},
+         {.read_anything = true},
          action::fail},
         {"auth refused",
          {fetch_errc::auth_refused, "401", 401},
@@ -190,9 +204,168 @@ TEST_CASE("run_failure: every failure leads to one next step")
             CHECK((d.checkpoint == ditio_sync::store::run_checkpoint::drop) == r.abandon);
         }
     }
-    CHECK(ds::about_the_window("ToDateTime must not be later than 7 days after FromDateTime"));
-    CHECK(ds::about_the_window("The PERIOD is too long"));
-    CHECK_FALSE(ds::about_the_window("CompanyId is not valid"));
+}
+
+namespace {
+
+// Each shape Ditio's sources allow for a 400, as the extraction client turns it into a failure.
+std::vector<std::pair<const char*, fetch_failure>> refusals_in_every_shape()
+{
+    using ditio_sync::ditio::describe_error_body;
+    std::vector<std::pair<const char*, fetch_failure>> out;
+    for (auto [shape, body] : std::initializer_list<std::pair<const char*, const char*>>{
+             {"simple JSON",
+              R"({"error":"ValidationError","message":"ToDateTime can be at most 7 days after FromDateTime."})"},
+             {"problem+json",
+              R"({"type":"https://tools.ietf.org/html/rfc9110#section-15.5.1","title":"One or more )"
+              R"(validation errors occurred.","status":400,"errors":{"request":["The request is invalid."]}})"},
+             {"empty", ""},
+         })
+        out.emplace_back(shape, fetch_failure{fetch_errc::bad_request, describe_error_body(400, body), 400});
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("run_failure: a 400 on the first page of a window piece splits it, whatever its body")
+{
+    using action = ds::failure_decision::action;
+    for (const auto& [shape, f] : refusals_in_every_shape()) {
+        CAPTURE(shape);
+        CAPTURE(f.message);
+        CHECK(ds::after_failure(f, {.windowed = true, .can_split = true}).what == action::split);
+        // Later in a piece (a token sent) a 400 is a rejected token, never a split.
+        CHECK(
+            ds::after_failure(
+                f, {.sent_token = true, .windowed = true, .can_split = true, .read_anything = true}
+            )
+                .what == action::fail
+        );
+    }
+}
+
+TEST_CASE("run_failure: a window refused at one day fails the run with Ditio's message and drops it")
+{
+    using action = ds::failure_decision::action;
+    for (const auto& [shape, f] : refusals_in_every_shape()) {
+        CAPTURE(shape);
+        auto d = ds::after_failure(f, {.windowed = true, .can_split = false});
+        CHECK(d.what == action::fail);
+        CHECK(d.status == ds::run_status::failed);
+        CHECK(d.refused_at_one_day);
+        CHECK(d.checkpoint == ditio_sync::store::run_checkpoint::drop); // the next run starts afresh
+        // Not a window at all: a plain failure.
+        CHECK_FALSE(ds::after_failure(f, {}).refused_at_one_day);
+    }
+    // Down to a day the halving goes, and no further: a refusal about something else ends.
+    auto s = settings_of("machine-registrations");
+    s.full_from = "2024-01-01";
+    s.full_ahead = 366 * 24h;
+    auto p = ds::plan_full(s, at("2026-06-21T00:00:00Z"), false);
+    int refusals = 0;
+    for (;;) {
+        ++refusals;
+        auto d = ds::after_failure(
+            refusals_in_every_shape().front().second, {.windowed = p.windowed(), .can_split = p.can_split()}
+        );
+        if (d.what != action::split) {
+            CHECK(d.refused_at_one_day);
+            break;
+        }
+        REQUIRE(p.split());
+        REQUIRE(refusals < 20);
+    }
+    CHECK(p.max_span_s == 86400);
+    CHECK(refusals == 11); // 1268 days: 634, 317, 158, 79, 39, 19, 9, 4, 2, 1, then the failure
+}
+
+TEST_CASE("run_failure: an incremental run refused on its first page becomes a full re-sync, once")
+{
+    using action = ds::failure_decision::action;
+    for (const auto& [shape, f] : refusals_in_every_shape()) {
+        CAPTURE(shape);
+        CHECK(ds::after_failure(f, {.incremental = true}).what == action::resync);
+        // Not once something was read, nor for a resumed run: the run fails and starts afresh next time.
+        auto later = ds::after_failure(f, {.incremental = true, .read_anything = true});
+        CHECK(later.what == action::fail);
+        CHECK(later.checkpoint == ditio_sync::store::run_checkpoint::drop);
+        // The full re-sync it became is no incremental run: refused, it fails (without a window) or splits.
+        CHECK(ds::after_failure(f, {}).what == action::fail);
+        CHECK(ds::after_failure(f, {.windowed = true, .can_split = true}).what == action::split);
+    }
+    // A rejected continuation token of an incremental run restarts it as before.
+    CHECK(
+        ds::after_failure(
+            {fetch_errc::token_rejected, "HTTP 400", 400}, {.sent_token = true, .incremental = true}
+        )
+            .what == action::restart
+    );
+    // Other refusals are no reason to read everything again.
+    CHECK(
+        ds::after_failure({fetch_errc::bad_request, "HTTP 404", 404}, {.incremental = true}).what ==
+        action::unavailable
+    );
+    CHECK(
+        ds::after_failure({fetch_errc::bad_request, "HTTP 410", 410}, {.incremental = true}).what ==
+        action::fail
+    );
+    CHECK(
+        ds::after_failure({fetch_errc::auth_refused, "HTTP 403", 403}, {.incremental = true}).what ==
+        action::fail
+    );
+    CHECK(
+        ds::after_failure({fetch_errc::unavailable, "HTTP 503", 503}, {.incremental = true}).what ==
+        action::fail
+    );
+}
+
+TEST_CASE("run_plan: a full run starts from the remembered piece size, which the plan carries")
+{
+    auto s = settings_of("machine-registrations");
+    s.full_from = "2026-06-01";
+    s.full_ahead = 0ms;
+    auto p = ds::plan_full(s, at("2026-06-21T00:00:00Z"), false, 3 * 86400);
+    CHECK(p.span_learned);
+    CHECK(p.max_span_s == 3 * 86400);
+    CHECK(p.param("ToDateTime") == "2026-06-04T00:00:00Z");
+    p.replaces_incremental = true;
+    auto back = ds::run_plan::from_json(p.to_json());
+    REQUIRE(back);
+    CHECK(back->span_learned);
+    CHECK(back->replaces_incremental);
+    CHECK(back->max_span_s == 3 * 86400);
+
+    // A smaller max_window wins, and is no learned size; so does the whole window without either.
+    s.max_window = 24h * 2;
+    auto configured = ds::plan_full(s, at("2026-06-21T00:00:00Z"), false, 3 * 86400);
+    CHECK(configured.max_span_s == 2 * 86400);
+    CHECK_FALSE(configured.span_learned);
+    s.max_window.reset();
+    auto whole = ds::plan_full(s, at("2026-06-21T00:00:00Z"), false);
+    CHECK(whole.max_span_s == 0);
+    CHECK_FALSE(whole.span_learned);
+    // A split learns; a plan saved by an older version learned nothing.
+    REQUIRE(whole.split());
+    CHECK(whole.span_learned);
+    auto old = ds::run_plan::from_json(R"({"mode":"full","query":[],"max_span_s":86400})");
+    REQUIRE(old);
+    CHECK_FALSE(old->span_learned);
+    CHECK_FALSE(old->replaces_incremental);
+    // Anything but whole days is not a size this version saved.
+    CHECK_FALSE(ds::plan_full(s, at("2026-06-21T00:00:00Z"), false, 5000).span_learned);
+    // Metadata has no window to cut.
+    CHECK_FALSE(ds::plan_full(settings_of("project"), at("2026-06-21T00:00:00Z"), false, 86400).span_learned);
+}
+
+TEST_CASE("run_plan: max_incremental_age counts from the ModifiedSince a run would send")
+{
+    auto s = settings_of("machine-registrations");
+    auto now = at("2026-06-10T12:00:00Z");
+    CHECK_FALSE(ds::beyond_incremental_age(s, at("2020-01-01T00:00:00Z"), 10min, now)); // unset: never
+    s.max_incremental_age = 72h;
+    CHECK_FALSE(ds::beyond_incremental_age(s, at("2026-06-07T12:10:00Z"), 10min, now)); // exactly 3 days
+    CHECK(ds::beyond_incremental_age(s, at("2026-06-07T12:09:59Z"), 10min, now));
+    CHECK(ds::beyond_incremental_age(s, at("2026-06-01T00:00:00Z"), 10min, now));
 }
 
 TEST_SUITE_END();

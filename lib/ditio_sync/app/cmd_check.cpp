@@ -194,26 +194,28 @@ probe_stream(runtime& rt, const sync::stream_settings& configured, doctor& d, st
     }
     f.extra["status"] = 200;
     const auto& records = page->body.records;
-    f.extra["records"] = records.size();
+    const auto& broken = page->body.quarantined;
+    f.extra["records"] = records.size() + broken.size();
     f.extra["continuation"] = page->body.continuation.has_value();
     std::string shape = "no records yet, so their shape is unseen";
-    if (!records.empty()) {
-        const auto& r = records.front();
-        bool has_id = !r.id.empty();
-        bool has_modified = util::parse_iso8601(r.modified).has_value();
-        f.extra["record_has_id"] = has_id;
+    if (!broken.empty()) {
+        // Every record sync would see breaks the contract: it would quarantine them all.
+        f.what = result::failed;
+        f.extra["record_has_id"] = !broken.front().id.empty();
+        f.extra["record_quarantined"] = broken.front().reason;
+        shape = fmt::format(
+            "the record breaks the record contract ({}): sync would quarantine it", broken.front().reason
+        );
+    } else if (!records.empty()) {
+        bool has_modified = util::parse_iso8601(records.front().modified).has_value();
+        f.extra["record_has_id"] = true;
         f.extra["record_has_modified"] = has_modified;
-        if (has_id && has_modified)
-            shape = "the record carries id and modifiedDateTime";
-        else {
-            f.what = result::failed;
-            shape = fmt::format(
-                "the record has {}{}{}: ditio-sync cannot mirror it",
-                has_id ? "" : "no string id",
-                has_id || has_modified ? "" : " and ",
-                has_modified ? "" : "no readable modifiedDateTime"
-            );
-        }
+        shape = has_modified
+                    ? "the record carries id and modifiedDateTime"
+                    : "the record carries an id but no modifiedDateTime: a newer version cannot be told "
+                      "from an older one";
+        if (!has_modified)
+            f.what = result::warning;
     }
     f.detail = fmt::format(
         "HTTP 200 in {} ms: {}; {}",

@@ -371,6 +371,8 @@ void parse_stream_table(config& c, const std::string& name, const toml::node& no
             s.full_ahead = read_duration(value, origin, full);
         else if (k == "max_window")
             s.max_window = read_duration(value, origin, full);
+        else if (k == "max_incremental_age")
+            s.max_incremental_age = read_duration(value, origin, full);
         else if (k == "full_from")
             s.full_from = read_string(value, origin, full);
         else if (k == "chunk_limit")
@@ -566,7 +568,7 @@ void check_shape(std::string_view text, std::string_view origin)
 using namespace std::chrono_literals;
 constexpr std::chrono::hours one_day{24};
 
-constexpr std::array<duration_range, 14> duration_table{{
+constexpr std::array<duration_range, 15> duration_table{{
     {"storage.busy_timeout", 0ms, 10min},
     {"storage.keep_runs_for", one_day, 3650 * one_day},
     {"sync.interval", 1s, 30 * one_day},
@@ -577,6 +579,7 @@ constexpr std::array<duration_range, 14> duration_table{{
     {"streams.*.interval", 1s, 30 * one_day},
     {"streams.*.full_ahead", 0ms, 3660 * one_day},
     {"streams.*.max_window", one_day, 3660 * one_day},
+    {"streams.*.max_incremental_age", 1h, 3660 * one_day},
     {"http.timeout", 1s, 1h},
     {"http.retry_initial", 1ms, 1h},
     {"http.retry_max", 1ms, 1h},
@@ -810,6 +813,10 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
             check_date(where + ".full_from", *s.full_from);
         if (s.max_window)
             check_range("streams.*.max_window", *s.max_window, where + ".max_window");
+        if (s.max_incremental_age)
+            check_range(
+                "streams.*.max_incremental_age", *s.max_incremental_age, where + ".max_incremental_age"
+            );
     }
     check_range("http.timeout", c.http.timeout);
     check_range("http.retry_initial", c.http.retry_initial);

@@ -67,7 +67,10 @@ struct stream_section {
     std::optional<std::string> full_from;
     std::optional<std::chrono::milliseconds> full_ahead;
     std::optional<std::chrono::milliseconds> max_window; // split full-sync windows to at most this
-    std::map<std::string, param_value> params;           // config key (snake_case) -> value
+    // A watermark older than this (counting the overlap) makes the run a full re-sync without asking
+    // Ditio for ModifiedSince that far back.
+    std::optional<std::chrono::milliseconds> max_incremental_age;
+    std::map<std::string, param_value> params; // config key (snake_case) -> value
 };
 
 struct http_section {

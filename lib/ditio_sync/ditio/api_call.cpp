@@ -38,11 +38,25 @@ std::string describe_error_body(int status, const std::string& body)
             add(" ", e->get_string());
         if (auto* m = o.if_contains("message"); m && m->is_string())
             add(": ", m->get_string());
+        // application/problem+json (ASP.NET's model validation): a title, perhaps a detail, and `errors` as
+        // an object of field -> messages, where the simple shape has `errors` as an array of objects.
+        for (const char* key : {"title", "detail"})
+            if (auto* t = o.if_contains(key); t && t->is_string())
+                add(out.find(':') == std::string::npos ? ": " : "; ", t->get_string());
         if (auto* errs = o.if_contains("errors"); errs && errs->is_array()) {
             for (const auto& item : errs->get_array())
                 if (auto* m = item.is_object() ? item.get_object().if_contains("message") : nullptr;
                     m && m->is_string())
                     add("; ", m->get_string());
+        } else if (errs && errs->is_object()) {
+            for (const auto& [field, messages] : errs->get_object())
+                if (const auto* list = messages.if_array())
+                    for (const auto& m : *list)
+                        if (m.is_string())
+                            add("; ",
+                                fmt::format(
+                                    "{}: {}", std::string_view(field), std::string_view(m.get_string())
+                                ));
         }
         return util::safe_excerpt(out, util::max_excerpt_bytes);
     }

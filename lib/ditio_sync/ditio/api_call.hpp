@@ -122,8 +122,9 @@ private:
     std::function<void(std::string_view)> on_retry_;
 };
 
-// Ditio's error body ({"error","message"} or v5 {"message","errors":[...]}) as one line, or a short
-// excerpt of a non-JSON body; redacted (util/redact.hpp) and at most util::max_excerpt_bytes long.
+// Ditio's error body ({"error","message"}, v5 {"message","errors":[...]}, or problem+json {"title",
+// "errors":{field:[...]}}) as one line, or a short excerpt of a non-JSON body ("HTTP 400" for an empty one);
+// redacted (util/redact.hpp) and at most util::max_excerpt_bytes long.
 std::string describe_error_body(int status, const std::string& body);
 
 // Whether an error answer's body is Ditio's own JSON error (an object: {"error","message"}, v5's

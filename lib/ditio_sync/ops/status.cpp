@@ -186,6 +186,9 @@ json::object stream_report(
     o["last_error_at"] = state ? opt(state->last_error_at) : json::value(nullptr);
     o["unavailable_since"] = state ? opt(state->unavailable_at) : json::value(nullptr);
     o["next_run_at"] = state && is_enabled ? opt(state->next_run_at) : json::value(nullptr);
+    // The window piece size Ditio accepted after refusing larger ones: where the next full sync starts.
+    o["window_piece_days"] =
+        state && state->window_span_s ? json::value(*state->window_span_s / 86400) : json::value(nullptr);
     if (state && state->run_id) {
         o["in_progress"] = json::object{
             {"run_id", *state->run_id}, {"mode", state->run_mode}, {"pages_done", state->pages_done}};
@@ -501,6 +504,11 @@ std::string format_status_text(const json::value& status)
         out += fmt::format("  watermark:             {}\n", text_of(o.at("watermark")));
         out += fmt::format("  data complete through: {}\n", text_of(o.at("data_complete_through")));
         out += fmt::format("  last success:          {}\n", text_of(o.at("last_success_at")));
+        if (const auto& days = o.at("window_piece_days"); !days.is_null())
+            out += fmt::format(
+                "  window pieces:         {} days (Ditio refused larger; `reset` forgets this)\n",
+                text_of(days)
+            );
         if (const auto& p = o.at("in_progress"); p.is_object())
             out += fmt::format(
                 "  in progress:           run {} ({}), {} pages committed\n",

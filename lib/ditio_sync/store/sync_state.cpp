@@ -36,7 +36,7 @@ constexpr std::string_view no_run =
 constexpr const char* select_state =
     R"(SELECT stream, watermark, last_full_sync_at, run_id, run_mode, run_params,
     run_server_start, run_local_start, continuation_token, pages_done, last_success_at, last_error, last_error_at,
-    unavailable_at, next_run_at, overlap_ms
+    unavailable_at, next_run_at, overlap_ms, window_span_s
     FROM sync_state)";
 
 stream_state read_state(SQLite::Statement& q)
@@ -60,6 +60,8 @@ stream_state read_state(SQLite::Statement& q)
     s.next_run_at = opt_text(q.getColumn(14));
     if (!q.getColumn(15).isNull())
         s.overlap = std::chrono::milliseconds{q.getColumn(15).getInt64()};
+    if (!q.getColumn(16).isNull())
+        s.window_span_s = q.getColumn(16).getInt64();
     return s;
 }
 
@@ -248,12 +250,13 @@ commit_result sync_store::commit_page(const page_commit& pc)
                 db_, R"(UPDATE sync_state SET continuation_token = :tok, pages_done = pages_done + 1,
                 run_params = coalesce(:params, run_params),
                 run_server_start = coalesce(run_server_start, :server_start), unavailable_at = NULL,
-                updated_at = :now
+                window_span_s = coalesce(:span, window_span_s), updated_at = :now
                 WHERE stream = :s AND run_id = :run RETURNING pages_done)"
             );
             bind_opt(st, ":tok", pc.next_token);
             bind_opt(st, ":params", pc.next_params);
             bind_opt(st, ":server_start", pc.server_start);
+            bind_opt(st, ":span", pc.window_span_s);
             st.bind(":now", pc.now);
             st.bind(":s", pc.stream);
             st.bind(":run", pc.run_id);
@@ -292,13 +295,15 @@ commit_result sync_store::finish_run(const page_commit& pc, const run_end& end)
                 R"(UPDATE sync_state SET watermark = :wm,
             last_full_sync_at = CASE WHEN :full THEN :now ELSE last_full_sync_at END, {},
             last_success_at = :now, last_error = NULL, last_error_at = NULL, unavailable_at = NULL,
-            overlap_ms = coalesce(:overlap, overlap_ms), updated_at = :now
+            overlap_ms = coalesce(:overlap, overlap_ms), window_span_s = coalesce(:span, window_span_s),
+            updated_at = :now
             WHERE stream = :s AND run_id = :run)",
                 no_run
             )
         );
         st.bind(":wm", end.watermark);
         bind_opt(st, ":overlap", end.overlap_ms);
+        bind_opt(st, ":span", pc.window_span_s);
         st.bind(":full", end.full ? 1 : 0);
         st.bind(":now", pc.now);
         st.bind(":s", pc.stream);
@@ -399,8 +404,8 @@ void sync_store::reset(const std::string& stream, const std::string& now)
         SQLite::Statement st(
             db_,
             fmt::format(
-                "UPDATE sync_state SET watermark = NULL, {}, unavailable_at = NULL, updated_at = :now WHERE "
-                "stream = :s",
+                "UPDATE sync_state SET watermark = NULL, {}, unavailable_at = NULL, window_span_s = NULL, "
+                "updated_at = :now WHERE stream = :s",
                 no_run
             )
         );
@@ -480,6 +485,28 @@ void sync_store::update_run_params(const std::string& stream, std::int64_t run_i
         st.bind(":run", run_id);
         st.exec();
         SQLite::Statement r(db_, "UPDATE sync_runs SET params = :p WHERE id = :run");
+        r.bind(":p", params);
+        r.bind(":run", run_id);
+        r.exec();
+        tx.commit();
+    });
+}
+
+void sync_store::replan_run(
+    const std::string& stream, std::int64_t run_id, const std::string& mode, const std::string& params
+)
+{
+    guarded("saving a run's parameters", [&] {
+        SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+        SQLite::Statement st(db_, R"(UPDATE sync_state SET run_mode = :mode, run_params = :p,
+            continuation_token = NULL, pages_done = 0 WHERE stream = :s AND run_id = :run)");
+        st.bind(":mode", mode);
+        st.bind(":p", params);
+        st.bind(":s", stream);
+        st.bind(":run", run_id);
+        st.exec();
+        SQLite::Statement r(db_, "UPDATE sync_runs SET mode = :mode, params = :p WHERE id = :run");
+        r.bind(":mode", mode);
         r.bind(":p", params);
         r.bind(":run", run_id);
         r.exec();

@@ -34,6 +34,8 @@ struct stream_state {
     std::optional<std::string> unavailable_at; // Ditio answered 404: the endpoint is not available here
     std::optional<std::string> next_run_at;
     std::optional<std::chrono::milliseconds> overlap; // in force when the watermark was written
+    // Full-sync window pieces Ditio accepted after refusing larger ones, in seconds (migration 0007).
+    std::optional<std::int64_t> window_span_s;
 };
 
 // One line of sync_runs.
@@ -57,10 +59,11 @@ struct page_commit {
     const std::vector<model::record>* records = nullptr;
     const std::vector<model::quarantined_record>* quarantined = nullptr; // store/quarantine.hpp
     bool tombstones_carry_data = false;                                  // see mirror_table
-    std::optional<std::string> next_token = {};   // nullopt: the traversal (of this window) ended
-    std::optional<std::string> next_params = {};  // with no token: the run goes on with these run_params
-    std::optional<std::string> server_start = {}; // Ditio's Date for the run, recorded once (first page)
-    std::string now = {};                         // local UTC time, for synced_at and bookkeeping
+    std::optional<std::string> next_token = {};     // nullopt: the traversal (of this window) ended
+    std::optional<std::string> next_params = {};    // with no token: the run goes on with these run_params
+    std::optional<std::string> server_start = {};   // Ditio's Date for the run, recorded once (first page)
+    std::optional<std::int64_t> window_span_s = {}; // a window piece size Ditio accepted, remembered
+    std::string now = {};                           // local UTC time, for synced_at and bookkeeping
 };
 
 // What the end of a run writes, with its last page.
@@ -133,7 +136,8 @@ public:
     void interrupt_run(const std::string& stream, std::int64_t run_id, const std::string& now);
     // Records an error that happened before any run began (e.g. authentication).
     void record_error(const std::string& stream, const std::string& error, const std::string& now);
-    // Forgets the watermark and checkpoint: the next run is a full sync.
+    // Forgets the watermark, the checkpoint and the remembered window piece size: the next run is a full
+    // sync that asks for the whole window (or max_window) again.
     void reset(const std::string& stream, const std::string& now);
     // Starts a stream where another database's stands (`capture` works on a scratch copy of the state):
     // its watermark and the overlap behind it, no run in progress.
@@ -144,6 +148,11 @@ public:
     bool mark_unavailable(const std::string& stream, std::int64_t run_id, const std::string& now);
     // The run's fixed parameters change (a date window split after Ditio refused it as too large).
     void update_run_params(const std::string& stream, std::int64_t run_id, const std::string& params);
+    // The run in progress goes on in another mode with new parameters from its first page (an incremental
+    // run Ditio refused becomes a full re-sync).
+    void replan_run(
+        const std::string& stream, std::int64_t run_id, const std::string& mode, const std::string& params
+    );
     void set_next_run(const std::string& stream, const std::string& at, const std::string& now);
 
     // The stream's newest run, for status.

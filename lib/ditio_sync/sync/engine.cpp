@@ -5,6 +5,7 @@
 #include <ditio_sync/sync/run_failure.hpp>
 #include <ditio_sync/sync/run_plan.hpp>
 #include <ditio_sync/sync/run_reporter.hpp>
+#include <ditio_sync/util/duration.hpp>
 #include <ditio_sync/util/time.hpp>
 
 #include <boost/asio/this_coro.hpp>
@@ -49,6 +50,7 @@ struct engine::run_state {
     std::optional<std::string> server_start;
     std::optional<std::string> previous_watermark;
     std::optional<std::string> final_watermark;
+    std::optional<std::int64_t> learned_span_s; // sync_state.window_span_s when the run began
     // Every continuation token of the traversal in progress, by hash (a server may send large ones): one
     // sent again is a cycle, never an end. A collision would fail one run, and the next starts afresh.
     std::unordered_set<std::size_t> seen_tokens;
@@ -188,8 +190,10 @@ asio::awaitable<std::optional<std::string>> engine::begin(run_state& rs, run_kin
                 return s.load(name);
             });
         }
-        if (state)
+        if (state) {
             rs.previous_watermark = state->watermark;
+            rs.learned_span_s = state->window_span_s;
+        }
         std::optional<run_plan> saved;
         if (state && state->run_id)
             saved = run_plan::from_json(state->run_params);
@@ -212,10 +216,7 @@ asio::awaitable<std::optional<std::string>> engine::begin(run_state& rs, run_kin
             co_return std::nullopt;
         }
         if (kind == run_kind::full || !state || !state->watermark) {
-            bool started_empty = rs.stream.sweep && co_await db_.run([&](store::sync_store& s) {
-                return s.is_empty(std::string(rs.stream.table));
-            });
-            rs.plan = plan_full(rs.settings, rs.local_start, started_empty);
+            co_await plan_full_run(rs);
         } else {
             auto wm = util::parse_iso8601(*state->watermark);
             if (!wm)
@@ -223,6 +224,20 @@ asio::awaitable<std::optional<std::string>> engine::begin(run_state& rs, run_kin
                     store::db_failure::corrupt, "sync_state.watermark is unreadable: " + *state->watermark
                 );
             rs.plan = plan_incremental(rs.settings, *wm, settings_.overlap);
+            if (beyond_incremental_age(rs.settings, *wm, settings_.overlap, rs.local_start)) {
+                // Ditio would likely refuse a ModifiedSince that far back: do what its refusal would lead to.
+                log::warn(
+                    log_,
+                    "sync.incremental_skipped",
+                    {{"stream", name},
+                     {"watermark", *state->watermark},
+                     {"modified_since", rs.plan.param("ModifiedSince")},
+                     {"max_incremental_age", util::format_duration(*rs.settings.max_incremental_age)},
+                     {"next", "full re-sync"}}
+                );
+                co_await plan_full_run(rs);
+                rs.plan.replaces_incremental = true;
+            }
         }
         auto params = rs.plan.to_json();
         auto now = util::format_iso8601_ms(rs.local_start); // saved as the run's local start
@@ -234,6 +249,14 @@ asio::awaitable<std::optional<std::string>> engine::begin(run_state& rs, run_kin
         co_return std::string(e.what());
     }
     co_return std::nullopt;
+}
+
+asio::awaitable<void> engine::plan_full_run(run_state& rs)
+{
+    bool started_empty = rs.stream.sweep && co_await db_.run([&](store::sync_store& s) {
+        return s.is_empty(std::string(rs.stream.table));
+    });
+    rs.plan = plan_full(rs.settings, rs.local_start, started_empty, rs.learned_span_s);
 }
 
 asio::awaitable<bool> engine::settle(run_state& rs, page_committer& committer)
@@ -252,10 +275,12 @@ asio::awaitable<bool> engine::after_fetch_failure(run_state& rs, const ditio::fe
 {
     auto& report = rs.report;
     run_position at{
-        rs.token.has_value(),
-        rs.plan.windowed() && rs.plan.can_split(),
-        report.pages > 0 || report.resumed,
-        rs.restarts};
+        .sent_token = rs.token.has_value(),
+        .windowed = rs.plan.windowed(),
+        .can_split = rs.plan.windowed() && rs.plan.can_split(),
+        .incremental = rs.plan.mode == run_mode::incremental,
+        .read_anything = report.pages > 0 || report.resumed,
+        .restarts = rs.restarts};
     auto decision = after_failure(f, at);
     using action = failure_decision::action;
     switch (decision.what) {
@@ -292,6 +317,8 @@ asio::awaitable<bool> engine::after_fetch_failure(run_state& rs, const ditio::fe
             s.update_run_params(rs.name, report.run_id, params);
         });
     }
+    case action::resync:
+        co_return co_await resync(rs, f);
     case action::unavailable: {
         report.status = run_status::unavailable;
         report.error = f.message;
@@ -312,12 +339,57 @@ asio::awaitable<bool> engine::after_fetch_failure(run_state& rs, const ditio::fe
         );
         co_return false;
     }
-    case action::fail:
+    case action::fail: {
         report.http_status = f.status;
-        co_await record_failure(rs, decision.status, f.message, decision.checkpoint);
+        auto error = f.message;
+        if (decision.refused_at_one_day)
+            // Halving is over: whatever Ditio refuses, it is not the window's size. Its message says what.
+            error = fmt::format(
+                "{} (refused even for a window piece of one day, {} .. {}: not for the window's size)",
+                f.message,
+                rs.plan.param("FromDateTime"),
+                rs.plan.param("ToDateTime")
+            );
+        co_await record_failure(rs, decision.status, std::move(error), decision.checkpoint);
         co_return false;
     }
+    }
     co_return false;
+}
+
+asio::awaitable<bool> engine::resync(run_state& rs, const ditio::fetch_failure& f)
+{
+    auto& report = rs.report;
+    log::warn(
+        log_,
+        "sync.incremental_refused",
+        {{"stream", rs.name},
+         {"run_id", report.run_id},
+         {"modified_since", rs.plan.param("ModifiedSince")},
+         {"status", f.status},
+         {"reason", f.message},
+         {"next", "full re-sync"}}
+    );
+    std::optional<std::string> error;
+    try {
+        co_await plan_full_run(rs);
+    } catch (const store::db_error& e) {
+        error = e.what();
+    }
+    if (error) {
+        co_await record_failure(rs, run_status::db_error, *error);
+        co_return false;
+    }
+    // Once: the run is full now, so a refusal of it can never come back here.
+    rs.plan.replaces_incremental = true;
+    report.mode = run_mode::full;
+    rs.token.reset();
+    rs.seen_tokens.clear();
+    rs.page_no = 0;
+    auto params = rs.plan.to_json();
+    co_return co_await store_step(rs, [&](store::sync_store& s) {
+        s.replan_run(rs.name, report.run_id, std::string(to_string(run_mode::full)), params);
+    });
 }
 
 asio::awaitable<bool> engine::store_step(run_state& rs, std::function<void(store::sync_store&)> step)
@@ -390,6 +462,9 @@ page_transaction engine::transaction_of(run_state& rs, const ditio::fetched_page
     pc.next_token = page.body.continuation;
     pc.server_start = rs.server_start;
     pc.now = now_text();
+    // A piece size Ditio accepted after refusing a larger one: the stream's next full runs start there.
+    if (rs.plan.span_learned && rs.plan.windowed() && rs.plan.max_span_s > 0)
+        pc.window_span_s = rs.plan.max_span_s;
     // The end of one piece of a split window: the run goes on with the next piece.
     if (!page.body.continuation && rs.plan.next_piece()) {
         pc.next_params = rs.plan.to_json();
@@ -408,10 +483,13 @@ page_transaction engine::transaction_of(run_state& rs, const ditio::fetched_page
         return tx;
     // Never move the watermark backwards, whatever the clocks say. A full re-sync keeps the old watermark:
     // its window may not cover every row the mirror holds, and the next incremental run must still see the
-    // deletions and edits made since then.
+    // deletions and edits made since then. Not one that replaces a refused incremental run: asked from the
+    // old watermark, Ditio would refuse again, and the changes since then outside the window are out of
+    // reach either way.
     auto& end = tx.end.emplace();
     bool full = rs.plan.mode == run_mode::full;
-    bool keep_old = rs.previous_watermark && (full || *rs.previous_watermark > *rs.server_start);
+    bool keep_old = rs.previous_watermark &&
+                    ((full && !rs.plan.replaces_incremental) || *rs.previous_watermark > *rs.server_start);
     end.watermark = keep_old ? *rs.previous_watermark : *rs.server_start;
     rs.final_watermark = end.watermark;
     if (!keep_old)

@@ -4,9 +4,11 @@
 // the watermark is the run's start by the rule of run_clock.hpp (a far-off clock on either side can cost
 // re-reading, never a record), and one found in the future is repaired with a full sync; resume from the
 // saved token; restart when Ditio rejects it; a continuation token sent twice in a run fails it.
-// A full-mode window Ditio refuses as too large (400 on its first page) is split, and the run walks the
-// pieces; a 404 marks the stream unavailable. Fetching page N+1 overlaps committing page N on the
-// database thread.
+// A full-mode window whose first page Ditio refuses (a 400, whatever it says) is halved down to a day, and
+// the run walks the pieces; the piece size that worked is remembered for the stream's next full runs. An
+// incremental run refused on its first page becomes a full re-sync, once; so does one whose watermark is
+// older than the stream's max_incremental_age, without asking. A 404 marks the stream unavailable.
+// Fetching page N+1 overlaps committing page N on the database thread.
 //
 // Thread safety: runs on the io_context thread; store work hops to the db_worker.
 #pragma once
@@ -78,8 +80,13 @@ private:
     boost::asio::awaitable<std::optional<std::string>> begin(run_state& rs, run_kind kind);
     // Waits for the page commit in flight and tells of it; false (the failure recorded) when it failed.
     boost::asio::awaitable<bool> settle(run_state& rs, page_committer& committer);
+    // A new full run's plan (windowed streams start from the remembered piece size). Throws db_error.
+    boost::asio::awaitable<void> plan_full_run(run_state& rs);
     // Acts on a page that could not be fetched (run_failure.hpp); true when the run goes on.
     boost::asio::awaitable<bool> after_fetch_failure(run_state& rs, const ditio::fetch_failure& f);
+    // Ditio refused the incremental run as a whole: it goes on as a full re-sync; false when the database
+    // refused (the failure recorded).
+    boost::asio::awaitable<bool> resync(run_state& rs, const ditio::fetch_failure& f);
     // Runs `step` on the database thread; false (the failure recorded) when the database refused it.
     boost::asio::awaitable<bool> store_step(run_state& rs, std::function<void(store::sync_store&)> step);
     boost::asio::awaitable<void> token_cycle(run_state& rs);

@@ -33,7 +33,9 @@ std::string run_plan::to_json() const
         {"window_from", window_from},
         {"window_to", window_to},
         {"max_span_s", max_span_s},
-        {"started_empty", started_empty}});
+        {"started_empty", started_empty},
+        {"span_learned", span_learned},
+        {"replaces_incremental", replaces_incremental}});
 }
 
 std::optional<run_plan> run_plan::from_json(const std::string& text)
@@ -56,8 +58,13 @@ std::optional<run_plan> run_plan::from_json(const std::string& text)
     p.window_to = str("window_to");
     if (auto* span = o.if_contains("max_span_s"); span && span->is_int64())
         p.max_span_s = span->get_int64();
-    if (auto* empty = o.if_contains("started_empty"); empty && empty->is_bool())
-        p.started_empty = empty->get_bool();
+    // Saved by an older version without these: false.
+    for (auto [key, flag] :
+         {std::pair{"started_empty", &p.started_empty},
+          std::pair{"span_learned", &p.span_learned},
+          std::pair{"replaces_incremental", &p.replaces_incremental}})
+        if (auto* b = o.if_contains(key); b && b->is_bool())
+            *flag = b->get_bool();
     auto* q = o.if_contains("query");
     if (!q || !q->is_array())
         return std::nullopt;
@@ -119,6 +126,7 @@ bool run_plan::split()
     auto end = util::parse_iso8601(param("ToDateTime"));
     auto days = std::chrono::duration_cast<std::chrono::seconds>(*end - *start).count() / one_day.count();
     max_span_s = std::max<std::int64_t>(days / 2, 1) * one_day.count();
+    span_learned = true;
     set_piece(param("FromDateTime"));
     return true;
 }
@@ -136,7 +144,12 @@ bool run_plan::next_piece()
     return true;
 }
 
-run_plan plan_full(const stream_settings& s, util::sys_micros local_start, bool started_empty)
+run_plan plan_full(
+    const stream_settings& s,
+    util::sys_micros local_start,
+    bool started_empty,
+    std::optional<std::int64_t> learned_span_s
+)
 {
     run_plan p;
     p.mode = run_mode::full;
@@ -151,6 +164,12 @@ run_plan plan_full(const stream_settings& s, util::sys_micros local_start, bool 
                                std::chrono::duration_cast<std::chrono::days>(*s.max_window).count(), 1
                            ) *
                            one_day.count();
+        // Whole days, as split() makes them; anything else is not one this version saved.
+        if (learned_span_s && *learned_span_s >= one_day.count() && *learned_span_s % one_day.count() == 0 &&
+            (p.max_span_s == 0 || *learned_span_s < p.max_span_s)) {
+            p.max_span_s = *learned_span_s;
+            p.span_learned = true;
+        }
         p.set_piece(p.window_from);
     }
     add_stream_params(p, s);
@@ -168,6 +187,20 @@ plan_incremental(const stream_settings& s, util::sys_micros watermark, std::chro
     );
     add_stream_params(p, s);
     return p;
+}
+
+bool beyond_incremental_age(
+    const stream_settings& s,
+    util::sys_micros watermark,
+    std::chrono::milliseconds overlap,
+    util::sys_micros local_start
+)
+{
+    if (!s.max_incremental_age)
+        return false;
+    auto since = watermark - std::chrono::duration_cast<std::chrono::microseconds>(overlap);
+    return local_start - since >
+           std::chrono::duration_cast<std::chrono::microseconds>(*s.max_incremental_age);
 }
 
 } // namespace ditio_sync::sync

@@ -23,6 +23,13 @@ struct run_plan {
     ditio::query query;
     std::string window_from, window_to;
     std::int64_t max_span_s = 0; // 0: the whole window in one traversal
+    // max_span_s is one Ditio accepted after refusing a larger one (this run or an earlier one): each page
+    // committed remembers it for the stream (sync_state.window_span_s), so the next full run starts there.
+    bool span_learned = false;
+    // A full run instead of the incremental one Ditio refused, or max_incremental_age ruled out: at its end
+    // the watermark moves to the run's start as an incremental run's would, where a full re-sync keeps the
+    // old one. Asked again from the old watermark, Ditio would refuse again.
+    bool replaces_incremental = false;
     // A full run into an empty table: every row at its end was written by the run, so there is nothing
     // to sweep (and at a million rows the sweep's scan of the table costs seconds).
     bool started_empty = false;
@@ -50,11 +57,26 @@ struct run_plan {
 };
 
 // A new full run: the stream's window, when it has one, from its full_from to local_start + full_ahead,
-// in pieces of its max_window; then its parameters and ChunkLimit.
-run_plan plan_full(const stream_settings& s, util::sys_micros local_start, bool started_empty);
+// in pieces of its max_window or of `learned_span_s` (a piece size Ditio accepted before, in seconds),
+// whichever is smaller; then its parameters and ChunkLimit.
+run_plan plan_full(
+    const stream_settings& s,
+    util::sys_micros local_start,
+    bool started_empty,
+    std::optional<std::int64_t> learned_span_s = std::nullopt
+);
 
 // A new incremental run: ModifiedSince = watermark - overlap; then the stream's parameters and ChunkLimit.
 run_plan
 plan_incremental(const stream_settings& s, util::sys_micros watermark, std::chrono::milliseconds overlap);
+
+// Whether an incremental run from `watermark` would ask for a ModifiedSince (watermark - overlap) further
+// back from `local_start` than the stream's max_incremental_age allows; false when it has none.
+bool beyond_incremental_age(
+    const stream_settings& s,
+    util::sys_micros watermark,
+    std::chrono::milliseconds overlap,
+    util::sys_micros local_start
+);
 
 } // namespace ditio_sync::sync

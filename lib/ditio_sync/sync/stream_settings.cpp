@@ -84,12 +84,13 @@ stream_settings resolve_stream(const config::config& c, const ditio::stream_def&
         s.full_from = section->full_from.value_or(s.full_from);
         s.full_ahead = section->full_ahead.value_or(s.full_ahead);
         s.max_window = section->max_window;
+        s.max_incremental_age = section->max_incremental_age;
         for (const auto& [key, value] : section->params) {
             auto where = fmt::format("streams.\"{}\".{}", def.name, key);
             const auto* p = find_param(def, key);
             if (!p) {
                 // The stream's own settings and parameters, as the file names them.
-                std::vector<std::string_view> names{"interval", "chunk_limit"};
+                std::vector<std::string_view> names{"interval", "chunk_limit", "max_incremental_age"};
                 if (def.windowed)
                     names.insert(names.end(), {"full_from", "full_ahead", "max_window"});
                 for (auto params : {ditio::common_params(), def.params})

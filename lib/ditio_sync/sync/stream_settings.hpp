@@ -22,6 +22,7 @@ struct stream_settings {
     std::string full_from = config::sync_section{}.full_from;
     std::chrono::milliseconds full_ahead = config::sync_section{}.full_ahead;
     std::optional<std::chrono::milliseconds> max_window;
+    std::optional<std::chrono::milliseconds> max_incremental_age; // see config::stream_section
     ditio::query params; // Ditio names and values, sent on every request of every run
 };
 
