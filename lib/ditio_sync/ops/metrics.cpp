@@ -363,6 +363,17 @@ std::string metrics::render_prometheus(system_clock::time_point now) const
     for (const auto& [status, n] : http_responses_)
         http.add({{"status", status}}, n);
     tokens.add({}, token_refreshes_);
+    family push_misconfigured(
+        "ditio_sync_push_misconfigured",
+        "gauge",
+        "1 while ditio.api_base answers with something that is not Ditio's API (the outbox waits)."
+    );
+    push_misconfigured.add({}, std::int64_t{push_problem_ ? 1 : 0});
+    family features(
+        "ditio_sync_feature_enabled", "gauge", "1 when the API client's token carries the feature's scope."
+    );
+    for (const auto& [name, on] : features_)
+        features.add({{"feature", name}}, std::int64_t{on ? 1 : 0});
 
     std::string out;
     for (const family* f :
@@ -382,9 +393,23 @@ std::string metrics::render_prometheus(system_clock::time_point now) const
           &stale,
           &unavailable,
           &http,
-          &tokens})
+          &tokens,
+          &push_misconfigured,
+          &features})
         f->write_to(out);
     return out;
+}
+
+void metrics::set_push_problem(std::optional<std::string> problem)
+{
+    std::lock_guard lock(mutex_);
+    push_problem_ = std::move(problem);
+}
+
+void metrics::set_features(std::vector<std::pair<std::string, bool>> features)
+{
+    std::lock_guard lock(mutex_);
+    features_ = std::move(features);
 }
 
 void metrics::set_database_check(std::function<std::optional<std::string>()> check)
@@ -444,6 +469,11 @@ health_report metrics::check_health(system_clock::time_point now) const
         list.push_back(std::move(entry));
     }
     json::object body{{"status", ok ? "ok" : "stale"}, {"streams", std::move(list)}};
+    if (push_problem_) {
+        ok = false;
+        body["status"] = "push";
+        body["push"] = *push_problem_;
+    }
     if (database_problem) {
         ok = false;
         body["status"] = "database";

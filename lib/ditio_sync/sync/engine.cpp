@@ -312,6 +312,7 @@ asio::awaitable<bool> engine::after_fetch_failure(run_state& rs, const ditio::fe
     }
     case action::fail:
         report.http_status = f.status;
+        report.not_ditio = f.code == ditio::fetch_errc::not_ditio;
         co_await record_failure(rs, decision.status, f.message, decision.checkpoint);
         co_return false;
     }
