@@ -270,6 +270,30 @@ metrics::health_state metrics::state_of(const stream_state& s, system_clock::tim
     return health_state::never;
 }
 
+namespace {
+
+// The push's configuration problem and the features the token serves (set_push_problem, set_features).
+void write_feature_families(
+    std::string& out, bool push_problem, const std::vector<std::pair<std::string, bool>>& feature_list
+)
+{
+    family push_misconfigured(
+        "ditio_sync_push_misconfigured",
+        "gauge",
+        "1 while ditio.api_base answers with something that is not Ditio's API (the outbox waits)."
+    );
+    push_misconfigured.add({}, std::int64_t{push_problem ? 1 : 0});
+    family features(
+        "ditio_sync_feature_enabled", "gauge", "1 when the API client's token carries the feature's scope."
+    );
+    for (const auto& [name, on] : feature_list)
+        features.add({{"feature", name}}, std::int64_t{on ? 1 : 0});
+    push_misconfigured.write_to(out);
+    features.write_to(out);
+}
+
+} // namespace
+
 std::string metrics::render_prometheus(system_clock::time_point now) const
 {
     auto rss = resident_memory_bytes();
@@ -363,17 +387,6 @@ std::string metrics::render_prometheus(system_clock::time_point now) const
     for (const auto& [status, n] : http_responses_)
         http.add({{"status", status}}, n);
     tokens.add({}, token_refreshes_);
-    family push_misconfigured(
-        "ditio_sync_push_misconfigured",
-        "gauge",
-        "1 while ditio.api_base answers with something that is not Ditio's API (the outbox waits)."
-    );
-    push_misconfigured.add({}, std::int64_t{push_problem_ ? 1 : 0});
-    family features(
-        "ditio_sync_feature_enabled", "gauge", "1 when the API client's token carries the feature's scope."
-    );
-    for (const auto& [name, on] : features_)
-        features.add({{"feature", name}}, std::int64_t{on ? 1 : 0});
 
     std::string out;
     for (const family* f :
@@ -393,10 +406,9 @@ std::string metrics::render_prometheus(system_clock::time_point now) const
           &stale,
           &unavailable,
           &http,
-          &tokens,
-          &push_misconfigured,
-          &features})
+          &tokens})
         f->write_to(out);
+    write_feature_families(out, push_problem_.has_value(), features_);
     return out;
 }
 
