@@ -63,7 +63,7 @@ int run(int argc, char** argv)
     auto* push_project_cmd = push_cmd->add_subcommand("project", "add one project to the outbox and send it");
     push_project_cmd->add_option("--number", opt.push_number, "project number")->required();
     push_project_cmd->add_option("--name", opt.push_name, "project name")->required();
-    push_project_cmd->add_option("--company", opt.push_company, "company id (default ditio.company_id)");
+    push_project_cmd->add_option("--company", opt.push_company, "company id (default push.company_id)");
     push_project_cmd->add_flag("--inactive", opt.push_inactive, "the project is inactive");
     auto* push_work_order_cmd =
         push_cmd->add_subcommand("work-order", "add one work order to the outbox and send it");
@@ -72,7 +72,7 @@ int run(int argc, char** argv)
         ->add_option("--external-id", opt.push_external_id, "work order id, unique in the project")
         ->required();
     push_work_order_cmd->add_option("--name", opt.push_name, "work order name")->required();
-    push_work_order_cmd->add_option("--company", opt.push_company, "company id (default ditio.company_id)");
+    push_work_order_cmd->add_option("--company", opt.push_company, "company id (default push.company_id)");
     push_work_order_cmd->add_flag("--inactive", opt.push_inactive, "the work order is inactive");
 
     auto* capture_cmd = cli.add_subcommand(

@@ -702,6 +702,8 @@ struct fake_ditio::impl {
     std::vector<std::string> issued_;
     bool client_revoked_ = false;
     int wrong_scope_status_ = 401;
+    std::string foreign_prefix_;
+    std::optional<foreign_answer> foreign_answer_;
     std::deque<fault> faults_;
     std::uint64_t data_requests_ = 0;
     std::uint64_t hold_at_ = 0; // data request number to hold, 0 none
@@ -1319,9 +1321,19 @@ struct fake_ditio::impl {
         if (scopes.empty())
             scopes =
                 options_.allowed_scopes; // IdentityServer grants every allowed scope when none is asked for
+        auto allowed = [&](const std::string& s) {
+            return std::find(options_.allowed_scopes.begin(), options_.allowed_scopes.end(), s) !=
+                   options_.allowed_scopes.end();
+        };
+        if (options_.narrow_scopes)
+            scopes.erase(
+                std::remove_if(
+                    scopes.begin(), scopes.end(), [&](const std::string& s) { return !allowed(s); }
+                ),
+                scopes.end()
+            );
         for (const auto& s : scopes)
-            if (std::find(options_.allowed_scopes.begin(), options_.allowed_scopes.end(), s) ==
-                options_.allowed_scopes.end())
+            if (!allowed(s))
                 return oauth_error("invalid_scope");
 
         auto token = random_token();
@@ -1337,7 +1349,8 @@ struct fake_ditio::impl {
         o["access_token"] = token;
         o["expires_in"] = lifetime;
         o["token_type"] = "Bearer";
-        o["scope"] = granted;
+        if (!options_.omit_scope_field)
+            o["scope"] = granted;
         reply r;
         r.body = json::serialize(o);
         r.headers.emplace_back(http::field::cache_control, "no-store");
@@ -2228,7 +2241,27 @@ struct fake_ditio::impl {
         }
 
         reply r;
-        if (f && f->what == fault::kind::echo) {
+        std::optional<foreign_answer> foreign;
+        {
+            std::lock_guard lock(mutex_);
+            if (foreign_answer_ && !foreign_prefix_.empty() && path.starts_with(foreign_prefix_))
+                foreign = foreign_answer_;
+        }
+        if (foreign) {
+            // A web server at a wrong address: not Ditio's JSON, whatever the path.
+            r.status = *foreign == foreign_answer::html_405 ? 405 : 404;
+            r.content_type = "text/html";
+            if (*foreign == foreign_answer::empty_404)
+                r.content_type = "text/plain";
+            else
+                r.body = fmt::format(
+                    "<!DOCTYPE html>\r\n<html><head><title>{0} {1}</title></head><body><h1>{1}</h1><p>The "
+                    "requested URL was not found on this server.</p><hr><address>Apache Server</address>"
+                    "</body></html>\r\n",
+                    r.status,
+                    r.status == 405 ? "Method Not Allowed" : "Not Found"
+                );
+        } else if (f && f->what == fault::kind::echo) {
             r = echo_reply(req, *f);
         } else if (f && f->what == fault::kind::token_cycle) {
             auto sent = params.count("continuationtoken") ? params.at("continuationtoken") : std::string{};
@@ -2666,6 +2699,13 @@ void fake_ditio::set_client_revoked(bool revoked)
 {
     std::lock_guard lock(impl_->mutex_);
     impl_->client_revoked_ = revoked;
+}
+
+void fake_ditio::set_foreign_prefix(std::string prefix, std::optional<foreign_answer> answer)
+{
+    std::lock_guard lock(impl_->mutex_);
+    impl_->foreign_prefix_ = std::move(prefix);
+    impl_->foreign_answer_ = answer;
 }
 
 void fake_ditio::set_wrong_scope_status(int status)

@@ -53,6 +53,11 @@ struct fake_options {
     std::string client_secret = "demo-secret";
     // The scopes this client may request; asking for any other scope gives invalid_scope.
     std::vector<std::string> allowed_scopes{"reportingapiv1", "ditioapiv3"};
+    // Instead of invalid_scope, a request naming scopes beyond allowed_scopes gets a token for those it may
+    // have, its `scope` field saying which (RFC 6749 5.1 lets a server narrow silently).
+    bool narrow_scopes = false;
+    // The token response leaves out `scope` (RFC 6749 5.1: optional when it is what was asked for).
+    bool omit_scope_field = false;
     std::chrono::seconds token_lifetime{1800};
     std::uint16_t port = 0;          // 0 picks a free port
     bool tls = true;                 // false serves plain HTTP
@@ -78,6 +83,13 @@ struct record_view {
     // The full-mode window field's value as served (workDate, stopDateTime, checkInDateTime, ...); "" for
     // streams without a window.
     std::string window_at;
+};
+
+// What answers at a prefix that is not Ditio's (set_foreign_prefix): a web server or proxy at a wrong base.
+enum class foreign_answer {
+    html_404,  // 404 text/html, a web server's "Not Found" page
+    empty_404, // 404 with an empty body
+    html_405,  // 405 text/html, "Method Not Allowed"
 };
 
 // A fault applied to the next `count` requests whose path ends with `path_suffix`
@@ -299,6 +311,9 @@ public:
     std::vector<std::string> issued_tokens() const;
 
     // --- faults and observation ---
+    // Every request whose path starts with `prefix` ("/wrong") is answered by something that is not Ditio
+    // (a wrong base URL), whatever follows; nullopt (or an empty prefix) turns it off.
+    void set_foreign_prefix(std::string prefix, std::optional<foreign_answer> answer);
     void inject(fault f);
     void clear_faults();
     // Holds the answer to the `nth` (1-based, counted from now) data request until release() is called.

@@ -14,6 +14,7 @@
 #include <exception>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -45,6 +46,13 @@ constexpr std::string_view usage = R"(usage: ditio-fake [options]
                            "One or more validation errors occurred.") or empty
   --max-modified-since STREAM=DAYS[:SHAPE]
                            refuse a ModifiedSince of STREAM more than DAYS back, likewise
+  --scopes LIST            the scopes the client may have, comma-separated (default
+                           reportingapiv1,ditioapiv3; reportingapiv1 alone is a reporting-only client)
+  --narrow-scopes          grant the allowed part of a request for more (the token's scope field says
+                           which) instead of refusing it with invalid_scope
+  --no-scope-field         leave the scope field out of token responses
+  --foreign-prefix P:WHAT  answer every path starting with P as a web server at a wrong base would:
+                           WHAT is html (404 page), empty (404, no body) or 405 (HTML 405)
 Control endpoints on the same port: POST /_fake/mutate?insert=N&edit=N&delete=N&seed=S[&stream=NAME]
 (stream defaults to time-registrations), GET /_fake/stats.
 )";
@@ -105,6 +113,8 @@ int run(int argc, char** argv)
     std::uint64_t seed = 1;
     std::filesystem::path pki_dir, port_file;
     std::vector<cap_arg> max_windows, max_modified_since;
+    std::string foreign_prefix;
+    std::optional<ditio_sync::testing::foreign_answer> foreign;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         auto value = [&]() -> std::string_view {
@@ -154,6 +164,34 @@ int run(int argc, char** argv)
             max_windows.push_back(to_cap(arg, value()));
         } else if (arg == "--max-modified-since") {
             max_modified_since.push_back(to_cap(arg, value()));
+        } else if (arg == "--scopes") {
+            options.allowed_scopes.clear();
+            std::string_view rest = value();
+            while (!rest.empty()) {
+                auto comma = rest.find(',');
+                if (auto one = rest.substr(0, comma); !one.empty())
+                    options.allowed_scopes.emplace_back(one);
+                rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+            }
+        } else if (arg == "--narrow-scopes") {
+            options.narrow_scopes = true;
+        } else if (arg == "--no-scope-field") {
+            options.omit_scope_field = true;
+        } else if (arg == "--foreign-prefix") {
+            std::string_view v = value();
+            auto colon = v.rfind(':');
+            auto what = colon == std::string_view::npos ? std::string_view{} : v.substr(colon + 1);
+            if (colon == std::string_view::npos || colon == 0 || v.front() != '/')
+                throw std::invalid_argument("--foreign-prefix is /PREFIX:html, /PREFIX:empty or /PREFIX:405");
+            if (what == "html")
+                foreign = ditio_sync::testing::foreign_answer::html_404;
+            else if (what == "empty")
+                foreign = ditio_sync::testing::foreign_answer::empty_404;
+            else if (what == "405")
+                foreign = ditio_sync::testing::foreign_answer::html_405;
+            else
+                throw std::invalid_argument("--foreign-prefix is /PREFIX:html, /PREFIX:empty or /PREFIX:405");
+            foreign_prefix = v.substr(0, colon);
         } else {
             throw std::invalid_argument(fmt::format("unknown option '{}' (see --help)", arg));
         }
@@ -183,6 +221,8 @@ int run(int argc, char** argv)
         server.set_max_window(c.stream, c.max, c.shape);
     for (const auto& c : max_modified_since)
         server.set_max_modified_since(c.stream, c.max, c.shape);
+    if (foreign)
+        server.set_foreign_prefix(foreign_prefix, foreign);
     server.start();
     if (!port_file.empty())
         write_port_file(port_file, server.port());

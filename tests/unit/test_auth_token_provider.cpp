@@ -47,11 +47,12 @@ struct harness {
     explicit harness(
         dt::fake_options server_opts = server_options(),
         std::string secret = "demo-secret",
-        std::string scope = "reportingapiv1 ditioapiv3"
+        std::string scope = "reportingapiv1 ditioapiv3",
+        std::vector<auth::scope_need> needs = {}
     )
         : server(std::move(server_opts)), logger(make_logger(log_text)),
           http(ioc.get_executor(), client_options(), logger),
-          tokens(http, settings(std::move(secret), std::move(scope)), clock, logger)
+          tokens(http, settings(std::move(secret), std::move(scope), std::move(needs)), clock, logger)
     {
     }
 
@@ -86,10 +87,10 @@ struct harness {
         return o;
     }
 
-    auth::token_settings settings(std::string secret, std::string scope)
+    auth::token_settings settings(std::string secret, std::string scope, std::vector<auth::scope_need> needs)
     {
         server.start();
-        return {server.base_url(), "demo-client", std::move(secret), std::move(scope)};
+        return {server.base_url(), "demo-client", std::move(secret), std::move(scope), std::move(needs)};
     }
 
     dt::fake_ditio server;
@@ -270,6 +271,99 @@ TEST_CASE("token_provider: a scope the client may not request is refused, naming
     CHECK(r.error() == auth::errc::refused);
     CHECK(detail.find("scope") != std::string::npos);
     CHECK(h.token_requests() == 1);
+}
+
+namespace {
+
+const std::vector<auth::scope_need> both_features{{"reportingapiv1", "streams"}, {"ditioapiv3", "push"}};
+
+std::size_t count_of(const std::string& text, const std::string& part)
+{
+    std::size_t n = 0;
+    for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1))
+        ++n;
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("token_provider: scopes follow the features whatever the identity server answers")
+{
+    auto o = server_options();
+    SUBCASE("every scope granted: one request, both features on")
+    {
+        harness h(o, "demo-secret", "", both_features);
+        REQUIRE(h.get().has_value());
+        CHECK(h.token_requests() == 1);
+        CHECK_FALSE(h.tokens.lacks("reportingapiv1"));
+        CHECK_FALSE(h.tokens.lacks("ditioapiv3"));
+        h.logger->flush();
+        CHECK(h.log_text.str().find("auth.feature_off") == std::string::npos);
+    }
+    SUBCASE("invalid_scope for both together: each alone, push off, said once")
+    {
+        o.allowed_scopes = {"reportingapiv1"};
+        harness h(o, "demo-secret", "", both_features);
+        REQUIRE(h.get().has_value());
+        CHECK(h.token_requests() == 3); // together, then each alone
+        CHECK_FALSE(h.tokens.lacks("reportingapiv1"));
+        CHECK(h.tokens.lacks("ditioapiv3"));
+        auto features = h.tokens.features();
+        REQUIRE(features.size() == 2);
+        CHECK(features[0].on);
+        CHECK_FALSE(features[1].on);
+        CHECK(features[1].reason.find("invalid_scope") != std::string::npos);
+        // A later refresh asks only for what was granted, and says nothing again.
+        h.tokens.invalidate(*h.get());
+        REQUIRE(h.get().has_value());
+        CHECK(h.token_requests() == 4);
+        h.logger->flush();
+        CHECK(count_of(h.log_text.str(), "auth.feature_off") == 1);
+    }
+    SUBCASE("a narrowed token: its scope field says what was granted")
+    {
+        o.allowed_scopes = {"reportingapiv1"};
+        o.narrow_scopes = true;
+        harness h(o, "demo-secret", "", both_features);
+        REQUIRE(h.get().has_value());
+        CHECK(h.token_requests() == 1);
+        CHECK(h.tokens.lacks("ditioapiv3"));
+        CHECK(h.tokens.granted_text() == "reportingapiv1");
+    }
+    SUBCASE("no scope field: what was asked for is taken as granted")
+    {
+        o.omit_scope_field = true;
+        harness h(o, "demo-secret", "", both_features);
+        REQUIRE(h.get().has_value());
+        CHECK_FALSE(h.tokens.lacks("ditioapiv3"));
+        CHECK(h.tokens.granted_text() == "reportingapiv1 ditioapiv3");
+    }
+    SUBCASE("no feature's scope granted: refused, naming the scopes tried")
+    {
+        o.allowed_scopes = {"masstransportapiv1"};
+        harness h(o, "demo-secret", "", both_features);
+        std::string detail;
+        auto r = h.get(&detail);
+        REQUIRE(r.has_error());
+        CHECK(r.error() == auth::errc::refused);
+        CHECK(detail.find("reportingapiv1 ditioapiv3") != std::string::npos);
+    }
+    SUBCASE("an explicit ditio.scope is asked for as written, never split")
+    {
+        o.allowed_scopes = {"reportingapiv1"};
+        harness h(o, "demo-secret", "reportingapiv1 ditioapiv3", both_features);
+        auto r = h.get();
+        REQUIRE(r.has_error());
+        CHECK(r.error() == auth::errc::refused);
+        CHECK(h.token_requests() == 1);
+    }
+    SUBCASE("an explicit ditio.scope without a feature's scope: that feature is off")
+    {
+        harness h(o, "demo-secret", "reportingapiv1", both_features);
+        REQUIRE(h.get().has_value());
+        CHECK(h.tokens.lacks("ditioapiv3"));
+        CHECK(h.tokens.features()[1].reason.find("ditio.scope") != std::string::npos);
+    }
 }
 
 TEST_CASE("token_provider: a 503 from the token endpoint is unavailable, and the next call recovers")

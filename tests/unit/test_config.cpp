@@ -72,6 +72,37 @@ std::string fmt_ms(std::chrono::milliseconds d)
 
 TEST_SUITE_BEGIN("config");
 
+TEST_CASE("config: one key, one meaning: push.company_id writes, sync.company_id filters, the old key both")
+{
+    SUBCASE("push.company_id alone filters nothing")
+    {
+        auto c = cfg::parse("[push]\ncompany_id = \"A\"\n", "test.toml");
+        CHECK(cfg::company_to_write(c) == "A");
+        CHECK(cfg::company_filter(c) == "");
+    }
+    SUBCASE("sync.company_id alone writes nowhere")
+    {
+        auto c = cfg::parse("[sync]\ncompany_id = \"B\"\n", "test.toml");
+        CHECK(cfg::company_to_write(c) == "");
+        CHECK(cfg::company_filter(c) == "B");
+    }
+    SUBCASE("the deprecated ditio.company_id means both, as it did")
+    {
+        auto c = cfg::parse("[ditio]\ncompany_id = \"C\"\n", "test.toml");
+        CHECK(cfg::company_to_write(c) == "C");
+        CHECK(cfg::company_filter(c) == "C");
+    }
+    SUBCASE("each new key wins over the old one for its meaning; an empty sync.company_id filters nothing")
+    {
+        auto c = cfg::parse(
+            "[ditio]\ncompany_id = \"C\"\n[push]\ncompany_id = \"A\"\n[sync]\ncompany_id = \"\"\n",
+            "test.toml"
+        );
+        CHECK(cfg::company_to_write(c) == "A");
+        CHECK(cfg::company_filter(c) == "");
+    }
+}
+
 TEST_CASE("config: an empty file gives the documented defaults")
 {
     auto c = cfg::parse("", "test.toml");
@@ -81,8 +112,10 @@ TEST_CASE("config: an empty file gives the documented defaults")
     CHECK(c.ditio.client_id.empty());
     CHECK(c.ditio.client_secret.empty());
     CHECK(c.ditio.client_secret_file.empty());
-    CHECK(c.ditio.scope == "reportingapiv1 ditioapiv3");
+    CHECK(c.ditio.scope.empty()); // the scopes the enabled features need
     CHECK(c.ditio.company_id.empty());
+    CHECK(c.push.company_id.empty());
+    CHECK_FALSE(c.sync.company_id.has_value());
     CHECK(c.storage.path == fs::path("/var/lib/ditio-sync/ditio.db"));
     CHECK(c.storage.busy_timeout == 5s);
     CHECK(c.sync.interval == 15min);
@@ -443,12 +476,12 @@ TEST_CASE("config: validate refuses bad values and combinations, naming the key"
         c.ditio.client_id = "someone";
         CHECK(validate_error(c, cfg::need_credentials::yes) == "");
     }
-    SUBCASE("scope without reportingapiv1")
+    SUBCASE("an explicit scope is respected, whichever scopes it names")
     {
         c.ditio.scope = "ditioapiv3";
-        CHECK(contains(validate_error(c), "ditio.scope"));
+        CHECK(validate_error(c) == "");
     }
-    SUBCASE("empty scope")
+    SUBCASE("a blank scope")
     {
         c.ditio.scope = "   ";
         CHECK(contains(validate_error(c), "ditio.scope"));

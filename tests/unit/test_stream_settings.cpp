@@ -130,6 +130,19 @@ max_incremental_age = "36h"
     );
 }
 
+TEST_CASE("stream settings: sync.company_id filters every stream without its own; push.company_id none")
+{
+    using q = ditio::query;
+    auto pushing = cfg::parse("[push]\ncompany_id = \"5f0c3a9e1d2b4c6a8e0f1a2b\"\n", "test.toml");
+    CHECK(resolve_stream(pushing, def("user")).params.empty());
+    auto narrowed = cfg::parse(
+        "[sync]\ncompany_id = \"5f0c3a9e1d2b4c6a8e0f1a2b\"\n[streams.\"project\"]\ncompany_id = \"x\"\n",
+        "test.toml"
+    );
+    CHECK(resolve_stream(narrowed, def("user")).params == q{{"CompanyId", "5f0c3a9e1d2b4c6a8e0f1a2b"}});
+    CHECK(resolve_stream(narrowed, def("project")).params == q{{"CompanyId", "x"}});
+}
+
 TEST_CASE("stream settings: parameters become Ditio's query, with defaults that keep the mirror complete")
 {
     auto c = cfg::parse(

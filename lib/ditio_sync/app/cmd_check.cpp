@@ -332,7 +332,9 @@ int cmd_check(const options& opt, std::ostream& out)
         cfg,
         std::move(secret),
         opened ? std::move(*opened)
-               : SQLite::Database(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE)
+               : SQLite::Database(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE),
+        nullptr,
+        features{.streams = !streams.empty(), .push = cfg.push.enabled}
     );
     rt.run_to_end([&]() -> boost::asio::awaitable<int> {
         std::string detail;
@@ -347,13 +349,31 @@ int cmd_check(const options& opt, std::ostream& out)
             co_return 0;
         }
         d.add(finding{
-            "token", result::ok, cfg.ditio.identity_base, {{"identity_base", cfg.ditio.identity_base}}});
-        co_await probe_integration(rt, cfg, d);
+            "token",
+            result::ok,
+            fmt::format("{}, scopes granted: {}", cfg.ditio.identity_base, rt.tokens.granted_text()),
+            {{"identity_base", cfg.ditio.identity_base}, {"scopes_granted", rt.tokens.granted_text()}}});
+        // A feature whose scope the client lacks is off while the others run, as in the daemon: a warning.
+        for (const auto& f : rt.tokens.features())
+            d.add(finding{
+                fmt::format("feature {}", f.feature),
+                f.on ? result::ok : result::warning,
+                f.on ? f.scope : f.reason,
+                {{"scope", f.scope}, {"on", f.on}}});
+        if (rt.tokens.lacks("ditioapiv3"))
+            d.add(finding{"integration", result::skipped, "the token lacks ditioapiv3"});
+        else
+            co_await probe_integration(rt, cfg, d);
         std::optional<finding> clock;
         for (const auto& s : streams) {
             if (rt.stop.stop_requested())
                 break;
-            co_await probe_stream(rt, s, d, clock);
+            if (rt.tokens.lacks("reportingapiv1"))
+                d.add(finding{
+                    fmt::format("stream {}", s.def->name), result::skipped, "the token lacks reportingapiv1"}
+                );
+            else
+                co_await probe_stream(rt, s, d, clock);
         }
         if (clock)
             d.add(std::move(*clock));

@@ -34,6 +34,8 @@ std::string describe_outcome(const std::optional<store::outbox_outcome>& o)
 
 int exit_code_for(const sync::push_report& r)
 {
+    if (r.misconfigured)
+        return exit_code::usage;
     if (r.auth_refused)
         return exit_code::auth_refused;
     return r.failed > 0 || r.pending > 0 ? exit_code::sync_failed : exit_code::ok;
@@ -42,9 +44,9 @@ int exit_code_for(const sync::push_report& r)
 // Writes the one row `push project` / `push work-order` names into the outbox.
 sync::push_target put_row(const options& opt, const config::config& cfg, store::outbox_kind kind)
 {
-    auto company = opt.push_company.empty() ? cfg.ditio.company_id : opt.push_company;
+    auto company = opt.push_company.empty() ? config::company_to_write(cfg) : opt.push_company;
     if (company.empty())
-        throw usage_error("--company is required when ditio.company_id is not set");
+        throw usage_error("--company is required when push.company_id is not set");
     if (opt.push_number.empty() || opt.push_name.empty() ||
         (kind == store::outbox_kind::work_order && opt.push_external_id.empty()))
         throw usage_error(
@@ -102,7 +104,9 @@ int cmd_push(const options& opt, std::optional<store::outbox_kind> one, std::ost
         return wait_for_daemon(cfg, *target, out);
     }
 
-    runtime rt(cfg, std::move(secret), open_and_migrate(cfg));
+    runtime rt(
+        cfg, std::move(secret), open_and_migrate(cfg), nullptr, features{.streams = false, .push = true}
+    );
     auto report = rt.run_to_end(rt.pusher.push_pending(target));
     if (target) {
         auto outcome = rt.db_thread.outbox_unsafe().outcome(target->kind, target->id); // the pass is over
@@ -112,6 +116,9 @@ int cmd_push(const options& opt, std::optional<store::outbox_kind> one, std::ost
             "{} sent, {} failed, {} still pending\n", report.sent, report.failed, report.pending
         );
     }
+    // A wrong ditio.api_base or a client without ditioapiv3 is no row's fault: said once, with what to fix.
+    if (report.misconfigured || report.auth_refused)
+        out << shown(fmt::format("push: {}", report.error)) << "\n";
     return exit_code_for(report);
 }
 

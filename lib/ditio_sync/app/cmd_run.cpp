@@ -154,7 +154,17 @@ int cmd_run(const options& opt)
     store::instance_lock lock(cfg.storage.path);
     util::real_clock wall;
     ops::metrics metrics(wall.system_now());
-    runtime rt(cfg, std::move(secret), open_and_migrate(cfg), &metrics);
+    runtime rt(
+        cfg,
+        std::move(secret),
+        open_and_migrate(cfg),
+        &metrics,
+        features{.streams = true, .push = cfg.push.enabled}
+    );
+    // A wrong ditio.api_base keeps the outbox waiting: /healthz says so until a pass gets past it.
+    rt.pusher.on_pass([&metrics](const sync::push_report& r) {
+        metrics.set_push_problem(r.misconfigured ? std::optional<std::string>(r.error) : std::nullopt);
+    });
     auto specs = health_specs(cfg, streams);
     sync::scheduler sched(
         rt.engine,

@@ -58,7 +58,9 @@ int cmd_sync(const options& opt)
         settings_for(cfg, resolve_streams(opt.sync_streams.empty() ? cfg.sync.streams : opt.sync_streams));
     auto secret = preflight(cfg, opt);
     store::instance_lock lock(cfg.storage.path);
-    runtime rt(cfg, std::move(secret), open_and_migrate(cfg));
+    runtime rt(
+        cfg, std::move(secret), open_and_migrate(cfg), nullptr, features{.streams = true, .push = false}
+    );
     auto kind = opt.sync_full ? sync::run_kind::full : sync::run_kind::automatic;
     ops::terminal_progress progress;
     if (::isatty(STDOUT_FILENO)) {
@@ -70,6 +72,7 @@ int cmd_sync(const options& opt)
             rt.engine.set_settings(s);
         }
     }
+    bool not_ditio = false;
     auto statuses = rt.run_to_end([&]() -> boost::asio::awaitable<std::vector<sync::run_status>> {
         std::vector<sync::run_status> out;
         for (const auto& s : streams) {
@@ -81,10 +84,16 @@ int cmd_sync(const options& opt)
             // about one stream's data (say payroll, which needs an admin-linked client): the others go on.
             if (report.status == sync::run_status::auth_refused && report.http_status != 403)
                 break;
+            // ditio.reporting_base is not Ditio's: every stream would meet the same page. A configuration
+            // error; the run's error names the key.
+            if (report.not_ditio) {
+                not_ditio = true;
+                break;
+            }
         }
         co_return out;
     }());
-    return exit_code_for(statuses);
+    return not_ditio ? exit_code::usage : exit_code_for(statuses);
 }
 
 } // namespace ditio_sync::app

@@ -20,11 +20,28 @@ http::client_options with_metrics(http::client_options o, ops::metrics* metrics)
 
 } // namespace
 
-runtime::runtime(const config::config& c, std::string secret, SQLite::Database db, ops::metrics* metrics)
+std::vector<auth::scope_need> scope_needs(features f)
+{
+    std::vector<auth::scope_need> out;
+    if (f.streams)
+        out.push_back({"reportingapiv1", "streams"});
+    if (f.push)
+        out.push_back({"ditioapiv3", "push"});
+    return out;
+}
+
+runtime::runtime(
+    const config::config& c, std::string secret, SQLite::Database db, ops::metrics* metrics, features f
+)
     : cfg(c), http(io.get_executor(), with_metrics(http_options(c), metrics), log::get("http")),
       tokens(
           http,
-          auth::token_settings{c.ditio.identity_base, c.ditio.client_id, std::move(secret), c.ditio.scope},
+          auth::token_settings{
+              .identity_base = c.ditio.identity_base,
+              .client_id = c.ditio.client_id,
+              .client_secret = std::move(secret),
+              .scope = c.ditio.scope,
+              .needs = scope_needs(f)},
           clock,
           log::get("auth")
       ),
@@ -52,7 +69,13 @@ runtime::runtime(const config::config& c, std::string secret, SQLite::Database d
 {
     stop.on_stop([this] { http.shutdown(); });
     if (metrics) {
-        tokens.on_refreshed([metrics] { metrics->token_refreshed(); });
+        tokens.on_refreshed([this, metrics] {
+            metrics->token_refreshed();
+            std::vector<std::pair<std::string, bool>> on;
+            for (const auto& state : tokens.features())
+                on.emplace_back(state.feature, state.on);
+            metrics->set_features(std::move(on));
+        });
         api.on_retry([metrics](std::string_view stream) { metrics->retry(stream); });
     }
     wait_for_signal();

@@ -26,14 +26,29 @@
 #include <exception>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ditio_sync::app {
+
+// The features a command runs: the token asks for their scopes (unless ditio.scope is set), and a feature
+// whose scope the API client is not granted is off while the others run.
+struct features {
+    bool streams = true; // data extraction: reportingapiv1
+    bool push = true;    // the outbox: ditioapiv3
+};
+
+// Each feature's scope and name, as token_settings::needs wants them.
+std::vector<auth::scope_need> scope_needs(features f);
 
 struct runtime {
     // `secret` is resolved by the caller before the database is touched, so a missing secret writes nothing.
     // `metrics`, when given, counts HTTP answers, token refreshes and retries.
     runtime(
-        const config::config& c, std::string secret, SQLite::Database db, ops::metrics* metrics = nullptr
+        const config::config& c,
+        std::string secret,
+        SQLite::Database db,
+        ops::metrics* metrics = nullptr,
+        features f = {}
     );
     runtime(const runtime&) = delete;
     runtime& operator=(const runtime&) = delete;

@@ -47,6 +47,37 @@ store::db_error with_write_access(const store::db_error& e, const std::filesyste
     return store::db_error(e.kind(), fmt::format("{}; {}", e.what(), problem));
 }
 
+// ditio.company_id meant both the company pushes write to and a CompanyId filter on every stream; it still
+// does (a mirror is never widened or narrowed behind the operator's back), said at every start with the
+// lines that say each meaning on its own (docs/live-ditio.md section 5).
+void warn_deprecated_company(const config::config& cfg)
+{
+    const auto& id = cfg.ditio.company_id;
+    std::vector<std::string> means;
+    if (cfg.push.company_id.empty())
+        means.emplace_back(fmt::format("push project / push work-order write to company {}", id));
+    if (!cfg.sync.company_id)
+        means.emplace_back(fmt::format(
+            "every stream without its own company_id reads only company {}'s data (CompanyId={})", id, id
+        ));
+    log::warn(
+        log::get("app"),
+        "config.deprecated_key",
+        {{"key", "ditio.company_id"},
+         {"means",
+          means.empty() ? std::string("nothing: push.company_id and sync.company_id are both set")
+                        : fmt::format("{}", fmt::join(means, "; and "))},
+         {"hint",
+          fmt::format(
+              "replace ditio.company_id with [push] company_id = \"{}\" (the company to write to), and add "
+              "[sync] company_id = \"{}\" only if the mirror should hold that company's data alone; without "
+              "it every company's data the client may read is mirrored",
+              id,
+              id
+          )}}
+    );
+}
+
 } // namespace
 
 std::vector<const ditio::stream_def*> resolve_streams(const std::vector<std::string>& names)
@@ -131,6 +162,8 @@ config::config load_config(const options& opt, config::need_credentials creds, l
             {{"path", default_config_path},
              {"hint", "defaults and the environment apply; --config names a file"}}
         );
+    if (!cfg.ditio.company_id.empty() && how == logging::set_up)
+        warn_deprecated_company(cfg);
     return cfg;
 }
 

@@ -223,6 +223,15 @@ std::vector<key_def> storage_sync_keys()
         ),
         make_key(
             "sync",
+            "company_id",
+            applies,
+            [](auto& c) -> auto& { return c.sync.company_id; },
+            [](config& c, const toml::node& n, std::string_view o, std::string_view k) {
+                c.sync.company_id = read_string(n, o, k);
+            }
+        ),
+        make_key(
+            "sync",
             "streams",
             applies,
             [](auto& c) -> auto& { return c.sync.streams; },
@@ -317,6 +326,9 @@ std::vector<key_def> log_ops_push_keys()
         ),
         duration_key(
             "push", "check_every", applies, [](auto& c) -> auto& { return c.push.check_every; }
+        ),
+        string_key(
+            "push", "company_id", applies, [](auto& c) -> auto& { return c.push.company_id; }
         ),
     };
 }
@@ -607,6 +619,16 @@ void check_range(std::string_view key, std::chrono::milliseconds value, std::str
 
 } // namespace
 
+std::string company_to_write(const config& c)
+{
+    return c.push.company_id.empty() ? c.ditio.company_id : c.push.company_id;
+}
+
+std::string company_filter(const config& c)
+{
+    return c.sync.company_id.value_or(c.ditio.company_id);
+}
+
 env_lookup process_environment()
 {
     return [](std::string_view name) -> std::optional<std::string> {
@@ -770,17 +792,10 @@ void validate(const config& c, std::span<const std::string_view> known_streams, 
     check_base_url("ditio.reporting_base", c.ditio.reporting_base);
     if (creds == need_credentials::yes && c.ditio.client_id.empty())
         throw config_error("ditio.client_id: is required (or set DITIO_CLIENT_ID)");
-    if (c.ditio.scope.find_first_not_of(' ') == std::string::npos)
-        throw config_error("ditio.scope: must name at least one scope");
-    bool has_reporting = false;
-    for (std::string_view rest = c.ditio.scope; !rest.empty();) {
-        auto space = rest.find(' ');
-        if (rest.substr(0, space) == "reportingapiv1")
-            has_reporting = true;
-        rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
-    }
-    if (!has_reporting)
-        throw config_error("ditio.scope: must include reportingapiv1 for the Data Extraction API");
+    // Unset follows the features; set, it is asked for as written, whichever scopes it names.
+    if (!c.ditio.scope.empty() && c.ditio.scope.find_first_not_of(' ') == std::string::npos)
+        throw config_error("ditio.scope: must name at least one scope (or leave it unset: the scopes the "
+                           "enabled features need)");
     if (c.storage.path.empty())
         throw config_error("storage.path: must not be empty (or set DITIO_SYNC_DB)");
     check_range("storage.busy_timeout", c.storage.busy_timeout);

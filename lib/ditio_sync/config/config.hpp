@@ -36,7 +36,11 @@ struct ditio_section {
     std::string client_id;
     std::string client_secret; // discouraged in the file; see resolve_client_secret
     std::string client_secret_file;
-    std::string scope = "reportingapiv1 ditioapiv3";
+    // Empty (the default): the scopes the enabled features need, asked together and, when the identity server
+    // refuses that with invalid_scope, one by one (docs/live-ditio.md section 4). Set: asked for as written.
+    std::string scope;
+    // Deprecated: push.company_id and sync.company_id together, as before they existed (each new key wins
+    // over it for its own meaning); see company_to_write and company_filter.
     std::string company_id;
 };
 
@@ -55,6 +59,8 @@ struct sync_section {
     std::string full_from = "2020-01-01";
     std::chrono::milliseconds full_ahead{std::chrono::hours{24 * 366}};
     std::vector<std::string> streams{"time-registrations"};
+    // The CompanyId filter of every stream that sets none of its own; unset (and empty) filters nothing.
+    std::optional<std::string> company_id;
 };
 
 // A stream parameter as written in TOML; its type is checked against the stream catalogue later.
@@ -103,6 +109,7 @@ struct push_section {
     bool enabled = true;
     std::chrono::milliseconds interval{std::chrono::minutes{5}}; // rows left pending are retried this often
     std::chrono::milliseconds check_every{std::chrono::seconds{2}}; // how often the daemon looks for new rows
+    std::string company_id; // `push project` / `push work-order` write to it when --company is not given
 };
 
 struct config {
@@ -115,6 +122,13 @@ struct config {
     ops_section ops;
     push_section push;
 };
+
+// The company `push project` / `push work-order` write to without --company: push.company_id, else the
+// deprecated ditio.company_id; empty when neither is set.
+std::string company_to_write(const config& c);
+// The CompanyId filter every stream without its own sends: sync.company_id when set (even empty), else the
+// deprecated ditio.company_id; empty filters nothing.
+std::string company_filter(const config& c);
 
 // Looks up an environment variable; injected so tests need not touch the process environment.
 using env_lookup = std::function<std::optional<std::string>(std::string_view)>;

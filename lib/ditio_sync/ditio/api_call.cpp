@@ -79,6 +79,30 @@ bool is_ditio_error_body(std::string_view body)
     return !ec && v.is_object();
 }
 
+std::optional<fetch_failure> not_ditio_failure(
+    const http::response& res, std::string_view key, std::string_view base, std::string_view url
+)
+{
+    int status = res.result_int();
+    if ((status != 404 && status != 405) || is_ditio_error_body(res.body()))
+        return std::nullopt;
+    auto answer = describe_error_body(status, res.body());
+    return fetch_failure{
+        fetch_errc::not_ditio,
+        fmt::format(
+            "{}: {} does not look like Ditio's API: {} answered {}{}, not Ditio's JSON error; check {} "
+            "(Ditio's "
+            "documentation and its samples name different addresses, see docs/live-ditio.md)",
+            key,
+            util::safe_excerpt(base, 200),
+            util::safe_excerpt(url, 300),
+            answer,
+            res.body().empty() ? " with an empty body" : "",
+            key
+        ),
+        status};
+}
+
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value, util::sys_micros now)
 {
     if (value.empty())
@@ -143,6 +167,16 @@ asio::awaitable<boost::system::result<http::response, fetch_failure>> api_caller
             if (tok.error() == auth::errc::misconfigured)
                 co_return fetch_failure{fetch_errc::misconfigured, detail, 0};
             why = detail;
+        } else if (tokens_.lacks(scope_)) {
+            co_return fetch_failure{
+                fetch_errc::scope_missing,
+                fmt::format(
+                    "the API client was not granted the {} scope (it was granted: {}): give the client the "
+                    "scope in Ditio, or leave this feature off",
+                    scope_,
+                    tokens_.granted_text()
+                ),
+                0};
         } else {
             auto attempt = req;
             attempt.headers.emplace_back("Authorization", "Bearer " + *tok);

@@ -36,6 +36,10 @@ enum class fetch_errc {
     misconfigured,  // TLS verification or proxy failure: a setting to fix
     cancelled,      // shutdown
     uncertain,      // a request that is not idempotent may have been applied: look before asking again
+    not_ditio,      // the base URL answered 404/405 with a page that is not Ditio's JSON error: the base
+                    // (named in `message`) is wrong; a configuration error (exit code 2), never the row's
+    scope_missing,  // the token lacks the scope this API needs (not granted, or the API answered 403 to
+                    // it): the feature is off until the API client gets the scope; exit code 3
 };
 
 struct fetch_failure {
@@ -106,6 +110,9 @@ public:
     // by the same policy as the retries here.
     std::chrono::milliseconds retry_delay(unsigned attempt) { return backoff_.delay(attempt); }
 
+    // The scope this caller's API needs, as the token provider was asked for it.
+    const std::string& scope() const { return scope_; }
+
     // Called before each retry, for metrics.
     void on_retry(std::function<void(std::string_view subject)> f) { on_retry_ = std::move(f); }
 
@@ -132,6 +139,13 @@ std::string describe_error_body(int status, const std::string& body);
 // an HTML 404, an empty body, a proxy's page. Only the shape counts, never the wording. A 404 or 405 that
 // is not Ditio's means the configured base is wrong, not that Ditio refused the request.
 bool is_ditio_error_body(std::string_view body);
+
+// A 404 or 405 whose body is not Ditio's JSON error (is_ditio_error_body), as a not_ditio failure naming
+// the configuration key `key` that set the base and what answered (status and a short redacted excerpt);
+// nullopt for any other answer.
+std::optional<fetch_failure> not_ditio_failure(
+    const http::response& res, std::string_view key, std::string_view base, std::string_view url
+);
 
 // Retry-After in seconds or as an HTTP date (relative to `now`); nullopt when absent or unreadable.
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value, util::sys_micros now);

@@ -63,6 +63,9 @@ asio::awaitable<boost::system::result<fetched_page, fetch_failure>> extraction_c
             out.reset();
             return {verdict::kind::retry, "malformed page: " + parse_error};
         }
+        // Something other than Ditio answered at this address: the base is wrong, not the stream missing.
+        if (auto foreign = not_ditio_failure(res, "ditio.reporting_base", base_, req.url))
+            return {verdict::kind::fail, std::move(foreign->message), fetch_errc::not_ditio};
         if (status == 403)
             return {
                 verdict::kind::fail,

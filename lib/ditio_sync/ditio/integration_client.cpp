@@ -48,6 +48,9 @@ asio::awaitable<api_result<json::value>> integration_client::exchange(
         int status = res.result_int();
         if (options.status)
             *options.status = status;
+        // Something other than Ditio answered at this address: the base is wrong, whatever the row holds.
+        if (auto foreign = not_ditio_failure(res, "ditio.api_base", base_, req.url))
+            return {verdict::kind::fail, std::move(foreign->message), fetch_errc::not_ditio};
         if (status == 404 && options.absent_ok) {
             answer = nullptr;
             return {};
@@ -65,6 +68,17 @@ asio::awaitable<api_result<json::value>> integration_client::exchange(
                 return {verdict::kind::retry, fmt::format("unreadable answer: {}", ec.message())};
             return {};
         }
+        if (status == 403)
+            // The client may not write here at all (the ditioapiv3 scope, or an administrator-linked client):
+            // every row would meet the same answer, so it is no row's fault.
+            return {
+                verdict::kind::fail,
+                fmt::format(
+                    "Ditio answered 403 to the Integration API: the API client lacks the ditioapiv3 scope or "
+                    "the rights to write there ({})",
+                    describe_error_body(status, res.body())
+                ),
+                fetch_errc::scope_missing};
         return {verdict::kind::fail, describe_error_body(status, res.body()), fetch_errc::bad_request};
     };
     auto res = co_await caller_.call(what, req, budget, judge, options.policy);

@@ -1,7 +1,9 @@
 // The Integration API calls the outbox needs (ditio-api.md 4.1-4.3): create, find and PATCH projects and
 // work orders. Never PUT (it wipes omitted fields) and never DELETE (it cascades); deactivate with
 // `active: false` instead. Requests go through the shared retry policy (api_call.hpp), so 5xx, 429, resets
-// and timeouts are retried; any other 4xx comes back as bad_request with Ditio's message.
+// and timeouts are retried; any other 4xx comes back as bad_request with Ditio's message, except a 404 or 405
+// that is not Ditio's JSON error (not_ditio: ditio.api_base is wrong) and a 403 (scope_missing: the client
+// may not write there at all).
 //
 // Errors: result<..., fetch_failure>.
 // Thread safety: one client per single-threaded executor.
@@ -62,6 +64,9 @@ public:
     patch_task(const std::string& id, const boost::json::object& changes, retry_budget& budget);
 
     void on_retry(std::function<void(std::string_view)> f) { caller_.on_retry(std::move(f)); }
+
+    // ditio.api_base, as configured.
+    const std::string& base() const { return base_; }
 
     // The wait before the caller repeats something itself (a create it verified did not happen): the
     // shared retry policy's.

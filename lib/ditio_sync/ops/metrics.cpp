@@ -277,6 +277,30 @@ metrics::health_state metrics::state_of(const stream_state& s, system_clock::tim
     return health_state::never;
 }
 
+namespace {
+
+// The push's configuration problem and the features the token serves (set_push_problem, set_features).
+void write_feature_families(
+    std::string& out, bool push_problem, const std::vector<std::pair<std::string, bool>>& feature_list
+)
+{
+    family push_misconfigured(
+        "ditio_sync_push_misconfigured",
+        "gauge",
+        "1 while ditio.api_base answers with something that is not Ditio's API (the outbox waits)."
+    );
+    push_misconfigured.add({}, std::int64_t{push_problem ? 1 : 0});
+    family features(
+        "ditio_sync_feature_enabled", "gauge", "1 when the API client's token carries the feature's scope."
+    );
+    for (const auto& [name, on] : feature_list)
+        features.add({{"feature", name}}, std::int64_t{on ? 1 : 0});
+    push_misconfigured.write_to(out);
+    features.write_to(out);
+}
+
+} // namespace
+
 std::string metrics::render_prometheus(system_clock::time_point now) const
 {
     auto rss = resident_memory_bytes();
@@ -394,7 +418,20 @@ std::string metrics::render_prometheus(system_clock::time_point now) const
           &http,
           &tokens})
         f->write_to(out);
+    write_feature_families(out, push_problem_.has_value(), features_);
     return out;
+}
+
+void metrics::set_push_problem(std::optional<std::string> problem)
+{
+    std::lock_guard lock(mutex_);
+    push_problem_ = std::move(problem);
+}
+
+void metrics::set_features(std::vector<std::pair<std::string, bool>> features)
+{
+    std::lock_guard lock(mutex_);
+    features_ = std::move(features);
 }
 
 void metrics::set_database_check(std::function<std::optional<std::string>()> check)
@@ -456,6 +493,11 @@ health_report metrics::check_health(system_clock::time_point now) const
         list.push_back(std::move(entry));
     }
     json::object body{{"status", ok ? "ok" : "stale"}, {"streams", std::move(list)}};
+    if (push_problem_) {
+        ok = false;
+        body["status"] = "push";
+        body["push"] = *push_problem_;
+    }
     if (database_problem) {
         ok = false;
         body["status"] = "database";

@@ -39,8 +39,8 @@ struct health_report {
 //     max_age ago. Healthy: a fresh install's first full sync gets max_age to finish, and a restart does
 //     not report 503 for a stream whose first run simply has not ended yet.
 //   - "never": it has never succeeded and was enabled max_age or more ago. Unhealthy.
-// The report is ok when no enabled stream is stale or never and the database check (when set) finds no
-// problem; with no enabled streams and no problem it is ok. A last
+// The report is ok when no enabled stream is stale or never, no push problem is set (set_push_problem) and
+// the database check (when set) finds no problem; with no enabled streams and no problem it is ok. A last
 // success seeded from the database counts like one from a run, so a daemon restarted after a long outage
 // reports stale until each stream's first run after the restart succeeds.
 //
@@ -88,6 +88,13 @@ public:
     // or nullopt. Runs on the caller's thread, outside the lock.
     void set_database_check(std::function<std::optional<std::string>()> check);
 
+    // The push's configuration problem (ditio.api_base answering with something that is not Ditio), or
+    // nullopt once a pass got past it. While set, /healthz is unhealthy ("status":"push").
+    void set_push_problem(std::optional<std::string> problem);
+    // Each feature (data extraction, push) and whether the API client's token serves it, exported as
+    // ditio_sync_feature_enabled{feature}.
+    void set_features(std::vector<std::pair<std::string, bool>> features);
+
     // The Prometheus text exposition format 0.0.4. Reads /proc/self/status for the resident memory; reads
     // no clock (ages are taken against `now`).
     std::string render_prometheus(std::chrono::system_clock::time_point now) const;
@@ -97,7 +104,8 @@ public:
     //    "never"|"unavailable","last_success_at":"2026-01-02T03:04:05Z"|null,"age_s":N|null,"quarantined":N,
     //    "max_age_s":N}]}; quarantined records never make it unhealthy
     // with the streams in set_streams order; ages are whole seconds, rounded down. When the database check
-    // finds a problem, "status" is "database" and "database" holds the problem.
+    // finds a problem, "status" is "database" and "database" holds the problem; else with a push problem,
+    // "status" is "push" and "push" holds it.
     health_report check_health(std::chrono::system_clock::time_point now) const;
 
 private:
@@ -134,6 +142,8 @@ private:
     std::map<std::string, std::int64_t, std::less<>> http_responses_;
     std::int64_t token_refreshes_ = 0;
     std::function<std::optional<std::string>()> database_check_;
+    std::optional<std::string> push_problem_;
+    std::vector<std::pair<std::string, bool>> features_;
 };
 
 // The resident set size of this process from /proc/self/status (VmRSS), or nullopt when unreadable.

@@ -394,6 +394,10 @@ std::string outbox_text(const json::object& status)
                 text_of(c.at("failed"))
             );
     }
+    // Why pending rows wait (a base that is not Ditio's, a client without ditioapiv3, Ditio unreachable).
+    if (const auto* e = outbox->as_object().if_contains("last_pending_error");
+        !lines.empty() && e && e->is_string())
+        lines += fit(fmt::format("  pending rows wait: {}", text_of(*e)), status_columns) + "\n";
     return lines.empty() ? std::string{}
                          : "outbox (a failed row keeps Ditio's message in last_error)\n" + lines;
 }
@@ -427,12 +431,14 @@ json::value collect_status(
             attention = attention || c.failed > 0;
             return json::object{{"pending", c.pending}, {"sent", c.sent}, {"failed", c.failed}};
         };
+        auto waiting = outbox.last_pending_error();
         json::object report{
             {"schema_version", store::schema_version(db)},
             {"streams", std::move(out)},
             {"outbox",
              {{"projects", counts(store::outbox_kind::project)},
-              {"work_orders", counts(store::outbox_kind::work_order)}}}};
+              {"work_orders", counts(store::outbox_kind::work_order)},
+              {"last_pending_error", waiting ? json::value(*waiting) : json::value(nullptr)}}}};
         report["verdict"] = attention ? "attention" : "ok";
         report["instance_lock"] = json::object{
             {"state", lock_state_name(lock.state)},

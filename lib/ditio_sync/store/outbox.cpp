@@ -392,6 +392,23 @@ outbox_counts outbox_store::counts(outbox_kind kind)
     });
 }
 
+std::optional<std::string> outbox_store::last_pending_error()
+{
+    return guarded("reading the outbox", [&]() -> std::optional<std::string> {
+        SQLite::Statement q(
+            db_,
+            "SELECT last_error FROM (SELECT last_error, last_attempt_at FROM outbox_projects WHERE status = "
+            "'pending' AND last_error IS NOT NULL AND last_attempt_at IS NOT NULL UNION ALL SELECT "
+            "last_error, "
+            "last_attempt_at FROM outbox_work_orders WHERE status = 'pending' AND last_error IS NOT NULL AND "
+            "last_attempt_at IS NOT NULL) ORDER BY last_attempt_at DESC LIMIT 1"
+        );
+        if (q.executeStep())
+            return q.getColumn(0).getString();
+        return std::nullopt;
+    });
+}
+
 bool outbox_store::any_pending()
 {
     return guarded("reading the outbox", [&] {

@@ -113,6 +113,9 @@ public:
 
     std::optional<outbox_outcome> outcome(outbox_kind kind, std::int64_t id);
     outbox_counts counts(outbox_kind kind);
+    // The last_error of the pending row tried last (Ditio unreachable, ditio.api_base not Ditio's, a client
+    // without ditioapiv3), or nullopt when no pending row holds one.
+    std::optional<std::string> last_pending_error();
     bool any_pending();
     outbox_fingerprint fingerprint();
     // PRAGMA data_version: changes when another connection commits to the database.

@@ -341,6 +341,7 @@ asio::awaitable<bool> engine::after_fetch_failure(run_state& rs, const ditio::fe
     }
     case action::fail: {
         report.http_status = f.status;
+        report.not_ditio = f.code == ditio::fetch_errc::not_ditio;
         auto error = f.message;
         if (decision.refused_at_one_day)
             // Halving is over: whatever Ditio refuses, it is not the window's size. Its message says what.

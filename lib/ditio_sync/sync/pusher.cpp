@@ -421,6 +421,8 @@ asio::awaitable<bool> pusher::record_failure(pass& p, const outbox_row& row, con
         p.report.cancelled = true;
         ++p.report.pending;
         co_return false;
+    case ditio::fetch_errc::not_ditio:
+    case ditio::fetch_errc::scope_missing:
     case ditio::fetch_errc::auth_refused:
     case ditio::fetch_errc::misconfigured:
     case ditio::fetch_errc::unavailable:
@@ -430,9 +432,29 @@ asio::awaitable<bool> pusher::record_failure(pass& p, const outbox_row& row, con
         co_await db_.outbox([&](store::outbox_store& s) { return s.mark_attempt(row, f.message, now_text()); }
         );
         ++p.report.pending;
-        p.report.auth_refused = f.code == ditio::fetch_errc::auth_refused;
+        p.report.auth_refused =
+            f.code == ditio::fetch_errc::auth_refused || f.code == ditio::fetch_errc::scope_missing;
+        p.report.misconfigured = f.code == ditio::fetch_errc::not_ditio;
+        p.report.feature_off = f.code == ditio::fetch_errc::scope_missing;
         p.report.error = f.message;
-        log::error(log_, "push.stopped", std::move(fields));
+        if (f.code == ditio::fetch_errc::not_ditio)
+            // A configuration error, said once per pass (the pass ends here) with what answered.
+            log::error(
+                log_,
+                "push.misconfigured",
+                {{"key", "ditio.api_base"}, {"url", api_.base()}, {"status", f.status}, {"answer", f.message}}
+            );
+        else if (f.code == ditio::fetch_errc::scope_missing) {
+            // auth.feature_off said why already; every pass of the daemon meets it again, quietly.
+            log::event(
+                log_,
+                feature_off_said_ ? spdlog::level::debug : spdlog::level::warn,
+                "push.feature_off",
+                {{"error", f.message}}
+            );
+            feature_off_said_ = true;
+        } else
+            log::error(log_, "push.stopped", std::move(fields));
         co_return false;
     }
     co_return false;
@@ -497,6 +519,8 @@ asio::awaitable<void> pusher::run()
             auto report = co_await push_pending();
             if (report.cancelled)
                 break;
+            if (on_pass_)
+                on_pass_(report);
             if (!report.error.empty())
                 quiet_until = clock_.steady_now() + settings_.interval;
             last_seen = co_await db_.outbox([](store::outbox_store& s) { return s.fingerprint(); });

@@ -3,8 +3,9 @@
 // project's work orders by externalId, then PATCHed, or POSTed when new). A crash between a request and
 // the recording of its outcome repeats the lookup, never the creation.
 //
-// Outcomes per row: sent (with the Ditio id), failed (a 4xx: Ditio's message kept, not retried until the
-// row changes), or still pending (Ditio unreachable, or the work order's project not pushed yet).
+// Outcomes per row: sent (with the Ditio id), failed (a 4xx in Ditio's JSON: Ditio's message kept, not
+// retried until the row changes), or still pending (Ditio unreachable, the work order's project not pushed
+// yet, ditio.api_base answering with something that is not Ditio, or a client without ditioapiv3).
 //
 // Thread safety: one pusher per single-threaded executor; the store work runs on the db_worker thread.
 #pragma once
@@ -21,6 +22,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -38,8 +40,10 @@ struct push_settings {
 struct push_report {
     int sent = 0;
     int failed = 0;
-    int pending = 0;           // left pending: Ditio unreachable, or waiting for its project
-    bool auth_refused = false; // the credentials or the ditioapiv3 scope were refused: exit code 3
+    int pending = 0;            // left pending: Ditio unreachable, or waiting for its project
+    bool auth_refused = false;  // the credentials or the ditioapiv3 scope were refused: exit code 3
+    bool misconfigured = false; // ditio.api_base does not serve Ditio's API (not_ditio): exit code 2
+    bool feature_off = false;   // the API client lacks the ditioapiv3 scope (scope_missing): exit code 3
     bool cancelled = false;
     std::string error; // the failure that ended the pass early, if one did
 };
@@ -69,6 +73,9 @@ public:
     boost::asio::awaitable<void> run();
 
     void set_settings(push_settings s) { settings_ = s; }
+
+    // Called after each of the daemon's passes (run()), for health and metrics.
+    void on_pass(std::function<void(const push_report&)> f) { on_pass_ = std::move(f); }
 
     // Wait for writes to this file (the database's write-ahead log) instead of looking every check_every:
     // an idle daemon then wakes only when someone commits, or when a pass is due. Set before run().
@@ -119,6 +126,8 @@ private:
     log::logger_ptr log_;
     push_settings settings_;
     util::file_watch* watch_ = nullptr;
+    std::function<void(const push_report&)> on_pass_;
+    bool feature_off_said_ = false; // push.feature_off at warning once, then debug
 };
 
 // The fields of `desired` that `actual` lacks or holds a different value for (numbers compare by value).

@@ -50,6 +50,7 @@ struct run_report {
     std::int64_t swept = 0;
     bool newly_unavailable = false; // unavailable, and not known to be before this run
     int http_status = 0;            // Ditio's answer when a request failed the run
+    bool not_ditio = false; // the run failed on ditio.reporting_base answering as something else: exit code 2
 };
 
 } // namespace ditio_sync::sync

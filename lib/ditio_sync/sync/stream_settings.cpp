@@ -122,8 +122,8 @@ stream_settings resolve_stream(const config::config& c, const ditio::stream_def&
                     set = &it->second;
             if (set)
                 value = param_text(p, *set, std::string(p.key));
-            else if (p.key == "company_id" && !c.ditio.company_id.empty())
-                value = c.ditio.company_id;
+            else if (auto company = config::company_filter(c); p.key == "company_id" && !company.empty())
+                value = std::move(company);
             else if (!p.fallback.empty())
                 value = std::string(p.fallback);
             if (!value)
