@@ -17,6 +17,55 @@
 
 namespace ditio_sync::app {
 
+namespace {
+
+struct push_commands {
+    CLI::App* any;
+    CLI::App* project;
+    CLI::App* work_order;
+};
+
+push_commands add_push(CLI::App& cli, options& opt)
+{
+    auto* push_cmd =
+        cli.add_subcommand("push", "send pending outbox rows (projects, work orders) to the Integration API");
+    push_cmd->require_subcommand(0, 1);
+    auto* push_project_cmd = push_cmd->add_subcommand("project", "add one project to the outbox and send it");
+    push_project_cmd->add_option("--number", opt.push_number, "project number")->required();
+    push_project_cmd->add_option("--name", opt.push_name, "project name")->required();
+    push_project_cmd->add_option("--company", opt.push_company, "company id (default push.company_id)");
+    push_project_cmd->add_flag("--inactive", opt.push_inactive, "the project is inactive");
+    auto* push_work_order_cmd =
+        push_cmd->add_subcommand("work-order", "add one work order to the outbox and send it");
+    push_work_order_cmd->add_option("--project-number", opt.push_number, "its project's number")->required();
+    push_work_order_cmd
+        ->add_option("--external-id", opt.push_external_id, "work order id, unique in the project")
+        ->required();
+    push_work_order_cmd->add_option("--name", opt.push_name, "work order name")->required();
+    push_work_order_cmd->add_option("--company", opt.push_company, "company id (default push.company_id)");
+    push_work_order_cmd->add_flag("--inactive", opt.push_inactive, "the work order is inactive");
+    return {push_cmd, push_project_cmd, push_work_order_cmd};
+}
+
+CLI::App* add_capture(CLI::App& cli, options& opt)
+{
+    auto* capture_cmd = cli.add_subcommand(
+        "capture", "record the exchanges of a short sync into one file for support, secrets removed"
+    );
+    capture_cmd->add_option("streams", opt.sync_streams, "streams to capture (default: all enabled)");
+    capture_cmd->add_option("--out", opt.capture_out, "the file to write")->required();
+    capture_cmd->add_option("--pages", opt.capture_pages, "pages per stream (default 2)")
+        ->check(CLI::PositiveNumber);
+    capture_cmd->add_option("--chunk-limit", opt.capture_chunk_limit, "records per page (default 100)")
+        ->check(CLI::Range(1, 10000));
+    capture_cmd->add_flag(
+        "--full", opt.sync_full, "capture a full sync's first pages, whatever the mirror holds"
+    );
+    return capture_cmd;
+}
+
+} // namespace
+
 int run(int argc, char** argv)
 {
     options opt;
@@ -57,36 +106,8 @@ int run(int argc, char** argv)
     auto* reset_cmd =
         cli.add_subcommand("reset", "forget a stream's watermark and checkpoint (next run is full)");
     reset_cmd->add_option("stream", opt.reset_stream, "stream to reset")->required();
-    auto* push_cmd =
-        cli.add_subcommand("push", "send pending outbox rows (projects, work orders) to the Integration API");
-    push_cmd->require_subcommand(0, 1);
-    auto* push_project_cmd = push_cmd->add_subcommand("project", "add one project to the outbox and send it");
-    push_project_cmd->add_option("--number", opt.push_number, "project number")->required();
-    push_project_cmd->add_option("--name", opt.push_name, "project name")->required();
-    push_project_cmd->add_option("--company", opt.push_company, "company id (default push.company_id)");
-    push_project_cmd->add_flag("--inactive", opt.push_inactive, "the project is inactive");
-    auto* push_work_order_cmd =
-        push_cmd->add_subcommand("work-order", "add one work order to the outbox and send it");
-    push_work_order_cmd->add_option("--project-number", opt.push_number, "its project's number")->required();
-    push_work_order_cmd
-        ->add_option("--external-id", opt.push_external_id, "work order id, unique in the project")
-        ->required();
-    push_work_order_cmd->add_option("--name", opt.push_name, "work order name")->required();
-    push_work_order_cmd->add_option("--company", opt.push_company, "company id (default push.company_id)");
-    push_work_order_cmd->add_flag("--inactive", opt.push_inactive, "the work order is inactive");
-
-    auto* capture_cmd = cli.add_subcommand(
-        "capture", "record the exchanges of a short sync into one file for support, secrets removed"
-    );
-    capture_cmd->add_option("streams", opt.sync_streams, "streams to capture (default: all enabled)");
-    capture_cmd->add_option("--out", opt.capture_out, "the file to write")->required();
-    capture_cmd->add_option("--pages", opt.capture_pages, "pages per stream (default 2)")
-        ->check(CLI::PositiveNumber);
-    capture_cmd->add_option("--chunk-limit", opt.capture_chunk_limit, "records per page (default 100)")
-        ->check(CLI::Range(1, 10000));
-    capture_cmd->add_flag(
-        "--full", opt.sync_full, "capture a full sync's first pages, whatever the mirror holds"
-    );
+    auto push = add_push(cli, opt);
+    auto* capture_cmd = add_capture(cli, opt);
 
     try {
         cli.parse(argc, argv);
@@ -131,12 +152,12 @@ int run(int argc, char** argv)
             return cmd_reset(opt, std::cout);
         if (*capture_cmd)
             return cmd_capture(opt, std::cout);
-        if (*push_cmd)
+        if (*push.any)
             return cmd_push(
                 opt,
-                *push_project_cmd      ? std::optional{store::outbox_kind::project}
-                : *push_work_order_cmd ? std::optional{store::outbox_kind::work_order}
-                                       : std::nullopt,
+                *push.project      ? std::optional{store::outbox_kind::project}
+                : *push.work_order ? std::optional{store::outbox_kind::work_order}
+                                   : std::nullopt,
                 std::cout
             );
     } catch (const config::config_error& e) {
