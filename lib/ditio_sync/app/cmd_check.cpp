@@ -59,7 +59,8 @@ struct finding {
     std::string name; // "database", "stream time-registrations", ...
     result what;
     std::string detail;
-    json::object extra; // --json only
+    json::object extra;   // --json only
+    bool setting = false; // failed for a setting to fix
 };
 
 // What was found, and the exit code it comes to: the database (4) before a configuration to fix (2),
@@ -68,6 +69,7 @@ class doctor {
 public:
     void add(finding f, int code_if_failed = exit_code::sync_failed)
     {
+        f.setting = f.what == result::failed && code_if_failed == exit_code::usage;
         if (f.what == result::failed) {
             auto rank = [](int c) {
                 return c == exit_code::database       ? 4
@@ -85,9 +87,13 @@ public:
 
     void print(std::ostream& out) const
     {
+        // A setting to fix (a base that is not Ditio's) is named first: what follows it fails for it.
         std::vector<std::string> problems;
         for (const auto& f : findings_)
-            if (f.what == result::failed)
+            if (f.what == result::failed && f.setting)
+                problems.push_back(f.name);
+        for (const auto& f : findings_)
+            if (f.what == result::failed && !f.setting)
                 problems.push_back(f.name);
         if (problems.empty())
             out << fmt::format(
@@ -143,6 +149,7 @@ int code_for(ditio::fetch_errc e)
     case ditio::fetch_errc::auth_refused:
         return exit_code::auth_refused;
     case ditio::fetch_errc::misconfigured:
+    case ditio::fetch_errc::not_ditio:
         return exit_code::usage;
     default:
         return exit_code::sync_failed;
