@@ -645,6 +645,8 @@ TEST_CASE("e2e push: a database locked by another program during a push costs a 
     {
         // The project is created in Ditio while this program holds the write lock.
         SQLite::Database other(fx.db().string(), SQLite::OPEN_READWRITE);
+        // The daemon may be committing a page of its syncs this instant: wait for it, as any program would.
+        other.setBusyTimeout(30'000);
         other.exec("BEGIN IMMEDIATE");
         server.release();
         CHECK(wait_for_event(daemon, "push.database_error", 1, std::chrono::seconds{10}));
