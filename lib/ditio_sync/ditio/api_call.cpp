@@ -135,6 +135,49 @@ api_caller::api_caller(
 {
 }
 
+namespace {
+
+// A token the provider could not get: the failure that ends the call, or nullopt when asking again may help.
+std::optional<fetch_failure> token_failure(const boost::system::error_code& e, const std::string& detail)
+{
+    if (e == auth::errc::refused)
+        return fetch_failure{fetch_errc::auth_refused, detail, 0};
+    if (e == auth::errc::cancelled)
+        return fetch_failure{fetch_errc::cancelled, "stopped", 0};
+    if (e == auth::errc::misconfigured)
+        return fetch_failure{fetch_errc::misconfigured, detail, 0};
+    return std::nullopt;
+}
+
+} // namespace
+
+fetch_failure api_caller::scope_missing() const
+{
+    return {
+        fetch_errc::scope_missing,
+        fmt::format(
+            "the API client was not granted the {} scope (it was granted: {}): give the client the scope in "
+            "Ditio, or leave this feature off",
+            scope_,
+            tokens_.granted_text()
+        ),
+        0};
+}
+
+// A 429's Retry-After, relative to the answer's own Date when it has one (so a skewed clock does not
+// stretch or shrink the wait).
+std::optional<std::chrono::milliseconds> api_caller::retry_after_of(const http::response& res) const
+{
+    auto it = res.find(field::retry_after);
+    if (it == res.end())
+        return std::nullopt;
+    auto now = std::chrono::time_point_cast<std::chrono::microseconds>(clock_.system_now());
+    std::optional<util::sys_micros> date;
+    if (auto d = res.find(field::date); d != res.end())
+        date = util::parse_http_date(d->value());
+    return parse_retry_after(it->value(), date.value_or(now));
+}
+
 asio::awaitable<boost::system::result<http::response, fetch_failure>> api_caller::call(
     std::string_view subject,
     const http::request& req,
@@ -160,23 +203,11 @@ asio::awaitable<boost::system::result<http::response, fetch_failure>> api_caller
         std::string detail;
         auto tok = co_await tokens_.token(&detail);
         if (!tok) {
-            if (tok.error() == auth::errc::refused)
-                co_return fetch_failure{fetch_errc::auth_refused, detail, 0};
-            if (tok.error() == auth::errc::cancelled)
-                co_return fetch_failure{fetch_errc::cancelled, "stopped", 0};
-            if (tok.error() == auth::errc::misconfigured)
-                co_return fetch_failure{fetch_errc::misconfigured, detail, 0};
+            if (auto final = token_failure(tok.error(), detail))
+                co_return std::move(*final);
             why = detail;
         } else if (tokens_.lacks(scope_)) {
-            co_return fetch_failure{
-                fetch_errc::scope_missing,
-                fmt::format(
-                    "the API client was not granted the {} scope (it was granted: {}): give the client the "
-                    "scope in Ditio, or leave this feature off",
-                    scope_,
-                    tokens_.granted_text()
-                ),
-                0};
+            co_return scope_missing();
         } else {
             auto attempt = req;
             attempt.headers.emplace_back("Authorization", "Bearer " + *tok);
@@ -210,14 +241,7 @@ asio::awaitable<boost::system::result<http::response, fetch_failure>> api_caller
                     continue;
                 } else if (status == 429) {
                     why = "rate limited (HTTP 429)";
-                    if (auto it = res->find(field::retry_after); it != res->end()) {
-                        auto now =
-                            std::chrono::time_point_cast<std::chrono::microseconds>(clock_.system_now());
-                        std::optional<util::sys_micros> date;
-                        if (auto d = res->find(field::date); d != res->end())
-                            date = util::parse_http_date(d->value());
-                        wait = parse_retry_after(it->value(), date.value_or(now));
-                    }
+                    wait = retry_after_of(*res);
                 } else if (status >= 500 || status == 408) {
                     why = describe_error_body(status, res->body());
                     maybe_applied = true;

@@ -117,6 +117,11 @@ public:
     void on_retry(std::function<void(std::string_view subject)> f) { on_retry_ = std::move(f); }
 
 private:
+    // The client lacks `scope_`: no request is sent.
+    fetch_failure scope_missing() const;
+    // How long a 429 asks to wait, when it says.
+    std::optional<std::chrono::milliseconds> retry_after_of(const http::response& res) const;
+
     http::client& http_;
     auth::token_provider& tokens_;
     retry_settings retry_;
