@@ -98,19 +98,24 @@ bool is_form(const http::request& req)
     });
 }
 
-void redact_json(json::value& v)
+// Replaces the string values of secret fields anywhere in `v`; true when it replaced one.
+bool redact_json(json::value& v)
 {
+    bool changed = false;
     if (auto* o = v.if_object()) {
         for (auto& [key, value] : *o) {
-            if (is_secret_field(key) && value.is_string())
+            if (is_secret_field(key) && value.is_string()) {
                 value = json::string(util::redacted_mark);
-            else
-                redact_json(value);
+                changed = true;
+            } else {
+                changed = redact_json(value) || changed;
+            }
         }
     } else if (auto* a = v.if_array()) {
         for (auto& item : *a)
-            redact_json(item);
+            changed = redact_json(item) || changed;
     }
+    return changed;
 }
 
 } // namespace
@@ -142,13 +147,8 @@ std::string redact_body(std::string_view body)
     if (body.size() < rewrite_below) {
         boost::system::error_code ec;
         auto v = json::parse(body, ec);
-        if (!ec && (v.is_object() || v.is_array())) {
-            auto before = json::serialize(v);
-            redact_json(v);
-            auto after = json::serialize(v);
-            if (after != before)
-                return util::secrets().redact(after);
-        }
+        if (!ec && redact_json(v))
+            return util::secrets().redact(json::serialize(v));
     }
     return util::secrets().redact(body);
 }

@@ -9,6 +9,7 @@
 #include <ditio_sync/store/database.hpp>
 #include <ditio_sync/store/migrations.hpp>
 #include <ditio_sync/store/sync_state.hpp>
+#include <ditio_sync/util/clock.hpp>
 #include <ditio_sync/util/time.hpp>
 
 #include <boost/json/serialize.hpp>
@@ -29,11 +30,6 @@ namespace ditio_sync::app {
 namespace fs = std::filesystem;
 
 namespace {
-
-util::sys_micros now_micros()
-{
-    return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
-}
 
 // A private directory for the scratch database, removed with everything in it.
 class scratch_dir {
@@ -117,12 +113,13 @@ int cmd_capture(const options& opt, std::ostream& out)
     auto secret = preflight(cfg, opt);
     auto states = opt.sync_full ? std::vector<store::stream_state>{} : mirror_states(cfg);
 
+    util::real_clock clock;
     scratch_dir dir;
     auto scratch = cfg;
     scratch.storage.path = (dir.path() / "capture.db").string();
     auto db = open_and_migrate(scratch);
     {
-        auto now = util::format_iso8601_ms(now_micros());
+        auto now = util::format_iso8601_ms(util::now_micros(clock));
         store::sync_store s(db);
         for (const auto& st : states)
             if (st.watermark)
@@ -130,7 +127,7 @@ int cmd_capture(const options& opt, std::ostream& out)
     }
 
     capture_header header{
-        .captured_at = util::format_iso8601_s(now_micros()),
+        .captured_at = util::format_iso8601_s(util::now_micros(clock)),
         .identity_base = cfg.ditio.identity_base,
         .reporting_base = cfg.ditio.reporting_base,
         .api_base = cfg.ditio.api_base,

@@ -138,11 +138,6 @@ std::int64_t ms_since(std::chrono::steady_clock::time_point t)
         .count();
 }
 
-util::sys_micros now_micros()
-{
-    return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
-}
-
 int code_for(ditio::fetch_errc e)
 {
     switch (e) {
@@ -172,7 +167,7 @@ sync::run_plan probe_plan(const sync::stream_settings& configured, util::sys_mic
 boost::asio::awaitable<void>
 probe_stream(runtime& rt, const sync::stream_settings& configured, doctor& d, std::optional<finding>& clock)
 {
-    auto now = now_micros();
+    auto now = util::now_micros(rt.clock);
     ditio::retry_budget budget{1};
     const auto& def = *configured.def;
     auto plan = probe_plan(configured, now, true);
@@ -231,7 +226,7 @@ probe_stream(runtime& rt, const sync::stream_settings& configured, doctor& d, st
         page->body.continuation ? "a continuation token came back" : "no continuation token (end of stream)"
     );
     if (!clock && page->server_date) {
-        auto skew = sync::clock_skew(*page->server_date, now_micros());
+        auto skew = sync::clock_skew(*page->server_date, util::now_micros(rt.clock));
         double seconds = skew ? std::chrono::duration<double>(*skew).count() : 0.0;
         finding c{"clock"};
         c.extra = {{"skew_s", seconds}};

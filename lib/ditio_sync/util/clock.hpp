@@ -1,6 +1,8 @@
 // The injectable clock: nothing in lib/ reads the wall clock directly.
 #pragma once
 
+#include <ditio_sync/util/time.hpp>
+
 #include <chrono>
 
 namespace ditio_sync::util {
@@ -18,6 +20,12 @@ public:
     std::chrono::system_clock::time_point system_now() const override;
     std::chrono::steady_clock::time_point steady_now() const override;
 };
+
+// `c`'s wall-clock time at the precision ditio-sync stores (util/time.hpp).
+inline sys_micros now_micros(const clock& c)
+{
+    return std::chrono::time_point_cast<std::chrono::microseconds>(c.system_now());
+}
 
 // A clock tests set and advance by hand.
 class manual_clock final : public clock {
